@@ -1,0 +1,8 @@
+/** The Kubernetes API client: configuration, transport, REST verbs, watch and typed errors. */
+export * from "./client.ts";
+export * from "./credentials.ts";
+export * from "./errors.ts";
+export * from "./resources.ts";
+export * from "./tls.ts";
+export * from "./transport.ts";
+export * from "./watch.ts";

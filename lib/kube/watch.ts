@@ -1,0 +1,98 @@
+/**
+ * Watch streams: newline-delimited JSON split into whole events across chunk boundaries, with an
+ * idle watchdog that aborts a stream on which nothing (not even a bookmark) arrived for too long,
+ * because a dead TCP connection otherwise hangs a fetch body forever on Deno.
+ */
+import type { Status } from "kubernetes-types/meta/v1";
+import { type ApiError, errorFromStatus } from "./errors.ts";
+
+/** One event of a watch. ERROR events carry the Status and its typed error. */
+export type WatchEvent<T> =
+  | { type: "ADDED" | "MODIFIED" | "DELETED"; object: T }
+  | { type: "BOOKMARK"; object: T }
+  | { type: "ERROR"; object: Status; error: ApiError };
+
+/** Raised when a watch stream stayed silent past its idle limit; resume from the last version. */
+export class WatchIdleError extends Error {
+  constructor(readonly idleMs: number) {
+    super(`watch stream was silent for ${idleMs} ms; the connection is presumed dead`);
+    this.name = "WatchIdleError";
+  }
+}
+
+/**
+ * Splits a byte stream into lines (handling `\r\n`, lines split over chunks, and a last line
+ * without a newline). `onChunk` runs for every chunk (the watchdog's heartbeat).
+ */
+export async function* readLines(
+  body: ReadableStream<Uint8Array>,
+  onChunk: () => void = () => {},
+): AsyncGenerator<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      onChunk();
+      buffer += decoder.decode(value, { stream: true });
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl).replace(/\r$/, "");
+        buffer = buffer.slice(nl + 1);
+        if (line.trim()) yield line;
+      }
+    }
+    buffer += decoder.decode();
+    if (buffer.trim()) yield buffer.replace(/\r$/, "");
+  } finally {
+    await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Turns a watch response body into typed events. The stream ends when the server closes it;
+ * aborting `controller` ends it with the abort reason; silence longer than `idleMs` aborts it
+ * with {@link WatchIdleError}.
+ */
+export async function* watchEvents<T>(
+  body: ReadableStream<Uint8Array>,
+  controller: AbortController,
+  idleMs: number,
+  request: string,
+): AsyncGenerator<WatchEvent<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (idleMs > 0) timer = setTimeout(() => controller.abort(new WatchIdleError(idleMs)), idleMs);
+  };
+  arm();
+  try {
+    for await (const line of readLines(body, arm)) {
+      let parsed: { type?: string; object?: unknown };
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw new Error(`${request}: the watch stream sent a line that is not JSON: ${line.slice(0, 120)}`);
+      }
+      if (parsed.type === "ERROR") {
+        const status = parsed.object as Status;
+        yield { type: "ERROR", object: status, error: errorFromStatus(status, request) };
+      } else if (
+        parsed.type === "ADDED" || parsed.type === "MODIFIED" || parsed.type === "DELETED" ||
+        parsed.type === "BOOKMARK"
+      ) {
+        yield { type: parsed.type, object: parsed.object as T };
+      } else {
+        throw new Error(`${request}: unknown watch event type ${JSON.stringify(parsed.type)}`);
+      }
+    }
+  } catch (err) {
+    if (controller.signal.aborted) throw controller.signal.reason ?? err;
+    throw err;
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}

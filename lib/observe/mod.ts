@@ -1,0 +1,3 @@
+/** Observability: structured logs and Prometheus metrics, used by every other layer. */
+export * from "./log.ts";
+export * from "./metrics.ts";

@@ -1,0 +1,14 @@
+import { ControlPlane } from "./harness.ts";
+const t0 = Date.now();
+const cp = await ControlPlane.start();
+console.log("started in", Date.now() - t0, "ms", cp.info.server);
+console.log(await cp.kubectlOk(["get", "ns"]));
+const u = await cp.mintUser("alice", ["dev"], "sec1");
+console.log(await cp.kubectl(["auth", "can-i", "create", "deployments"], { kubeconfig: u.kubeconfigPath }));
+const sa = await cp.serviceAccountToken("ns-a", "op");
+console.log(await cp.kubectl(["auth", "whoami"], { kubeconfig: sa.kubeconfigPath }));
+await cp.stopApiserver();
+const t1 = Date.now();
+await cp.startApiserver();
+console.log("restarted in", Date.now() - t1);
+await cp.stop();
