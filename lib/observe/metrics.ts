@@ -37,7 +37,11 @@ abstract class Metric {
   /** Removes every labelled child, e.g. on a test reset. */
   abstract reset(): void;
   render(): string {
-    return [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`, ...this.samples()]
+    return [
+      `# HELP ${this.name} ${escapeHelp(this.help)}`,
+      `# TYPE ${this.name} ${this.type}`,
+      ...this.samples(),
+    ]
       .join("\n");
   }
 }
@@ -58,7 +62,9 @@ export class Counter extends Metric {
     return this.#values.get(labelKey(this.labelNames, labels)) ?? 0;
   }
   samples(): string[] {
-    return [...this.#values].map(([k, v]) => `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`);
+    return [...this.#values].map(([k, v]) =>
+      `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
+    );
   }
   reset(): void {
     this.#values.clear();
@@ -89,11 +95,18 @@ export class Gauge extends Metric {
     return this.#values.get(labelKey(this.labelNames, labels));
   }
   samples(): string[] {
-    return [...this.#values].map(([k, v]) => `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`);
+    return [...this.#values].map(([k, v]) =>
+      `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
+    );
   }
   reset(): void {
     this.#values.clear();
   }
+}
+
+/** `count` buckets starting at `start`, each `factor` times the previous (Prometheus `ExponentialBuckets`). */
+export function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => start * factor ** i);
 }
 
 /** Default buckets (seconds) of controller-runtime's reconcile and workqueue histograms. */
@@ -171,7 +184,9 @@ export class Histogram extends Metric {
     const out: string[] = [];
     for (const [k, c] of this.#children) {
       this.buckets.forEach((b, i) =>
-        out.push(`${this.name}_bucket${renderLabels(this.labelNames, k, ["le", formatNumber(b)])} ${c.counts[i]}`)
+        out.push(
+          `${this.name}_bucket${renderLabels(this.labelNames, k, ["le", formatNumber(b)])} ${c.counts[i]}`,
+        )
       );
       out.push(`${this.name}_bucket${renderLabels(this.labelNames, k, ["le", "+Inf"])} ${c.count}`);
       out.push(`${this.name}_sum${renderLabels(this.labelNames, k)} ${formatNumber(c.sum)}`);
@@ -187,6 +202,16 @@ export class Histogram extends Metric {
 /** A set of metrics rendered together. Registering a name twice returns the first metric. */
 export class Registry {
   #metrics = new Map<string, Metric>();
+  #collectors = new Set<() => void>();
+
+  /**
+   * Registers a function run before every {@link Registry.render}, to refresh gauges that are
+   * cheaper to compute on scrape (e.g. the age of running work). Returns the unregister function.
+   */
+  addCollector(fn: () => void): () => void {
+    this.#collectors.add(fn);
+    return () => this.#collectors.delete(fn);
+  }
 
   /** Registers (or returns the existing) counter. */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
@@ -202,6 +227,11 @@ export class Registry {
   }
   /** The whole registry in Prometheus text format. */
   render(): string {
+    for (const c of this.#collectors) {
+      try {
+        c();
+      } catch { /* a failing collector must not break the scrape */ }
+    }
     return [...this.#metrics.values()].map((m) => m.render()).join("\n") + "\n";
   }
   /** Clears every series (tests). */
@@ -212,7 +242,9 @@ export class Registry {
   #add<T extends Metric>(name: string, make: () => T, kind: abstract new (...a: never[]) => T): T {
     const existing = this.#metrics.get(name);
     if (existing) {
-      if (!(existing instanceof kind)) throw new Error(`metric ${name} is already registered as a ${existing.type}`);
+      if (!(existing instanceof kind)) {
+        throw new Error(`metric ${name} is already registered as a ${existing.type}`);
+      }
       return existing;
     }
     const m = make();

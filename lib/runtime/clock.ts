@@ -1,0 +1,147 @@
+/**
+ * Time as the runtime sees it. Every timer of the queue, the informer and the leader elector goes
+ * through a {@link Clock}, so tests drive hours of backoff, resync and lease expiry in
+ * milliseconds with a {@link FakeClock} instead of sleeping.
+ */
+
+/** A handle returned by {@link Clock.setTimeout}. */
+export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
+
+/** A monotonic clock with timers. */
+export interface Clock {
+  /** Milliseconds on a monotonic scale (not wall time; only differences mean anything). */
+  now(): number;
+  /** Wall-clock time, for timestamps written to the API (Lease renewTime). */
+  wallNow(): Date;
+  /** Runs `fn` after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a timer; unknown or fired handles are ignored. */
+  clearTimeout(handle: TimerHandle | undefined): void;
+  /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clock.clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = clock.setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The real clock: `performance.now()` and the host's timers. */
+export const realClock: Clock = {
+  now: () => performance.now(),
+  wallNow: () => new Date(),
+  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
+  clearTimeout: (h) => {
+    if (h !== undefined) clearTimeout(h as ReturnType<typeof setTimeout>);
+  },
+  sleep(ms, signal) {
+    return sleepWith(realClock, ms, signal);
+  },
+};
+
+interface FakeTimer {
+  id: number;
+  at: number;
+  fn: () => void;
+}
+
+/**
+ * A clock that moves only when told. Timers fire in deadline order during {@link FakeClock.advance},
+ * with microtasks flushed between them so promise chains started by one timer settle before the
+ * next fires.
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #wallOffset: number;
+  #timers: FakeTimer[] = [];
+  #nextId = 1;
+
+  /** @param start the initial monotonic time; @param wallStart the initial wall time */
+  constructor(start = 0, wallStart = Date.UTC(2026, 0, 1)) {
+    this.#now = start;
+    this.#wallOffset = wallStart - start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  wallNow(): Date {
+    return new Date(this.#now + this.#wallOffset);
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const t = { id: this.#nextId++, at: this.#now + Math.max(0, ms), fn };
+    this.#timers.push(t);
+    return { id: t.id };
+  }
+
+  clearTimeout(handle: TimerHandle | undefined): void {
+    if (!handle || typeof handle !== "object" || !("id" in handle)) return;
+    const id = (handle as { id: number }).id;
+    this.#timers = this.#timers.filter((t) => t.id !== id);
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return sleepWith(this, ms, signal);
+  }
+
+  /** Number of pending timers (tests assert there is no hot loop). */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /** The deadline of the next timer, if any. */
+  nextTimerAt(): number | undefined {
+    return this.#timers.reduce<number | undefined>(
+      (m, t) => (m === undefined || t.at < m ? t.at : m),
+      undefined,
+    );
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due, in order. */
+  async advance(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await flushMicrotasks();
+    for (;;) {
+      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+      if (!due) break;
+      this.#timers = this.#timers.filter((t) => t !== due);
+      this.#now = Math.max(this.#now, due.at);
+      due.fn();
+      await flushMicrotasks();
+    }
+    this.#now = target;
+    await flushMicrotasks();
+  }
+
+  /** Shifts wall time only (a skewed or stepped system clock); monotonic time is untouched. */
+  skewWall(ms: number): void {
+    this.#wallOffset += ms;
+  }
+}
+
+/** Lets pending promise callbacks run (several rounds, for chains of awaits). */
+export async function flushMicrotasks(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/** Waits on the real clock; resolves early when the signal aborts (never rejects). */
+export function abortableDelay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return clock.sleep(ms, signal).catch(() => {});
+}
+
+/** client-go `wait.Jitter`: `ms` plus a random share of up to `factor × ms`. */
+export function jitter(ms: number, factor: number, random: () => number = Math.random): number {
+  return factor > 0 ? ms + random() * factor * ms : ms;
+}
