@@ -6,3 +6,8 @@ export * from "./resources.ts";
 export * from "./tls.ts";
 export * from "./transport.ts";
 export * from "./watch.ts";
+export * from "./config.ts";
+export * from "./exec.ts";
+export * from "./incluster.ts";
+export * from "./kubeconfig.ts";
+export * from "./pem.ts";

@@ -27,10 +27,14 @@ export class WatchIdleError extends Error {
 export async function* readLines(
   body: ReadableStream<Uint8Array>,
   onChunk: () => void = () => {},
+  signal?: AbortSignal,
 ): AsyncGenerator<string> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
+  // Cancelling the reader ends a pending read even when the body is not tied to the fetch's signal.
+  const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
       const { value, done } = await reader.read();
@@ -47,6 +51,7 @@ export async function* readLines(
     buffer += decoder.decode();
     if (buffer.trim()) yield buffer.replace(/\r$/, "");
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
@@ -70,7 +75,7 @@ export async function* watchEvents<T>(
   };
   arm();
   try {
-    for await (const line of readLines(body, arm)) {
+    for await (const line of readLines(body, arm, controller.signal)) {
       let parsed: { type?: string; object?: unknown };
       try {
         parsed = JSON.parse(line);
@@ -89,6 +94,7 @@ export async function* watchEvents<T>(
         throw new Error(`${request}: unknown watch event type ${JSON.stringify(parsed.type)}`);
       }
     }
+    if (controller.signal.aborted) throw controller.signal.reason;
   } catch (err) {
     if (controller.signal.aborted) throw controller.signal.reason ?? err;
     throw err;
