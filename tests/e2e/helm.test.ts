@@ -1,0 +1,325 @@
+/**
+ * The packaging, proven against the real API server: the Helm chart (rendered by a Helm built
+ * from the Go module proxy) and deploy/*.yaml pass a server-side dry run, the chart's CRD and RBAC
+ * are the ones in deploy/, and the operator pod passes the "restricted" Pod Security Standard as
+ * the API server's PodSecurity admission enforces it.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { freshNamespace, testControlPlane } from "../controlplane/env.ts";
+import type { ControlPlane } from "../controlplane/harness.ts";
+import {
+  chartDir,
+  dryRunServer,
+  helmBinary,
+  helmTemplate,
+  type Manifest,
+  pick,
+  readManifests,
+  renderChart,
+  repoRoot,
+  runCommand,
+} from "./manifests.ts";
+
+const T = { timeout: 300_000 };
+let cp: ControlPlane;
+let ns: string;
+
+/** Non-default values touching every key the chart has. */
+const custom = {
+  replicas: 2,
+  "image.repository": "registry.example/dataflow-operator",
+  "image.tag": "1.2.3",
+  "image.pullPolicy": "Always",
+  processorImage: "registry.example/dataflow-processor:9.9.9",
+  processorLogLevel: "debug",
+  logLevel: "debug",
+  watchNamespace: "team-a",
+  "leaderElection.enabled": false,
+  "rbac.create": false,
+  "serviceAccount.create": false,
+  "serviceAccount.name": "existing-operator-sa",
+  "crds.install": false,
+  "metrics.port": 19090,
+  "health.port": 19091,
+  "serviceMonitor.enabled": true,
+  "serviceMonitor.additionalLabels": { release: "prometheus" },
+  resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "200m", memory: "96Mi" } },
+  nodeSelector: { "kubernetes.io/os": "linux" },
+  tolerations: [{ key: "dedicated", operator: "Equal", value: "operators", effect: "NoSchedule" }],
+  podAnnotations: { "example.com/team": "data" },
+  extraEnv: [{ name: "EXTRA", value: "1" }],
+};
+
+function container(objects: Manifest[]): Manifest {
+  const dep = pick(objects, "Deployment");
+  assert.equal(dep.spec.template.spec.containers.length, 1);
+  return dep.spec.template.spec.containers[0];
+}
+
+function env(c: Manifest): Record<string, unknown> {
+  return Object.fromEntries(c.env.map((e: Manifest) => [e.name, e.value ?? e.valueFrom]));
+}
+
+/** A bare Pod from a Deployment's template, to put the pod itself through PodSecurity admission. */
+function podOf(dep: Manifest, namespace: string): Manifest {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: `${dep.metadata.name}-probe`, namespace, labels: dep.spec.template.metadata.labels },
+    spec: dep.spec.template.spec,
+  };
+}
+
+describe("Helm chart and deploy/ manifests against the real API server", T, () => {
+  before(async () => {
+    cp = await testControlPlane();
+    await helmBinary();
+    ns = await freshNamespace(cp, "helm");
+  }, T);
+  after(async () => {
+    await cp.kubectl(["delete", "namespace", ns, "--wait=false"]);
+  });
+
+  it("helm lint --strict passes", T, async () => {
+    const r = await runCommand(await helmBinary(), ["lint", "--strict", chartDir]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it("the chart's CRD copy is byte-for-byte deploy/crd.yaml", T, async () => {
+    const generated = await readFile(join(repoRoot, "deploy", "crd.yaml"), "utf8");
+    const copy = await readFile(join(chartDir, "files", "crd.yaml"), "utf8");
+    assert.ok(generated.includes("kind: CustomResourceDefinition"), "deploy/crd.yaml is not a CRD");
+    assert.equal(
+      copy,
+      generated,
+      "deploy/helm/dataflow-operator/files/crd.yaml is stale: cp deploy/crd.yaml there",
+    );
+  });
+
+  it(
+    "default values render the CRD, least-privilege RBAC and the operator, and the API server accepts them",
+    T,
+    async () => {
+      const objects = await renderChart("dataflow-operator", ns);
+      assert.deepEqual(
+        objects.map((o) => o.kind).sort(),
+        [
+          "ClusterRole",
+          "ClusterRoleBinding",
+          "CustomResourceDefinition",
+          "Deployment",
+          "Role",
+          "RoleBinding",
+          "Service",
+          "ServiceAccount",
+        ],
+      );
+      const r = await dryRunServer(cp, objects);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim().split("\n").length, objects.length, r.stdout);
+
+      const dep = pick(objects, "Deployment", "dataflow-operator");
+      assert.equal(dep.metadata.namespace, ns);
+      assert.equal(dep.spec.replicas, 1);
+      assert.equal(dep.spec.template.spec.serviceAccountName, "dataflow-operator");
+      const c = container(objects);
+      assert.equal(c.name, "manager");
+      assert.equal(c.image, "dataflow-operator:0.1.0");
+      assert.deepEqual(c.args, [
+        "run",
+        "--metrics-bind-address=:9090",
+        "--health-probe-bind-address=:9091",
+        "--leader-elect=true",
+      ]);
+      assert.deepEqual(c.ports.map((p: Manifest) => [p.name, p.containerPort]), [["metrics", 9090], [
+        "health",
+        9091,
+      ]]);
+      assert.equal(c.livenessProbe.httpGet.path, "/healthz");
+      assert.equal(c.readinessProbe.httpGet.path, "/readyz");
+      const e = env(c);
+      assert.deepEqual(e.POD_NAME, { fieldRef: { fieldPath: "metadata.name" } });
+      assert.deepEqual(e.OPERATOR_NAMESPACE, { fieldRef: { fieldPath: "metadata.namespace" } });
+      assert.equal(e.OPERATOR_DEPLOYMENT_NAME, "dataflow-operator");
+      assert.equal(e.PROCESSOR_IMAGE, "ghcr.io/dataflow-operator/dataflow:latest");
+      assert.equal(e.LOG_LEVEL, "info");
+
+      const crd = pick(objects, "CustomResourceDefinition");
+      const [generated] = await readManifests("deploy/crd.yaml");
+      assert.equal(crd.metadata.annotations["helm.sh/resource-policy"], "keep");
+      assert.deepEqual(crd.spec, generated.spec, "the rendered CRD's spec differs from deploy/crd.yaml");
+
+      const sa = pick(objects, "ServiceAccount");
+      for (const binding of [pick(objects, "ClusterRoleBinding"), pick(objects, "RoleBinding")]) {
+        assert.deepEqual(binding.subjects, [{
+          kind: "ServiceAccount",
+          name: sa.metadata.name,
+          namespace: ns,
+        }]);
+      }
+      const role = pick(objects, "Role");
+      assert.equal(role.metadata.namespace, ns, "the Lease Role must live in the release namespace only");
+
+      const svc = pick(objects, "Service");
+      for (const [k, v] of Object.entries(svc.spec.selector)) {
+        assert.equal(dep.spec.template.metadata.labels[k], v);
+      }
+    },
+  );
+
+  it("the chart's RBAC rules are exactly deploy/rbac.yaml's", T, async () => {
+    const chart = await renderChart("dataflow-operator", ns);
+    const deploy = await readManifests("deploy/rbac.yaml");
+    assert.deepEqual(pick(chart, "ClusterRole").rules, pick(deploy, "ClusterRole").rules);
+    assert.deepEqual(pick(chart, "Role").rules, pick(deploy, "Role").rules);
+  });
+
+  it("non-default values are honoured and the API server accepts the result", T, async () => {
+    const objects = await renderChart("df", ns, custom);
+    // rbac.create=false, serviceAccount.create=false, crds.install=false: none of those objects.
+    assert.deepEqual(
+      objects.map((o) => o.kind).sort(),
+      ["Deployment", "Service", "ServiceMonitor"],
+    );
+    const dep = pick(objects, "Deployment", "df-dataflow-operator");
+    assert.equal(dep.spec.replicas, 2);
+    const spec = dep.spec.template.spec;
+    assert.equal(spec.serviceAccountName, "existing-operator-sa");
+    assert.deepEqual(spec.nodeSelector, custom.nodeSelector);
+    assert.deepEqual(spec.tolerations, custom.tolerations);
+    assert.deepEqual(dep.spec.template.metadata.annotations, custom.podAnnotations);
+    const c = container(objects);
+    assert.equal(c.image, "registry.example/dataflow-operator:1.2.3");
+    assert.equal(c.imagePullPolicy, "Always");
+    assert.deepEqual(c.args, [
+      "run",
+      "--metrics-bind-address=:19090",
+      "--health-probe-bind-address=:19091",
+      "--leader-elect=false",
+      "--namespace=team-a",
+    ]);
+    assert.deepEqual(c.ports.map((p: Manifest) => [p.name, p.containerPort]), [["metrics", 19090], [
+      "health",
+      19091,
+    ]]);
+    assert.deepEqual(c.resources, custom.resources);
+    const e = env(c);
+    assert.equal(e.PROCESSOR_IMAGE, custom.processorImage);
+    assert.equal(e.PROCESSOR_LOG_LEVEL, "debug");
+    assert.equal(e.LOG_LEVEL, "debug");
+    assert.equal(e.OPERATOR_DEPLOYMENT_NAME, "df-dataflow-operator");
+    assert.equal(e.EXTRA, "1");
+
+    // The ServiceMonitor's kind (monitoring.coreos.com) is not served by a bare API server, so it
+    // is checked for what makes it scrape: it selects the metrics Service and names its port.
+    const sm = pick(objects, "ServiceMonitor");
+    const svc = pick(objects, "Service");
+    assert.equal(sm.metadata.labels.release, "prometheus");
+    assert.deepEqual(sm.spec.namespaceSelector.matchNames, [ns]);
+    for (const [k, v] of Object.entries(sm.spec.selector.matchLabels)) {
+      assert.equal(svc.metadata.labels[k], v);
+    }
+    assert.deepEqual(
+      sm.spec.endpoints.map((p: Manifest) => p.port),
+      ["metrics"],
+    );
+    assert.ok(svc.spec.ports.some((p: Manifest) => p.name === "metrics" && p.port === 19090));
+
+    const r = await dryRunServer(cp, objects.filter((o) => o.kind !== "ServiceMonitor"));
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it(
+    "leaderElection.enabled=false drops the Lease Role; serviceAccount.create=false needs a name",
+    T,
+    async () => {
+      const noLease = await renderChart("dataflow-operator", ns, { "leaderElection.enabled": false });
+      assert.equal(noLease.filter((o) => o.kind === "Role" || o.kind === "RoleBinding").length, 0);
+      assert.ok(noLease.some((o) => o.kind === "ClusterRole"));
+      const r = await helmTemplate("dataflow-operator", ns, { "serviceAccount.create": false });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /serviceAccount\.name is required when serviceAccount\.create is false/);
+    },
+  );
+
+  it("deploy/crd.yaml, rbac.yaml and operator.yaml pass a server-side dry run", T, async () => {
+    const objects = [
+      ...await readManifests("deploy/crd.yaml"),
+      ...await readManifests("deploy/rbac.yaml"),
+      ...await readManifests("deploy/operator.yaml"),
+    ];
+    // The Role/RoleBinding/ServiceAccount/Deployment need their namespace to exist; the Namespace in
+    // operator.yaml is only dry-run, so create it for real (idempotent).
+    await cp.kubectl(["create", "namespace", "dataflow-system"]);
+    const r = await dryRunServer(cp, objects);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, objects.length, r.stdout);
+  });
+
+  it("the samples are valid DataFlows for the installed CRD", T, async () => {
+    await cp.kubectlOk([
+      "apply",
+      "--server-side",
+      "--force-conflicts",
+      "-f",
+      join(repoRoot, "deploy", "crd.yaml"),
+    ]);
+    await cp.kubectlOk([
+      "wait",
+      "--for=condition=Established",
+      "crd/dataflows.dataflow.dataflow.io",
+      "--timeout=60s",
+    ]);
+    const samples = ["kafka-to-postgresql", "with-transformations", "missing-secret"];
+    for (const name of samples) {
+      const objects = (await readManifests(`deploy/samples/${name}.yaml`)).map((o) => ({
+        ...o,
+        metadata: { ...o.metadata, namespace: ns },
+      }));
+      assert.ok(objects.some((o) => o.kind === "DataFlow"), `${name}.yaml has no DataFlow`);
+      const r = await dryRunServer(cp, objects);
+      assert.equal(r.code, 0, `${name}.yaml: ${r.stderr}`);
+    }
+  });
+
+  it(
+    "the operator pod (chart and deploy/operator.yaml) passes PodSecurity 'restricted'; a weakened one does not",
+    T,
+    async () => {
+      const restricted = await freshNamespace(cp, "psa");
+      await cp.kubectlOk(["label", "namespace", restricted, "pod-security.kubernetes.io/enforce=restricted"]);
+      try {
+        const fromChart = pick(await renderChart("dataflow-operator", ns), "Deployment");
+        const fromDeploy = pick(await readManifests("deploy/operator.yaml"), "Deployment");
+        for (const dep of [fromChart, fromDeploy]) {
+          const r = await dryRunServer(cp, [podOf(dep, restricted)]);
+          assert.equal(r.code, 0, r.stderr);
+          const c = dep.spec.template.spec.containers[0];
+          assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+          assert.ok(c.volumeMounts.some((m: Manifest) => m.mountPath === "/tmp"), "no writable /tmp");
+          assert.ok(dep.spec.template.spec.volumes.some((v: Manifest) => v.name === "tmp" && v.emptyDir));
+        }
+        // The control: the same pod keeping its capabilities is refused by PodSecurity admission.
+        const weakened = structuredClone(fromChart);
+        delete weakened.spec.template.spec.containers[0].securityContext.capabilities;
+        const r = await dryRunServer(cp, [podOf(weakened, restricted)]);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /violates PodSecurity "restricted.*capabilities/s);
+      } finally {
+        await cp.kubectl(["delete", "namespace", restricted, "--wait=false"]);
+      }
+    },
+  );
+
+  it("an invalid value is refused by the API server, not silently accepted", T, async () => {
+    // Proves the dry run validates: a negative port from the chart must be rejected.
+    const objects = await renderChart("dataflow-operator", ns, { "metrics.port": -1, "crds.install": false });
+    const r = await dryRunServer(cp, objects);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /containerPort|port/);
+  });
+});
