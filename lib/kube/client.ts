@@ -60,6 +60,8 @@ export interface WatchOptions extends ListOptions {
   sendInitialEvents?: boolean;
   /** Abort when no bytes arrive for this long (default 3 minutes, about three bookmark intervals). */
   idleTimeoutMs?: number;
+  /** Called once the server accepted the watch (2xx headers), before any event arrives. */
+  onOpen?: () => void;
 }
 
 /** Options of writes. */
@@ -368,6 +370,7 @@ export class KubeClient {
         idempotent: false,
       }, true);
       if (!res.body) throw new ApiError(`${request}: the response has no body`, { code: res.status, request });
+      opts.onOpen?.();
       yield* watchEvents<T>(res.body, controller, opts.idleTimeoutMs ?? 180_000, request);
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);

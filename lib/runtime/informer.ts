@@ -5,10 +5,14 @@
  * (delivering deletes for objects that vanished), detects silent streams, backs off with jitter,
  * keeps indexes, and tells handlers about adds, updates and deletes without ever blocking the stream.
  */
-import type { KubeClient, KubeObject } from "../kube/client.ts";
+import type { KubeClient, KubeObject, ObjectList } from "../kube/client.ts";
+import { ApiError, ConnectionError, GoneError, ServerError, TooManyRequestsError } from "../kube/errors.ts";
 import type { ResourceType } from "../kube/resources.ts";
-import type { Registry } from "../observe/metrics.ts";
-import type { Clock } from "./clock.ts";
+import { WatchIdleError } from "../kube/watch.ts";
+import { logger } from "../observe/log.ts";
+import { defaultRegistry, type Registry } from "../observe/metrics.ts";
+import { type Clock, jitter, realClock, type TimerHandle } from "./clock.ts";
+import { controllerIndexValue, controllerOf, objectKey } from "./keys.ts";
 
 /** Options of {@link Informer}. */
 export interface InformerOptions {
@@ -64,71 +68,533 @@ export interface InformerHandlers<T> {
 /** The built-in index names: by namespace, and by controller owner (see {@link controllerIndexValue}). */
 export type IndexName = "namespace" | "controller";
 
+/** Counters of what an informer did (for tests and debugging). */
+export interface InformerStats {
+  /** LIST requests sent (pages included). */
+  lists: number;
+  /** Successful full lists (initial and relists). */
+  relists: number;
+  /** WATCH requests started. */
+  watches: number;
+  /** Events received from watches (bookmarks included). */
+  events: number;
+  /** Failed list or watch attempts that were backed off. */
+  failures: number;
+}
+
+interface ListBase {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  metadataOnly?: boolean;
+  signal: AbortSignal;
+}
+
+type WatchEnd = "closed" | "idle" | "expired" | "short" | "stopped";
+
+/** Why the watch loop must relist: not recoverable by re-watching. */
+class RelistNeeded extends Error {}
+
+function isTooLargeRV(err: unknown): boolean {
+  return err instanceof ApiError && /too large resource version/i.test(err.message);
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = {
+  initialMs: 800,
+  factor: 2,
+  jitter: 1,
+  maxMs: 30_000,
+  resetAfterMs: 120_000,
+};
+
 /** A list + watch cache of one resource type. */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly name: string;
   readonly resourceType: ResourceType;
   readonly client: KubeClient;
   readonly options: InformerOptions;
+  /** What the informer did so far. */
+  readonly stats: InformerStats = { lists: 0, relists: 0, watches: 0, events: 0, failures: 0 };
+  #clock: Clock;
+  #store = new Map<string, T>();
+  #indexers = new Map<string, (obj: T) => string[]>();
+  #indexes = new Map<string, Map<string, Set<string>>>();
+  #handlers = new Set<InformerHandlers<T>>();
+  #rv?: string;
+  #synced = false;
+  #syncWaiters: (() => void)[] = [];
+  #run?: Promise<void>;
+  #ac?: AbortController;
+  #backoff: BackoffOptions;
+  #failures = 0;
+  #lastFailureAt = -Infinity;
+  #unhealthySince?: number;
+  #resyncTimer?: TimerHandle;
+  #log;
+  #metrics;
 
   constructor(client: KubeClient, rt: ResourceType, options: InformerOptions = {}) {
     this.client = client;
     this.resourceType = rt;
     this.options = options;
     this.name = options.name ?? (options.namespace ? `${rt.kind}/${options.namespace}` : rt.kind);
+    this.#clock = options.clock ?? realClock;
+    this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.#log = logger("runtime", "informer").with({ informer: this.name });
+    this.addIndex("namespace", (o) => [o.metadata?.namespace ?? ""]);
+    this.addIndex("controller", (o) => {
+      const ref = controllerOf(o);
+      return ref ? [controllerIndexValue(ref.kind, o.metadata?.namespace, ref.name)] : [];
+    });
+    const registry = options.registry ?? defaultRegistry;
+    this.#metrics = {
+      lists: registry.counter(
+        "informer_lists_total",
+        "Full lists (initial and relists) done by an informer",
+        ["name"],
+      ),
+      watches: registry.counter("informer_watches_total", "Watch requests started by an informer", ["name"]),
+      failures: registry.counter("informer_failures_total", "Failed list or watch attempts of an informer", [
+        "name",
+      ]),
+      objects: registry.gauge("informer_objects", "Objects in an informer's cache", ["name"]),
+    };
   }
 
   /** Lists, then watches until stopped (or `signal` aborts); resolves when stopped. Errors are retried, never thrown. */
-  start(_signal?: AbortSignal): Promise<void> {
-    throw new Error("not implemented yet");
+  start(signal?: AbortSignal): Promise<void> {
+    if (this.#run) return this.#run;
+    const ac = this.#ac = new AbortController();
+    if (signal) {
+      if (signal.aborted) ac.abort(signal.reason);
+      else signal.addEventListener("abort", () => ac.abort(signal.reason), { once: true });
+    }
+    this.#unhealthySince = this.#clock.now();
+    this.#scheduleResync();
+    this.#run = this.#loop(ac.signal).finally(() => {
+      this.#clock.clearTimeout(this.#resyncTimer);
+      this.#resyncTimer = undefined;
+    });
+    return this.#run;
   }
 
-  /** Stops listing and watching. */
-  stop(): void {}
+  /** Stops listing and watching; the cache keeps its contents. */
+  stop(): void {
+    this.#ac?.abort(new Error(`informer ${this.name} stopped`));
+  }
 
   /** True once the first list is in the cache and its add events were delivered. */
   hasSynced(): boolean {
-    return false;
+    return this.#synced;
   }
 
   /** Resolves once synced; rejects when `signal` aborts first. */
-  waitForSync(_signal?: AbortSignal): Promise<void> {
-    throw new Error("not implemented yet");
+  waitForSync(signal?: AbortSignal): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        this.#syncWaiters = this.#syncWaiters.filter((w) => w !== done);
+        reject(signal!.reason);
+      };
+      const done = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.#syncWaiters.push(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** True when not synced, or when the informer has had no working watch for longer than `staleAfterMs`. */
   isStale(): boolean {
-    return true;
+    if (!this.#synced) return true;
+    const since = this.#unhealthySince;
+    return since !== undefined && this.#clock.now() - since > (this.options.staleAfterMs ?? 60_000);
   }
 
   /** The cached object of a key ("namespace/name" or "name"). */
-  get(_key: string): T | undefined {
-    return undefined;
+  get(key: string): T | undefined {
+    return this.#store.get(key);
   }
 
   /** Every cached object. */
   list(): T[] {
-    return [];
+    return [...this.#store.values()];
+  }
+
+  /** Every cached key. */
+  keys(): string[] {
+    return [...this.#store.keys()];
+  }
+
+  /** Number of cached objects. */
+  get size(): number {
+    return this.#store.size;
   }
 
   /** Cached objects by index: `namespace` → namespace name; `controller` → `<ownerKind>/<namespace>/<ownerName>`. */
-  byIndex(_index: IndexName | string, _value: string): T[] {
-    return [];
+  byIndex(index: IndexName | string, value: string): T[] {
+    const idx = this.#indexes.get(index);
+    if (!idx) throw new Error(`informer ${this.name}: no index named ${index}`);
+    return [...(idx.get(value) ?? [])].map((k) => this.#store.get(k)!).filter(Boolean);
   }
 
-  /** Adds a custom index: `fn` returns the index values of an object. */
-  addIndex(_name: string, _fn: (obj: T) => string[]): void {}
+  /** Adds a custom index: `fn` returns the index values of an object. Existing objects are indexed at once. */
+  addIndex(name: string, fn: (obj: T) => string[]): void {
+    if (this.#indexers.has(name)) throw new Error(`informer ${this.name}: index ${name} exists`);
+    this.#indexers.set(name, fn);
+    this.#indexes.set(name, new Map());
+    for (const [k, o] of this.#store) this.#index(name, fn, k, o, true);
+  }
 
   /**
    * Registers handlers; when the cache is already filled, `add` is called for every cached
-   * object first. Returns a function that unregisters them.
+   * object first. Returns a function that unregisters them. A handler that throws is logged and
+   * does not affect the others or the stream; async handlers are not awaited.
    */
-  on(_handlers: InformerHandlers<T>): () => void {
-    return () => {};
+  on(handlers: InformerHandlers<T>): () => void {
+    this.#handlers.add(handlers);
+    if (this.#synced) { for (const o of this.#store.values()) this.#call(handlers, "add", o); }
+    return () => this.#handlers.delete(handlers);
   }
 
   /** The resourceVersion the next watch or relist resumes from. */
   get lastSyncResourceVersion(): string | undefined {
-    return undefined;
+    return this.#rv;
+  }
+
+  // ---- the list/watch loop -------------------------------------------------------------
+
+  async #loop(signal: AbortSignal): Promise<void> {
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.#list(signal);
+          needList = false;
+        }
+        const end = await this.#watch(signal);
+        if (end === "stopped") break;
+        if (end === "expired") {
+          this.#log.info("watch of {informer} expired (410); relisting from {rv}", { rv: this.#rv });
+          needList = true;
+        }
+        if (end === "short") {
+          // Closed at once with nothing delivered: a hot loop in the making (client-go's VeryShortWatchError).
+          await this.#failure(signal, new Error("the watch closed immediately with no events"), "rewatch");
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof RelistNeeded) {
+          needList = true;
+          continue;
+        }
+        if (err instanceof GoneError) {
+          needList = true;
+          await this.#failure(signal, err, "relist");
+          continue;
+        }
+        // 429, 5xx and unreachable servers keep the state: re-watch (or retry the list) after backoff.
+        const transient = err instanceof TooManyRequestsError || err instanceof ServerError ||
+          err instanceof ConnectionError;
+        if (!transient) needList = true;
+        await this.#failure(signal, err, needList ? "relist" : "rewatch");
+      }
+    }
+  }
+
+  async #failure(signal: AbortSignal, err: unknown, next: string): Promise<void> {
+    const now = this.#clock.now();
+    this.#unhealthySince ??= now;
+    this.stats.failures++;
+    this.#metrics.failures.inc({ name: this.name });
+    if (now - this.#lastFailureAt > this.#backoff.resetAfterMs) this.#failures = 0;
+    const base = Math.min(
+      this.#backoff.maxMs,
+      this.#backoff.initialMs * this.#backoff.factor ** this.#failures,
+    );
+    let delay = jitter(base, this.#backoff.jitter);
+    const retryAfter = (err as ApiError)?.retryAfterSeconds;
+    if (err instanceof TooManyRequestsError && retryAfter !== undefined) {
+      delay = Math.max(delay, retryAfter * 1000);
+    }
+    this.#failures++;
+    this.#lastFailureAt = now;
+    const message = err instanceof Error ? err.message : String(err);
+    this.#log.warning("{informer}: {error}; {next} in {delayMs} ms", {
+      error: message,
+      next,
+      delayMs: Math.round(delay),
+    });
+    await this.#clock.sleep(delay, signal).catch(() => {});
+  }
+
+  /** One full list; replaces the cache (synthesising deletes for vanished objects). */
+  async #list(signal: AbortSignal): Promise<void> {
+    const base: ListBase = {
+      namespace: this.options.namespace,
+      labelSelector: this.options.labelSelector,
+      fieldSelector: this.options.fieldSelector,
+      metadataOnly: this.options.metadataOnly,
+      signal,
+    };
+    let list: ObjectList<T>;
+    if (this.#rv) {
+      // Not older than what we saw, so a relist never goes back in time; unpaginated, served by the watch cache.
+      try {
+        this.stats.lists++;
+        list = await this.client.list<T>(this.resourceType, {
+          ...base,
+          resourceVersion: this.#rv,
+          resourceVersionMatch: "NotOlderThan",
+        });
+      } catch (err) {
+        if (!(err instanceof GoneError) && !isTooLargeRV(err)) throw err;
+        this.#log.info("relist of {informer} at {rv} is not possible ({error}); listing the latest state", {
+          rv: this.#rv,
+          error: (err as Error).message,
+        });
+        this.#rv = undefined;
+        list = await this.#pagedList(base);
+      }
+    } else {
+      list = await this.#pagedList(base);
+    }
+    const rv = list.metadata?.resourceVersion;
+    if (!rv) throw new Error(`list of ${this.name} returned no resourceVersion`);
+    this.#replace(list.items, rv);
+  }
+
+  /**
+   * A paginated list at the latest state. A continue token that expired (410 on page 2 or later)
+   * restarts the whole list, so pages of two snapshots never mix.
+   */
+  async #pagedList(base: ListBase): Promise<ObjectList<T>> {
+    const limit = this.options.pageSize ?? 500;
+    for (let restart = 0;; restart++) {
+      const items: T[] = [];
+      let cont: string | undefined;
+      let rv: string | undefined;
+      try {
+        do {
+          this.stats.lists++;
+          const page: ObjectList<T> = await this.client.list<T>(this.resourceType, {
+            ...base,
+            limit,
+            continue: cont,
+          });
+          rv ??= page.metadata?.resourceVersion;
+          items.push(...page.items);
+          cont = page.metadata?.continue || undefined;
+        } while (cont);
+      } catch (err) {
+        if (err instanceof GoneError && cont && restart < 3) {
+          this.#log.info("list of {informer} expired while paging; restarting it", {});
+          continue;
+        }
+        throw err;
+      }
+      return { metadata: { resourceVersion: rv }, items };
+    }
+  }
+
+  #replace(items: T[], rv: string): void {
+    const fresh = new Map<string, T>();
+    for (const raw of items) {
+      const o = this.#prepare(raw);
+      fresh.set(objectKey(o), o);
+    }
+    const old = this.#store;
+    const events: [keyof InformerHandlers<T>, T, T?][] = [];
+    for (const [k, o] of fresh) {
+      const prev = old.get(k);
+      if (!prev) events.push(["add", o]);
+      else if (prev.metadata?.resourceVersion !== o.metadata?.resourceVersion) {
+        events.push(["update", prev, o]);
+      } else fresh.set(k, prev);
+    }
+    for (const [k, o] of old) if (!fresh.has(k)) events.push(["delete", o]);
+    for (const [k, o] of old) this.#unindex(k, o);
+    this.#store = fresh;
+    for (const [k, o] of fresh) this.#indexAll(k, o);
+    this.#rv = rv;
+    this.stats.relists++;
+    this.#metrics.lists.inc({ name: this.name });
+    this.#metrics.objects.set({ name: this.name }, fresh.size);
+    this.#unhealthySince = undefined;
+    this.#log.debug("listed {count} objects of {informer} at {rv}", { count: fresh.size, rv });
+    for (const [type, a, b] of events) this.#emit(type, a, b);
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
+  }
+
+  async #watch(signal: AbortSignal): Promise<WatchEnd> {
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const minTimeout = this.options.minWatchTimeoutSeconds ?? 240;
+    const timeoutSeconds = Math.floor(minTimeout + Math.random() * Math.min(minTimeout, 50));
+    const idleMs = this.options.idleTimeoutMs ?? 90_000;
+    let idleTimer: TimerHandle | undefined;
+    const arm = () => {
+      this.#clock.clearTimeout(idleTimer);
+      idleTimer = this.#clock.setTimeout(() => ac.abort(new WatchIdleError(idleMs)), idleMs);
+    };
+    const started = this.#clock.now();
+    let received = 0;
+    this.stats.watches++;
+    this.#metrics.watches.inc({ name: this.name });
+    arm();
+    try {
+      const stream = this.client.watch<T>(this.resourceType, {
+        namespace: this.options.namespace,
+        labelSelector: this.options.labelSelector,
+        fieldSelector: this.options.fieldSelector,
+        metadataOnly: this.options.metadataOnly,
+        resourceVersion: this.#rv,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        // The informer's own watchdog (below) also covers a request that never gets headers.
+        idleTimeoutMs: idleMs + 5_000,
+        signal: ac.signal,
+        onOpen: () => {
+          this.#unhealthySince = undefined;
+        },
+      });
+      for await (const ev of stream) {
+        arm();
+        received++;
+        this.stats.events++;
+        if (ev.type === "ERROR") {
+          if (ev.error instanceof GoneError) return "expired";
+          throw ev.error;
+        }
+        const rv = (ev.object as KubeObject)?.metadata?.resourceVersion;
+        if (ev.type === "BOOKMARK") {
+          if (rv) this.#rv = rv;
+          continue;
+        }
+        this.#apply(ev.type, ev.object);
+        if (rv) this.#rv = rv;
+      }
+      if (signal.aborted) return "stopped";
+      if (received === 0 && this.#clock.now() - started < 1000) return "short";
+      this.#log.debug("watch of {informer} closed by the server; resuming from {rv}", { rv: this.#rv });
+      return "closed";
+    } catch (err) {
+      if (signal.aborted) return "stopped";
+      if (ac.signal.aborted && ac.signal.reason instanceof WatchIdleError || err instanceof WatchIdleError) {
+        this.#log.info("watch of {informer} was silent for {idleMs} ms; resuming from {rv}", {
+          idleMs,
+          rv: this.#rv,
+        });
+        return "idle";
+      }
+      if (err instanceof GoneError) return "expired";
+      if (err instanceof TypeError || (err as Error)?.name === "BodyTimeoutError") {
+        // fetch reports a body cut mid-stream (e.g. undici's bodyTimeout) as a TypeError: reconnect cleanly.
+        this.#log.info("watch of {informer} broke off ({error}); resuming from {rv}", {
+          error: (err as Error).message,
+          rv: this.#rv,
+        });
+        return received === 0 && this.#clock.now() - started < 1000 ? "short" : "closed";
+      }
+      throw err;
+    } finally {
+      this.#clock.clearTimeout(idleTimer);
+      signal.removeEventListener("abort", onAbort);
+      ac.abort();
+    }
+  }
+
+  #apply(type: "ADDED" | "MODIFIED" | "DELETED", raw: T): void {
+    const o = this.#prepare(raw);
+    const key = objectKey(o);
+    const prev = this.#store.get(key);
+    if (type === "DELETED") {
+      if (prev) this.#unindex(key, prev);
+      this.#store.delete(key);
+      this.#metrics.objects.set({ name: this.name }, this.#store.size);
+      this.#emit("delete", prev ?? o);
+      return;
+    }
+    if (prev) this.#unindex(key, prev);
+    this.#store.set(key, o);
+    this.#indexAll(key, o);
+    this.#metrics.objects.set({ name: this.name }, this.#store.size);
+    if (prev) this.#emit("update", prev, o);
+    else this.#emit("add", o);
+  }
+
+  #prepare(obj: T): T {
+    if (this.options.stripManagedFields !== false && obj.metadata?.managedFields) {
+      delete obj.metadata.managedFields;
+    }
+    if (this.options.metadataOnly || !obj.apiVersion || !obj.kind) {
+      obj.apiVersion = this.resourceType.apiVersion;
+      obj.kind = this.resourceType.kind;
+    }
+    return (this.options.transform ? this.options.transform(obj) : obj) as T;
+  }
+
+  #emit(type: keyof InformerHandlers<T>, a: T, b?: T): void {
+    for (const h of this.#handlers) this.#call(h, type, a, b);
+  }
+
+  #call(h: InformerHandlers<T>, type: keyof InformerHandlers<T>, a: T, b?: T): void {
+    try {
+      const r: unknown = type === "update" ? h.update?.(a, b!) : h[type]?.(a);
+      if (r instanceof Promise) r.catch((err) => this.#handlerError(type, err));
+    } catch (err) {
+      this.#handlerError(type, err);
+    }
+  }
+
+  #handlerError(type: string, err: unknown): void {
+    this.#log.error("{informer}: a {type} handler threw: {error}", {
+      type,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  #scheduleResync(): void {
+    const every = this.options.resyncMs;
+    if (!every || every <= 0) return;
+    this.#resyncTimer = this.#clock.setTimeout(() => {
+      if (this.#ac?.signal.aborted) return;
+      if (this.#synced) { for (const o of this.#store.values()) this.#emit("update", o, o); }
+      this.#scheduleResync();
+    }, Math.max(1000, every));
+  }
+
+  #indexAll(key: string, obj: T): void {
+    for (const [name, fn] of this.#indexers) this.#index(name, fn, key, obj, true);
+  }
+
+  #unindex(key: string, obj: T): void {
+    for (const [name, fn] of this.#indexers) this.#index(name, fn, key, obj, false);
+  }
+
+  #index(name: string, fn: (obj: T) => string[], key: string, obj: T, add: boolean): void {
+    const idx = this.#indexes.get(name)!;
+    let values: string[];
+    try {
+      values = fn(obj);
+    } catch {
+      values = [];
+    }
+    for (const v of values) {
+      let set = idx.get(v);
+      if (add) {
+        if (!set) idx.set(v, set = new Set());
+        set.add(key);
+      } else if (set) {
+        set.delete(key);
+        if (!set.size) idx.delete(v);
+      }
+    }
   }
 }

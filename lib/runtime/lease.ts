@@ -4,9 +4,14 @@
  * (so clock skew between replicas does not matter), renew every retry period, give up after the
  * renew deadline, and release on graceful shutdown.
  */
-import type { KubeClient } from "../kube/client.ts";
-import type { Registry } from "../observe/metrics.ts";
-import type { Clock } from "./clock.ts";
+import { hostname } from "node:os";
+import process from "node:process";
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
+import { builtin } from "../kube/resources.ts";
+import { logger } from "../observe/log.ts";
+import { defaultRegistry, type Registry } from "../observe/metrics.ts";
+import { type Clock, jitter, realClock } from "./clock.ts";
 
 /** Options of {@link LeaderElector}. */
 export interface LeaderElectionOptions {
@@ -45,53 +50,360 @@ export function microTime(d: Date): string {
 
 /** Default identity: POD_NAME or the host name, "_", and a random suffix. */
 export function defaultIdentity(): string {
-  return "";
+  const base = process.env.POD_NAME || (() => {
+    try {
+      return hostname();
+    } catch {
+      return "unknown";
+    }
+  })();
+  return `${base}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Raised (as the abort reason of {@link LeaderElector.leadingSignal}) when leadership is lost. */
+export class LeadershipLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "LeadershipLostError";
+  }
+}
+
+interface LeaseObject extends KubeObject {
+  spec?: LeaseRecord;
+}
+
+/** An AbortSignal that aborts after `ms` on `clock`, or with `parent`. */
+function deadlineSignal(
+  clock: Clock,
+  ms: number,
+  parent?: AbortSignal,
+): { signal: AbortSignal; clear: () => void } {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(parent!.reason);
+  if (parent?.aborted) onAbort();
+  parent?.addEventListener("abort", onAbort, { once: true });
+  const t = clock.setTimeout(() => ac.abort(new Error(`request cut off after ${ms} ms`)), ms);
+  return {
+    signal: ac.signal,
+    clear: () => {
+      clock.clearTimeout(t);
+      parent?.removeEventListener("abort", onAbort);
+    },
+  };
 }
 
 /** One candidate for one Lease. */
 export class LeaderElector {
   readonly identity: string;
   readonly options: LeaderElectionOptions;
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+  readonly requestTimeoutMs: number;
+  #clock: Clock;
+  #client: KubeClient;
+  #observed?: LeaseObject;
+  #observedRaw = "";
+  #observedTime = -Infinity;
+  #leading = false;
+  #lastRenew = -Infinity;
+  #leadingAc = new AbortController();
+  #renewAc?: AbortController;
+  #renewLoop?: Promise<void>;
+  #status;
+  #log;
 
   constructor(options: LeaderElectionOptions) {
     this.options = options;
     this.identity = options.identity ?? defaultIdentity();
+    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(this.renewDeadlineMs / 2, 1_000);
+    if (!(this.leaseDurationMs > 0 && this.renewDeadlineMs > 0 && this.retryPeriodMs > 0)) {
+      throw new RangeError("leader election: lease duration, renew deadline and retry period must be > 0");
+    }
+    if (this.leaseDurationMs <= this.renewDeadlineMs) {
+      throw new RangeError("leader election: the lease duration must be greater than the renew deadline");
+    }
+    if (this.renewDeadlineMs <= 1.2 * this.retryPeriodMs) {
+      throw new RangeError("leader election: the renew deadline must be greater than 1.2 × the retry period");
+    }
+    if (!options.leaseName) throw new TypeError("leader election: a lease name is required");
+    if (!options.namespace) throw new TypeError("leader election: a namespace is required");
+    this.#clock = options.clock ?? realClock;
+    this.#client = options.client;
+    this.#status = (options.registry ?? defaultRegistry).gauge(
+      "leader_election_master_status",
+      "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. " +
+        "'name' is the string used to identify the lease. Please make sure to group by name.",
+      ["name"],
+    );
+    this.#status.set({ name: options.leaseName }, 0);
+    this.#log = logger("runtime", "leader").with({
+      lease: `${options.namespace}/${options.leaseName}`,
+      identity: this.identity,
+    });
   }
 
-  /** True while this candidate holds the lease and its last renewal is within the renew deadline. */
+  /**
+   * True while this candidate holds the lease and its last successful renewal is within the
+   * renew deadline. Checked against the clock, so it turns false at the deadline even if the
+   * renew loop's timer fires late.
+   */
   isLeader(): boolean {
-    return false;
+    return this.#leading && this.#clock.now() - this.#lastRenew < this.renewDeadlineMs;
   }
 
   /** The holder last observed (maybe another candidate), or undefined. */
   get leader(): string | undefined {
-    return undefined;
+    return this.#observed?.spec?.holderIdentity || undefined;
+  }
+
+  /** The Lease as last read or written. */
+  get observedLease(): LeaseObject | undefined {
+    return this.#observed;
   }
 
   /**
-   * Tries every retry period until the lease is ours; resolves true then, false when `signal`
-   * aborted first. Afterwards the lease is renewed in the background until {@link release}, or
-   * until renewal fails past the renew deadline, which aborts {@link leadingSignal}.
+   * Tries every retry period (jittered ×[1, 2.2)) until the lease is ours; resolves true then,
+   * false when `signal` aborted first. Afterwards the lease is renewed in the background until
+   * {@link release} or {@link stop}, or until renewal fails past the renew deadline, which aborts
+   * {@link leadingSignal}.
    */
-  acquire(_signal?: AbortSignal): Promise<boolean> {
-    throw new Error("not implemented yet");
+  async acquire(signal?: AbortSignal): Promise<boolean> {
+    if (this.#leading) return true;
+    this.#log.info("waiting to acquire lease {lease} as {identity}");
+    while (!signal?.aborted) {
+      if (await this.#tryAcquireOrRenew(signal)) {
+        if (signal?.aborted) break;
+        this.#becomeLeader();
+        return true;
+      }
+      await this.#clock.sleep(jitter(this.retryPeriodMs, 1.2), signal).catch(() => {});
+    }
+    return false;
   }
 
   /** Aborted when leadership is lost (renewal failed past the deadline, or another holder took the lease). */
   get leadingSignal(): AbortSignal {
-    return AbortSignal.abort();
+    return this.#leadingAc.signal;
   }
 
-  /** Stops renewing and, when we hold the lease, hands it back (empty holder) so a standby takes over at once. */
-  release(): Promise<void> {
-    return Promise.resolve();
+  /**
+   * Stops renewing and, when we hold the lease, hands it back (empty holder,
+   * leaseDurationSeconds 1, leaseTransitions unchanged) so a standby takes over at its next
+   * attempt. Call it only after all guarded work finished. Retries on conflict until the renew
+   * deadline.
+   */
+  async release(): Promise<void> {
+    const wasLeading = this.#leading;
+    await this.#stopRenewing();
+    if (!wasLeading || !this.#observed || this.#observed.spec?.holderIdentity !== this.identity) {
+      this.#setLeading(false);
+      return;
+    }
+    this.#setLeading(false);
+    const deadline = this.#clock.now() + this.renewDeadlineMs;
+    let lease: LeaseObject | undefined = this.#observed;
+    while (this.#clock.now() < deadline) {
+      const d = deadlineSignal(this.#clock, Math.min(this.requestTimeoutMs, deadline - this.#clock.now()));
+      try {
+        if (!lease) {
+          lease = await this.#client.get<LeaseObject>(
+            builtin.Lease,
+            this.options.leaseName,
+            this.#opts(d.signal),
+          );
+        }
+        if (lease.spec?.holderIdentity !== this.identity) return;
+        const now = microTime(this.#clock.wallNow());
+        const released: LeaseObject = {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: "",
+            leaseDurationSeconds: 1,
+            acquireTime: now,
+            renewTime: now,
+            leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+          },
+        };
+        this.#observed = await this.#client.replace(builtin.Lease, released, this.#opts(d.signal));
+        this.#log.info("released lease {lease}");
+        return;
+      } catch (err) {
+        lease = undefined;
+        if (!isConflict(err)) {
+          this.#log.warning("releasing lease {lease} failed: {error}", { error: (err as Error).message });
+          await this.#clock.sleep(Math.min(500, this.retryPeriodMs)).catch(() => {});
+        }
+      } finally {
+        d.clear();
+      }
+    }
+    this.#log.warning("could not release lease {lease} within the renew deadline; it will expire");
   }
 
-  /** Stops renewing without releasing. */
-  stop(): void {}
+  /** Stops renewing without releasing (the lease then expires after its duration). */
+  stop(): void {
+    this.#renewAc?.abort();
+    this.#setLeading(false);
+  }
 
-  /** Liveness (client-go's HealthzAdaptor): false when we think we lead but have not renewed for lease duration + `toleranceMs`. */
-  healthy(_toleranceMs = 20_000): boolean {
-    return true;
+  /**
+   * Liveness (client-go's HealthzAdaptor): false when we think we lead but have not renewed for
+   * lease duration + `toleranceMs`, i.e. the renew loop is hung instead of giving up.
+   */
+  healthy(toleranceMs = 20_000): boolean {
+    return !(this.#leading && this.#clock.now() - this.#lastRenew > this.leaseDurationMs + toleranceMs);
+  }
+
+  #opts(signal: AbortSignal) {
+    return { namespace: this.options.namespace, signal };
+  }
+
+  #setLeading(v: boolean): void {
+    this.#leading = v;
+    this.#status.set({ name: this.options.leaseName }, v ? 1 : 0);
+  }
+
+  #becomeLeader(): void {
+    this.#leadingAc = new AbortController();
+    this.#setLeading(true);
+    this.#log.info("became leader of {lease}");
+    const ac = this.#renewAc = new AbortController();
+    this.#renewLoop = this.#renew(ac.signal);
+  }
+
+  async #stopRenewing(): Promise<void> {
+    this.#renewAc?.abort();
+    await this.#renewLoop?.catch(() => {});
+    this.#renewLoop = undefined;
+  }
+
+  async #renew(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.#clock.sleep(this.retryPeriodMs, signal).catch(() => {});
+      if (signal.aborted) return;
+      for (;;) {
+        const left = this.#lastRenew + this.renewDeadlineMs - this.#clock.now();
+        if (left <= 0) {
+          return this.#lose(`no successful renewal within the renew deadline (${this.renewDeadlineMs} ms)`);
+        }
+        const ok = await this.#tryAcquireOrRenew(signal, Math.min(this.requestTimeoutMs, left));
+        if (signal.aborted) return;
+        if (ok) break;
+        if (this.#observed?.spec?.holderIdentity && this.#observed.spec.holderIdentity !== this.identity) {
+          return this.#lose(`the lease is now held by ${this.#observed.spec.holderIdentity}`);
+        }
+        const wait = Math.min(this.retryPeriodMs, this.#lastRenew + this.renewDeadlineMs - this.#clock.now());
+        if (wait > 0) await this.#clock.sleep(wait, signal).catch(() => {});
+      }
+    }
+  }
+
+  #lose(why: string): void {
+    if (!this.#leading) return;
+    this.#setLeading(false);
+    this.#renewAc?.abort();
+    this.#log.error("lost leadership of {lease}: {why}", { why });
+    this.#leadingAc.abort(new LeadershipLostError(`leader election lost: ${why}`));
+  }
+
+  /** client-go's tryAcquireOrRenew; true when we hold the lease afterwards. */
+  async #tryAcquireOrRenew(parent?: AbortSignal, timeoutMs = this.requestTimeoutMs): Promise<boolean> {
+    const now = this.#clock.now();
+    const wall = microTime(this.#clock.wallNow());
+    const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
+    const d = deadlineSignal(this.#clock, timeoutMs, parent);
+    try {
+      // Fast path: we lead and our view of the lease is current, so renew the object we hold.
+      if (this.#leading && this.#observed && this.#observedTime + this.leaseDurationMs > now) {
+        try {
+          const renewed = await this.#client.replace(builtin.Lease, {
+            ...this.#observed,
+            spec: { ...this.#observed.spec, holderIdentity: this.identity, renewTime: wall },
+          }, this.#opts(d.signal));
+          this.#observe(renewed, this.#clock.now());
+          this.#lastRenew = now;
+          return true;
+        } catch (err) {
+          if (d.signal.aborted) throw err;
+          this.#log.debug("renewing {lease} on the fast path failed: {error}", {
+            error: (err as Error).message,
+          });
+        }
+      }
+      let lease: LeaseObject;
+      try {
+        lease = await this.#client.get<LeaseObject>(
+          builtin.Lease,
+          this.options.leaseName,
+          this.#opts(d.signal),
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        const created = await this.#client.create<LeaseObject>(builtin.Lease, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: this.options.leaseName, namespace: this.options.namespace },
+          spec: {
+            holderIdentity: this.identity,
+            leaseDurationSeconds: durationSeconds,
+            acquireTime: wall,
+            renewTime: wall,
+            leaseTransitions: 0,
+          },
+        }, this.#opts(d.signal));
+        this.#observe(created, this.#clock.now());
+        this.#lastRenew = now;
+        return true;
+      }
+      const spec = lease.spec ?? {};
+      const raw = JSON.stringify(spec);
+      if (raw !== this.#observedRaw) {
+        // Expiry is judged by when *we* saw the record change, never by its timestamps (clock skew).
+        this.#observedRaw = raw;
+        this.#observedTime = this.#clock.now();
+        if (spec.holderIdentity !== this.#observed?.spec?.holderIdentity) {
+          this.#log.info("lease {lease} is held by {holder}", { holder: spec.holderIdentity || "(nobody)" });
+        }
+      }
+      this.#observed = lease;
+      const holder = spec.holderIdentity ?? "";
+      const holderMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+      if (holder && holder !== this.identity && this.#observedTime + holderMs > this.#clock.now()) {
+        return false;
+      }
+      const ours = holder === this.identity;
+      const updated = await this.#client.replace(builtin.Lease, {
+        ...lease,
+        spec: {
+          ...spec,
+          holderIdentity: this.identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: ours && spec.acquireTime ? spec.acquireTime : wall,
+          renewTime: wall,
+          leaseTransitions: ours ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? 0) + 1,
+        },
+      }, this.#opts(d.signal));
+      this.#observe(updated, this.#clock.now());
+      this.#lastRenew = now;
+      return true;
+    } catch (err) {
+      if (!parent?.aborted) {
+        this.#log.debug("lease {lease}: attempt failed: {error}", { error: (err as Error).message });
+      }
+      return false;
+    } finally {
+      d.clear();
+    }
+  }
+
+  #observe(lease: LeaseObject, at: number): void {
+    this.#observed = lease;
+    this.#observedRaw = JSON.stringify(lease.spec ?? {});
+    this.#observedTime = at;
   }
 }

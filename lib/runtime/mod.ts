@@ -16,6 +16,7 @@
  */
 export * from "./clock.ts";
 export * from "./controller.ts";
+export * from "./fence.ts";
 export * from "./informer.ts";
 export * from "./keys.ts";
 export * from "./lease.ts";
