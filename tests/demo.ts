@@ -1,0 +1,198 @@
+/**
+ * `deno task demo`: the DataFlow operator end to end on a private, local control plane (never a
+ * user's cluster). It starts kube-apiserver + etcd (building them on first use, with progress),
+ * installs the CRD and deploy/rbac.yaml, applies deploy/samples/*.yaml, runs the operator as a
+ * separate process under its own least-privilege ServiceAccount, stands in for the absent
+ * kubelet by marking processor Deployments ready, and shows `kubectl get df` and
+ * `kubectl describe dataflow` with their Events.
+ *
+ *   deno task demo            run until Ctrl-C, which stops the operator and the control plane
+ *                             and removes every temporary directory
+ *   deno task demo --once     (or DEMO_ONCE=1) show the output and exit: a CI smoke test; exits 1
+ *                             when the samples do not reach their expected phases
+ *
+ * Env: DATAFLOW_OPERATOR_CMD (default `deno run -A mod.ts`), LOG_LEVEL for the operator (info).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { clientFor } from "./controlplane/env.ts";
+import { ControlPlane } from "./controlplane/harness.ts";
+import { installOperatorIdentity } from "./e2e/install.ts";
+import { KubeletStandIn } from "./e2e/kubelet.ts";
+import { repoRoot } from "./e2e/manifests.ts";
+import { operatorCommand, OperatorProcess } from "./e2e/operator-process.ts";
+
+const NAMESPACE = "dataflow-demo";
+const SAMPLES = ["kafka-to-postgresql", "with-transformations", "missing-secret"];
+/** The phase each sample DataFlow should reach, which --once checks. */
+const EXPECTED: Record<string, string> = {
+  "orders-to-postgresql": "Running",
+  "clickstream-cleanup": "Running",
+  "audit-log-archive": "Error",
+};
+
+const { values } = parseArgs({
+  options: { once: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  strict: true,
+});
+if (values.help) {
+  console.log("usage: deno task demo [--once]   (DEMO_ONCE=1 is the same as --once)");
+  process.exit(0);
+}
+const once = values.once || process.env.DEMO_ONCE === "1";
+
+const bold = (s: string) => process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s;
+const step = (s: string) => console.log(`\n${bold(`==> ${s}`)}`);
+
+let cp: ControlPlane | undefined;
+let operator: OperatorProcess | undefined;
+let kubelet: KubeletStandIn | undefined;
+let workDir: string | undefined;
+let cleaning: Promise<void> | undefined;
+
+/** Stops everything the demo started, in order; safe to call more than once. */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    kubelet?.stop();
+    if (operator?.running) {
+      console.log("stopping the operator (SIGTERM: it drains, flushes Events and exits)");
+      const code = await operator.stop("SIGTERM", 15_000);
+      console.log(`operator exited with ${code}`);
+    }
+    if (cp) {
+      console.log("stopping the control plane and removing its data");
+      await cp.stop();
+    }
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+async function kubectl(args: string[]): Promise<void> {
+  console.log(`\n$ kubectl ${args.join(" ")}`);
+  const r = await cp!.kubectl(args);
+  process.stdout.write(r.stdout);
+  if (r.code !== 0) process.stdout.write(r.stderr);
+}
+
+/** Waits until every sample has its expected phase; returns the phases seen last. */
+async function waitForPhases(timeoutMs: number): Promise<{ ok: boolean; phases: Record<string, string> }> {
+  const deadline = Date.now() + timeoutMs;
+  let phases: Record<string, string> = {};
+  while (Date.now() < deadline) {
+    const r = await cp!.kubectl(["get", "dataflows", "-n", NAMESPACE, "-o", "json"]);
+    if (r.code === 0) {
+      const items = JSON.parse(r.stdout).items as Array<
+        { metadata: { name: string }; status?: { phase?: string } }
+      >;
+      phases = Object.fromEntries(items.map((d) => [d.metadata.name, d.status?.phase ?? ""]));
+      if (Object.entries(EXPECTED).every(([n, p]) => phases[n] === p)) return { ok: true, phases };
+    }
+    if (operator && !operator.running) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { ok: false, phases };
+}
+
+async function main(): Promise<number> {
+  step("starting a local control plane (kube-apiserver + etcd; built on first use, which takes a while)");
+  const started = Date.now();
+  cp = await ControlPlane.start();
+  console.log(`control plane up at ${cp.info.server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  workDir = await mkdtemp(join(tmpdir(), "dataflow-demo-"));
+
+  step("installing the DataFlow CRD, the operator's ServiceAccount and deploy/rbac.yaml");
+  const identity = await installOperatorIdentity(cp);
+  console.log(`the operator will run as ${identity.name}, with deploy/rbac.yaml's permissions only`);
+
+  step(`applying deploy/samples/*.yaml to namespace ${NAMESPACE}`);
+  await cp.kubectlOk(["create", "namespace", NAMESPACE]);
+  for (const s of SAMPLES) {
+    process.stdout.write(
+      await cp.kubectlOk(["apply", "-n", NAMESPACE, "-f", join(repoRoot, "deploy", "samples", `${s}.yaml`)]),
+    );
+  }
+
+  step(`starting the operator: ${operatorCommand().join(" ")} run ...`);
+  const logFile = join(workDir, "operator.log");
+  operator = await OperatorProcess.start({
+    kubeconfig: identity.kubeconfigPath,
+    args: ["--leader-elect=false"],
+    env: {
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+      PROCESSOR_IMAGE: "ghcr.io/dataflow-operator/dataflow:latest",
+      OPERATOR_NAMESPACE: "dataflow-system",
+    },
+    logFile,
+  });
+  await operator.waitHealthy("/readyz", 90_000);
+  console.log(
+    `operator ready (health ${operator.healthUrl}/readyz, metrics ${operator.metricsUrl}); log: ${logFile}`,
+  );
+
+  step("standing in for the kubelet: marking processor Deployments ready");
+  kubelet = new KubeletStandIn(clientFor(cp), { namespace: NAMESPACE, intervalMs: 1000 });
+  kubelet.start();
+  const { ok, phases } = await waitForPhases(60_000);
+
+  step("what a user sees");
+  await kubectl(["get", "df", "-n", NAMESPACE]);
+  await kubectl(["get", "configmaps,deployments", "-n", NAMESPACE, "-l", "dataflow.dataflow.io/owned=true"]);
+  await kubectl(["describe", "dataflow", "-n", NAMESPACE]);
+
+  if (!ok) {
+    console.error(
+      `\nthe samples did not reach their expected phases: want ${JSON.stringify(EXPECTED)}, ` +
+        `got ${JSON.stringify(phases)}`,
+    );
+    if (kubelet.lastError) console.error(`kubelet stand-in: ${kubelet.lastError.message}`);
+    console.error(`operator output (last lines):\n${operator.tail(30)}`);
+    return 1;
+  }
+  if (once) return 0;
+
+  const kc = `${join(cp.info.binDir, "kubectl")} --kubeconfig=${cp.info.admin.kubeconfigPath}`;
+  step("the demo keeps running: try it in another terminal");
+  console.log(`  ${kc} get df -n ${NAMESPACE} -w`);
+  console.log(
+    `  ${kc} -n ${NAMESPACE} create secret generic audit-kafka-credentials --from-literal=password=s3cret`,
+  );
+  console.log(`      (audit-log-archive heals: Error -> Running)`);
+  console.log(
+    `  ${kc} -n ${NAMESPACE} delete df clickstream-cleanup     (ResourcesDeleted, finalizer removed)`,
+  );
+  console.log(`  tail -f ${logFile}`);
+  console.log(`\nPress Ctrl-C to stop the operator and the control plane and remove everything.`);
+  await new Promise<void>(() => {}); // until a signal handler exits the process
+  return 0;
+}
+
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupted) {
+      console.error("second interrupt: exiting without waiting");
+      process.exit(130);
+    }
+    interrupted = true;
+    console.log(`\n${signal}: cleaning up`);
+    cleanup().then(() => process.exit(0), (err) => {
+      console.error(`cleanup failed: ${err}`);
+      process.exit(1);
+    });
+  });
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  console.error(`\ndemo failed: ${(err as Error).stack ?? err}`);
+  if (operator) console.error(`operator output (last lines):\n${operator.tail(30)}`);
+} finally {
+  if (!interrupted) await cleanup();
+}
+process.exit(code);

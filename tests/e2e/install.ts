@@ -1,0 +1,54 @@
+/**
+ * Installs what the operator needs into a control plane exactly as a user would from deploy/:
+ * the CRD, the operator's namespace and ServiceAccount, and deploy/rbac.yaml. Returns the
+ * ServiceAccount's identity (a TokenRequest token in its own kubeconfig), so the operator runs
+ * with precisely the permissions deploy/rbac.yaml grants and nothing else.
+ */
+import { join } from "node:path";
+import type { ControlPlane, Identity } from "../controlplane/harness.ts";
+import { repoRoot } from "./manifests.ts";
+
+/** The operator's namespace and ServiceAccount, as deploy/ names them. */
+export const OPERATOR_NAMESPACE = "dataflow-system";
+/** The operator's ServiceAccount name. */
+export const OPERATOR_SERVICE_ACCOUNT = "dataflow-operator";
+/** The CRD's name. */
+export const CRD_NAME = "dataflows.dataflow.dataflow.io";
+
+/** Applies deploy/crd.yaml (server-side, idempotent) and waits until the API serves DataFlows. */
+export async function installCrd(cp: ControlPlane): Promise<void> {
+  await cp.kubectlOk([
+    "apply",
+    "--server-side",
+    "--force-conflicts",
+    "-f",
+    join(repoRoot, "deploy", "crd.yaml"),
+  ]);
+  await cp.kubectlOk(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+}
+
+/**
+ * Installs the CRD, creates the operator's ServiceAccount, applies deploy/rbac.yaml and returns
+ * the ServiceAccount's identity (token valid for `seconds`).
+ */
+export async function installOperatorIdentity(cp: ControlPlane, seconds = 7200): Promise<Identity> {
+  await installCrd(cp);
+  const identity = await cp.serviceAccountToken(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, seconds);
+  await cp.kubectlOk(["apply", "-f", join(repoRoot, "deploy", "rbac.yaml")]);
+  // RBAC is served from the authorizer's watch cache: wait until the grant is visible.
+  const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const r = await cp.kubectl([
+      "auth",
+      "can-i",
+      "watch",
+      "dataflows.dataflow.dataflow.io",
+      "-A",
+      `--as=${sa}`,
+    ]);
+    if (r.stdout.trim() === "yes") return identity;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`deploy/rbac.yaml did not grant ${sa} watch on dataflows within 30 s`);
+}

@@ -1,0 +1,196 @@
+/**
+ * The operator as a separate OS process, as users run it: the command comes from
+ * DATAFLOW_OPERATOR_CMD (default `deno run -A mod.ts`; CI also sets it to the Bun-compiled
+ * binary). The process runs under a guard shell that kills it when this process dies, so a
+ * crashed test run leaves no operator behind. Every output line is kept for assertions (for
+ * example that no secret value was ever logged).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, type WriteStream } from "node:fs";
+import process from "node:process";
+import { freePort } from "../controlplane/harness.ts";
+import { repoRoot } from "./manifests.ts";
+
+/** The operator command line (argv prefix) under test. */
+export function operatorCommand(): string[] {
+  const cmd = process.env.DATAFLOW_OPERATOR_CMD?.trim();
+  return cmd ? cmd.split(/\s+/) : [process.env.DENO_BIN ?? "deno", "run", "-A", "mod.ts"];
+}
+
+/** Options of {@link OperatorProcess.start}. */
+export interface OperatorOptions {
+  /** The kubeconfig the operator authenticates with (never admin in the e2e suite). */
+  kubeconfig: string;
+  /** Extra CLI arguments after `run` (the bind addresses are added unless given). */
+  args?: string[];
+  /** Extra environment (LOG_LEVEL, PROCESSOR_IMAGE, OPERATOR_NAMESPACE, ...). */
+  env?: Record<string, string>;
+  /** Also append every output line to this file. */
+  logFile?: string;
+  /** A label for error messages (e.g. "replica-a"). */
+  name?: string;
+}
+
+// The guard: run the operator in the background, forward TERM/INT to it, and kill it when the
+// parent (this test process) disappears. Background jobs of a non-interactive shell start with
+// SIGINT ignored, which is why INT is forwarded as an explicit signal too.
+const GUARD = `"$@" & child=$!
+trap 'kill -TERM $child 2>/dev/null; wait $child; exit $?' TERM
+trap 'kill -INT $child 2>/dev/null; wait $child; exit $?' INT
+while kill -0 $child 2>/dev/null; do
+  if ! kill -0 $PARENT_PID 2>/dev/null; then kill -TERM $child; sleep 5; kill -KILL $child 2>/dev/null; break; fi
+  sleep 0.3
+done
+wait $child`;
+
+/** A running operator process. */
+export class OperatorProcess {
+  /** Every line the process wrote to stdout or stderr, in order. */
+  readonly lines: string[] = [];
+  /** The metrics endpoint, e.g. http://127.0.0.1:40123/metrics. */
+  readonly metricsUrl: string;
+  /** The health endpoint base, e.g. http://127.0.0.1:40124. */
+  readonly healthUrl: string;
+  readonly name: string;
+  #child: ChildProcess;
+  #exit: Promise<number>;
+  #log?: WriteStream;
+  #waiters: Array<() => void> = [];
+
+  private constructor(
+    name: string,
+    child: ChildProcess,
+    metricsPort: number,
+    healthPort: number,
+    logFile?: string,
+  ) {
+    this.name = name;
+    this.#child = child;
+    this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    this.healthUrl = `http://127.0.0.1:${healthPort}`;
+    if (logFile) this.#log = createWriteStream(logFile, { flags: "a" });
+    for (const stream of [child.stdout!, child.stderr!]) {
+      let partial = "";
+      stream.on("data", (chunk) => {
+        const parts = (partial + chunk).split("\n");
+        partial = parts.pop()!;
+        for (const line of parts) this.#line(line);
+      });
+      stream.on("end", () => partial && this.#line(partial));
+    }
+    this.#exit = new Promise((resolve) => {
+      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1)));
+      child.on("error", (err) => {
+        this.#line(`[spawn error] ${err.message}`);
+        resolve(-1);
+      });
+    });
+  }
+
+  #line(line: string): void {
+    this.lines.push(line);
+    this.#log?.write(line + "\n");
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+
+  /** Starts `<operator command> run --kubeconfig ... <args>` from the repository root. */
+  static async start(options: OperatorOptions): Promise<OperatorProcess> {
+    const args = options.args ?? [];
+    const metricsPort = await freePort();
+    const healthPort = await freePort();
+    const argv = [...operatorCommand(), "run", `--kubeconfig=${options.kubeconfig}`];
+    if (!args.some((a) => a.startsWith("--metrics-bind-address"))) {
+      argv.push(`--metrics-bind-address=127.0.0.1:${metricsPort}`);
+    }
+    if (!args.some((a) => a.startsWith("--health-probe-bind-address"))) {
+      argv.push(`--health-probe-bind-address=127.0.0.1:${healthPort}`);
+    }
+    argv.push(...args);
+    const child = spawn("bash", ["-c", GUARD, "operator-guard", ...argv], {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group: a terminal's Ctrl-C reaches only us (we stop the operator in order),
+      // and the SIGKILL fallback can take the guard and the operator down together.
+      detached: true,
+      env: { ...process.env, ...options.env, PARENT_PID: String(process.pid) },
+    });
+    return new OperatorProcess(options.name ?? "operator", child, metricsPort, healthPort, options.logFile);
+  }
+
+  /** Resolves with the exit code once the process has exited. */
+  exited(): Promise<number> {
+    return this.#exit;
+  }
+
+  /** True while the process runs. */
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** The last n output lines, for failure messages. */
+  tail(n = 40): string {
+    return this.lines.slice(-n).join("\n");
+  }
+
+  /** Waits for an output line matching `pattern`; throws with the output tail on timeout or exit. */
+  async waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = 0;
+    while (true) {
+      for (; seen < this.lines.length; seen++) if (pattern.test(this.lines[seen])) return this.lines[seen];
+      if (!this.running) throw new Error(`${this.name} exited before logging ${pattern}:\n${this.tail()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`${this.name} did not log ${pattern} in ${timeoutMs} ms:\n${this.tail()}`);
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 500));
+        this.#waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+  }
+
+  /** Polls GET <health>/<path> until it answers 200; throws with the output tail on timeout. */
+  async waitHealthy(path = "/readyz", timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`${this.name} exited (${await this.#exit}):\n${this.tail()}`);
+      const ok = await fetch(this.healthUrl + path).then(
+        async (r) => (await r.body?.cancel(), r.ok),
+        () => false,
+      );
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`${this.name} ${path} not 200 after ${timeoutMs} ms:\n${this.tail()}`);
+  }
+
+  /** The operator's Prometheus text. */
+  async metrics(): Promise<string> {
+    const r = await fetch(this.metricsUrl);
+    if (!r.ok) throw new Error(`GET ${this.metricsUrl}: ${r.status}`);
+    return await r.text();
+  }
+
+  #killGroup(): void {
+    try {
+      process.kill(-this.#child.pid!, "SIGKILL");
+    } catch (err) {
+      // ESRCH: the group is already gone, nothing left to kill. Anything else is a real problem.
+      if ((err as { code?: string }).code !== "ESRCH") throw err;
+    }
+  }
+
+  /** Sends `signal` and waits up to `timeoutMs` for the exit (then SIGKILL); returns the exit code. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 20_000): Promise<number> {
+    if (this.running) {
+      this.#child.kill(signal);
+      const timer = setTimeout(() => this.#killGroup(), timeoutMs);
+      await this.#exit;
+      clearTimeout(timer);
+    }
+    const code = await this.#exit;
+    await new Promise<void>((r) => this.#log ? this.#log.end(r) : r());
+    return code;
+  }
+}
