@@ -1,15 +1,70 @@
 /**
  * The event recorder: kopf-style calls in front, a coalescing, budgeted, retrying writer behind.
+ *
+ * Emitting only touches memory: an occurrence either starts a series (written at once, the
+ * leading edge), is counted into an existing one (written at most every `updateIntervalMs`, the
+ * trailing edge), or is dropped and counted. Budgets delay API calls, never occurrences, so a
+ * delayed write simply carries a larger count. Retries are the recorder's own (the client it is
+ * given is re-wrapped with retries off) so one failing namespace never holds up the others.
  */
-import type { KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
+import { builtin } from "../kube/resources.ts";
+import { logger } from "../observe/log.ts";
+import { defaultRegistry } from "../observe/metrics.ts";
+import { realClock } from "./clock.ts";
+import { type EventMetrics, eventMetrics } from "./metrics.ts";
+import {
+  eventName,
+  isQualifiedName,
+  normalizeInstance,
+  normalizeMessage,
+  normalizeReason,
+  normalizeType,
+} from "./normalize.ts";
+import { describeRef, isEventObject, refKey, toRef } from "./reference.ts";
+import { type Reporter, type Series } from "./series.ts";
+import { COMBINED_PREFIX, SimilarMessages } from "./similar.ts";
 import type {
+  Budget,
+  Clock,
   CloseOptions,
   CloseResult,
   EventFields,
   EventRecorderOptions,
   EventSink,
   EventTarget,
+  EventType,
 } from "./types.ts";
+import { Writer } from "./writer.ts";
+
+const log = logger("events");
+
+/** The settings after defaults. */
+export interface RecorderSettings {
+  updateIntervalMs: number;
+  dedupWindowMs: number;
+  maxDistinctMessages: number;
+  maxSeries: number;
+  maxQueue: number;
+  objectBudget: Budget;
+  globalBudget: Budget;
+  concurrency: number;
+  retryBaseMs: number;
+  retryMaxDelayMs: number;
+  retryTotalMs: number;
+  keepNewlines: boolean;
+}
+
+function defaultInstance(component: string): string {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+  let host = env.POD_NAME || env.HOSTNAME || "";
+  if (!host) {
+    try {
+      host = (globalThis as { Deno?: { hostname?(): string } }).Deno?.hostname?.() ?? "";
+    } catch { /* no permission for the host name: fall back to the component */ }
+  }
+  return normalizeInstance(host, component);
+}
 
 /**
  * Records Kubernetes Events for any object, in the background. Construct one per process and
@@ -17,19 +72,91 @@ import type {
  * at shutdown.
  */
 export class EventRecorder implements EventSink {
+  readonly reporter: Reporter;
+  readonly settings: RecorderSettings;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #metrics: EventMetrics;
+  readonly #writer: Writer;
+  /** Live series by dedup key, least recently used first. */
+  readonly #index = new Map<string, Series>();
+  readonly #similar: SimilarMessages;
+  readonly #clusterNamespace: string;
+  #closed = false;
+  #closeResult?: Promise<CloseResult>;
+  #lastClosedLog = -Infinity;
+  #sequence = 0;
+
   /**
    * @param client the API client; its transport is reused, but retries are the recorder's own
    * @param options see {@link EventRecorderOptions}; throws a TypeError when `component` is not a qualified name
    */
   constructor(client: KubeClient, options: EventRecorderOptions) {
-    void client;
-    void options;
+    if (typeof options?.component !== "string" || !isQualifiedName(options.component)) {
+      throw new TypeError(
+        `EventRecorder: component ${JSON.stringify(options?.component)} is not a Kubernetes qualified name ` +
+          "([prefix/]name, name 1-63 characters of A-Z a-z 0-9 - _ .)",
+      );
+    }
+    const component = options.component;
+    this.reporter = {
+      component,
+      instance: normalizeInstance(options.instance ?? defaultInstance(component), component),
+    };
+    this.settings = {
+      updateIntervalMs: options.updateIntervalMs ?? 30_000,
+      dedupWindowMs: options.dedupWindowMs ?? 600_000,
+      maxDistinctMessages: options.maxDistinctMessages ?? 10,
+      maxSeries: options.maxSeries ?? 4096,
+      maxQueue: options.maxQueue ?? 10_000,
+      objectBudget: options.objectBudget ?? { burst: 25, refillMs: 30_000 },
+      globalBudget: options.globalBudget ?? { burst: 50, refillMs: 100 },
+      concurrency: options.concurrency ?? 4,
+      retryBaseMs: options.retryBaseMs ?? 500,
+      retryMaxDelayMs: options.retryMaxDelayMs ?? 30_000,
+      retryTotalMs: options.retryTotalMs ?? 300_000,
+      keepNewlines: options.keepNewlines ?? false,
+    };
+    this.#clusterNamespace = options.clusterNamespace === "kube-system" ? "kube-system" : "default";
+    this.#clock = options.clock ?? realClock;
+    this.#random = options.random ?? Math.random;
+    const registry = options.registry ?? defaultRegistry;
+    this.#metrics = eventMetrics(registry);
+    this.#similar = new SimilarMessages(
+      this.settings.maxDistinctMessages,
+      this.settings.dedupWindowMs,
+      this.settings.maxSeries,
+    );
+    // The recorder owns retries (with its own backoff per series), so the client must not retry
+    // a write in place: that would hold a writer slot and delay every other object's events.
+    const own = new KubeClient(client.transport, {
+      namespace: client.namespace,
+      retry: { maxRetries: 0 },
+      requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+      registry,
+    });
+    this.#writer = new Writer({
+      client: own,
+      eventType: builtin.Event,
+      reporter: this.reporter,
+      settings: this.settings,
+      clock: this.#clock,
+      random: this.#random,
+      metrics: this.#metrics,
+      newName: (s) => this.#newName(s.ref.name),
+      onForget: (s) => this.#forget(s),
+    });
   }
 
   /** Records an event; returns at once and never throws. */
   event(obj: EventTarget, fields: EventFields): void {
-    void obj;
-    void fields;
+    try {
+      this.#emit(obj, fields);
+    } catch (err) {
+      // A recorder bug must never reach the caller; it is logged and counted instead.
+      this.#metrics.dropped.inc({ reason: "internal" });
+      log.error("event recorder failed to record an event: {error}", { error: String(err) });
+    }
   }
 
   /** Records a Normal event. */
@@ -42,14 +169,180 @@ export class EventRecorder implements EventSink {
     this.event(obj, { type: "Warning", reason, message });
   }
 
-  /** Records a Warning with the error's text appended to the message. */
+  /**
+   * Records a Warning whose message is `message` followed by the error's text; an empty reason
+   * becomes the error's class name (kopf's `exception`, type `Error` mapped to Warning).
+   */
   exception(obj: EventTarget, reason: string, message: string, error?: unknown): void {
-    this.event(obj, { type: "Warning", reason, message: `${message} ${String(error ?? "")}`.trim() });
+    let text = "";
+    let fallback = "Exception";
+    try {
+      if (error instanceof Error) {
+        text = error.message || error.name;
+        fallback = error.name || fallback;
+      } else if (error !== undefined) text = String(error);
+    } catch { /* an error whose message getter throws: record the event without its text */ }
+    const message2 = [String(message ?? ""), text].filter((p) => p.length > 0).join(" ");
+    this.event(obj, { type: "Warning", reason: normalizeReason(reason, fallback), message: message2 });
   }
 
-  /** Stops accepting events and flushes pending creates and final counts within the deadline. */
+  /**
+   * Stops accepting events, then flushes pending creates and final counts of every series,
+   * ignoring budgets and the update interval, and resolves by `timeoutMs` (default 5 s) even when
+   * the API hangs. Idempotent: later calls return the first call's result.
+   */
   close(options: CloseOptions = {}): Promise<CloseResult> {
-    void options;
-    return Promise.resolve({ flushed: 0, abandoned: 0 });
+    this.#closed = true;
+    this.#closeResult ??= this.#writer.flush(options.timeoutMs ?? 5000);
+    return this.#closeResult;
+  }
+
+  /** Series waiting for a write (the `events_queue_depth` gauge). */
+  get queueDepth(): number {
+    return this.#writer.pendingCount;
+  }
+
+  /** Series remembered for coalescing. */
+  get seriesCount(): number {
+    return this.#index.size;
+  }
+
+  #newName(objectName: string): string {
+    return eventName(objectName, this.#clock.now(), this.#sequence++, this.#random);
+  }
+
+  #forget(s: Series): void {
+    if (this.#index.get(s.key) === s) this.#index.delete(s.key);
+    this.#metrics.series.set({}, this.#index.size);
+  }
+
+  #logEmission(
+    object: string,
+    type: string,
+    reason: string,
+    message: string,
+    outcome: "written" | "coalesced" | "dropped",
+    extra: Record<string, unknown> = {},
+  ): void {
+    if (!log.isEnabledFor("debug")) return;
+    log.debug("Emitted Kubernetes event", { object, type, reason, message, outcome, ...extra });
+  }
+
+  #emit(obj: EventTarget, fields: EventFields): void {
+    const type: EventType = normalizeType(fields?.type);
+    this.#metrics.emitted.inc({ type });
+    const ref = toRef(obj);
+    const rawReason = String(fields?.reason ?? "");
+    if (typeof ref === "string") {
+      this.#metrics.dropped.inc({ reason: "invalid" });
+      this.#logEmission("?", type, rawReason, "", "dropped", { dropReason: "invalid", problem: ref });
+      return;
+    }
+    const object = describeRef(ref);
+    if (isEventObject(ref)) {
+      // Events about Events would feed an operator that watches Events with its own output.
+      this.#metrics.dropped.inc({ reason: "event-for-event" });
+      this.#logEmission(object, type, rawReason, "", "dropped", { dropReason: "event-for-event" });
+      return;
+    }
+    if (this.#closed) {
+      this.#metrics.dropped.inc({ reason: "closed" });
+      const now = this.#clock.now();
+      if (now - this.#lastClosedLog >= 1000) {
+        this.#lastClosedLog = now;
+        log.warning("event recorder is closed; dropping event {reason} for {object}", {
+          reason: rawReason,
+          object,
+        });
+      }
+      this.#logEmission(object, type, rawReason, "", "dropped", { dropReason: "closed" });
+      return;
+    }
+    const now = this.#clock.now();
+    const reason = normalizeReason(fields.reason);
+    const action = normalizeReason(fields.action, reason);
+    let message = normalizeMessage(fields.message, this.settings.keepNewlines);
+    const relatedRef = fields.related === undefined ? undefined : toRef(fields.related);
+    const related = typeof relatedRef === "object" ? relatedRef : undefined;
+    if (typeof relatedRef === "string") {
+      log.debug("ignoring the related object of event {reason} for {object}: {problem}", {
+        reason,
+        object,
+        problem: relatedRef,
+      });
+    }
+    if (!ref.uid) log.debug("event for {object} has no uid; kubectl describe may not show it", { object });
+    const objKey = refKey(ref);
+    const aggKey = [objKey, type, reason, action, related ? refKey(related) : ""].join("\u0002");
+    let key = `${aggKey}\u0003${message}`;
+    let combined = false;
+    if (this.#similar.classify(aggKey, message, now) === "fold") {
+      combined = true;
+      key = `${aggKey}\u0003\u0004combined`;
+      message = normalizeMessage(COMBINED_PREFIX + message, this.settings.keepNewlines);
+    }
+    let s = this.#index.get(key);
+    if (s && !s.pending && !s.inFlight && s.lastAt + this.settings.dedupWindowMs <= now) {
+      this.#forget(s); // idle past the window: a new Event starts a new series
+      s = undefined;
+    }
+    if (s) {
+      this.#index.delete(key);
+      this.#index.set(key, s); // most recently used last
+      s.count++;
+      s.lastAt = now;
+      if (combined) s.message = message;
+      this.#metrics.coalesced.inc();
+      this.#writer.schedule(s);
+      this.#logEmission(object, type, reason, message, "coalesced", { count: s.count, event: s.name });
+      return;
+    }
+    s = {
+      key,
+      budgetKey: `${objKey}\u0002${reason}`,
+      ref,
+      related,
+      namespace: ref.namespace ?? this.#clusterNamespace,
+      type,
+      reason,
+      action,
+      message,
+      combined,
+      name: this.#newName(ref.name),
+      count: 1,
+      serverCount: 0,
+      serverMessage: message,
+      created: false,
+      firstAt: now,
+      lastAt: now,
+      lastWriteAt: -Infinity,
+      inFlight: false,
+      pending: false,
+      evicted: false,
+      attempt: 0,
+      unansweredCreate: false,
+      dueAt: now,
+      slot: -1,
+      readySlot: -1,
+    };
+    if (!this.#writer.admit(s)) {
+      this.#metrics.dropped.inc({ reason: "queue_full" });
+      this.#logEmission(object, type, reason, message, "dropped", { dropReason: "queue_full" });
+      return;
+    }
+    this.#index.set(key, s);
+    this.#evictOverflow();
+    this.#metrics.series.set({}, this.#index.size);
+    this.#writer.schedule(s);
+    this.#logEmission(object, type, reason, message, "written", { event: s.name, namespace: s.namespace });
+  }
+
+  /** Keeps the index within `maxSeries`: a pending series leaves the index but is flushed first. */
+  #evictOverflow(): void {
+    while (this.#index.size > this.settings.maxSeries) {
+      const oldest = this.#index.values().next().value!;
+      this.#index.delete(oldest.key);
+      if (oldest.pending || oldest.inFlight) oldest.evicted = true;
+    }
   }
 }

@@ -1,0 +1,431 @@
+/**
+ * The background half of the recorder: a bounded priority queue of series that need a write,
+ * per-(object, reason) and global token buckets, a few concurrent writers, per-series retry
+ * backoff (so one failing namespace never blocks another), and the shutdown flush.
+ *
+ * Priorities (sending order and, reversed, dropping order when the queue is full): Warning
+ * creates, Normal creates, Warning count updates, Normal count updates.
+ */
+import type { KubeClient } from "../kube/client.ts";
+import { ApiError, ConnectionError } from "../kube/errors.ts";
+import type { ResourceType } from "../kube/resources.ts";
+import { logger } from "../observe/log.ts";
+import { TokenBucket } from "./budget.ts";
+import { classifyFailure, describeCauses } from "./failures.ts";
+import type { DropReason, EventMetrics } from "./metrics.ts";
+import { describeRef } from "./reference.ts";
+import { createBody, needsWrite, type Reporter, type Series, updatePatch } from "./series.ts";
+import type { Clock, CloseResult } from "./types.ts";
+import { validateEventBody } from "./validate.ts";
+import type { RecorderSettings } from "./recorder.ts";
+
+const log = logger("events");
+
+/** Drop order when the queue is full: Normal updates first, Warning creates last. */
+const DROP_ORDER = [3, 1, 2, 0];
+/** During the shutdown flush a retry waits at most this long. */
+const FLUSH_RETRY_CAP_MS = 250;
+
+/** What the writer needs from the recorder. */
+export interface WriterDeps {
+  client: KubeClient;
+  eventType: ResourceType;
+  reporter: Reporter;
+  settings: RecorderSettings;
+  clock: Clock;
+  random: () => number;
+  metrics: EventMetrics;
+  /** A fresh unique Event name for the series' object. */
+  newName(s: Series): string;
+  /** Removes a series from the recorder's index (its Event was never created, or it is finished). */
+  onForget(s: Series): void;
+}
+
+/** Writes series to the API server. */
+export class Writer {
+  readonly #d: WriterDeps;
+  readonly #pending: Set<Series>[] = [new Set(), new Set(), new Set(), new Set()];
+  readonly #ready: Set<Series>[] = [new Set(), new Set(), new Set(), new Set()];
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #global: TokenBucket;
+  readonly #abort = new AbortController();
+  readonly #logged = new Set<string>();
+  #pendingTotal = 0;
+  #inFlight = 0;
+  #globalTimer?: unknown;
+  #pumpScheduled = false;
+  #flushing = false;
+  #stopped = false;
+  #flushWrites = 0;
+  #idle: (() => void)[] = [];
+
+  constructor(deps: WriterDeps) {
+    this.#d = deps;
+    this.#global = new TokenBucket(deps.settings.globalBudget, deps.clock.now());
+  }
+
+  /** Series waiting for a write. */
+  get pendingCount(): number {
+    return this.#pendingTotal;
+  }
+
+  /**
+   * Makes room for a new series when the queue is full, by dropping a pending series of lower
+   * priority; false when the new series itself must be dropped.
+   */
+  admit(s: Series): boolean {
+    if (this.#pendingTotal < this.#d.settings.maxQueue) return true;
+    const mine = DROP_ORDER.indexOf(slotOf(s));
+    for (const slot of DROP_ORDER.slice(0, mine)) {
+      for (const victim of this.#pending[slot]) {
+        if (victim.inFlight) continue;
+        this.#dropSeries(victim, "queue_full");
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Queues a write of `s` if the server lags it, respecting the update interval and retry backoff. */
+  schedule(s: Series): void {
+    if (this.#stopped) return;
+    if (!needsWrite(s)) {
+      if (!s.inFlight) this.#unpend(s);
+      return;
+    }
+    this.#pend(s);
+    if (s.inFlight || s.readySlot >= 0) return;
+    const now = this.#d.clock.now();
+    let due = s.attempt > 0 ? s.dueAt : s.created ? s.lastWriteAt + this.#d.settings.updateIntervalMs : now;
+    if (this.#flushing) due = Math.min(due, now + (s.attempt > 0 ? FLUSH_RETRY_CAP_MS : 0));
+    if (s.timer !== undefined) {
+      if (s.dueAt <= due) return;
+      this.#d.clock.clearTimeout(s.timer);
+      s.timer = undefined;
+    }
+    s.dueAt = due;
+    if (due <= now) {
+      this.#makeReady(s);
+      return;
+    }
+    s.timer = this.#d.clock.setTimeout(() => {
+      s.timer = undefined;
+      if (!this.#stopped && s.pending && !s.inFlight) this.#makeReady(s);
+    }, due - now);
+  }
+
+  /** Flushes everything within `timeoutMs`, then stops for good. */
+  async flush(timeoutMs: number): Promise<CloseResult> {
+    this.#flushing = true;
+    for (const set of this.#pending) {
+      for (const s of set) {
+        if (s.timer !== undefined) {
+          this.#d.clock.clearTimeout(s.timer);
+          s.timer = undefined;
+        }
+        this.schedule(s);
+      }
+    }
+    this.#pump();
+    let deadline: unknown;
+    // A plain, referenced timer keeps the process alive while we flush (the clock's are unref'd).
+    const keepAlive = setTimeout(() => {}, timeoutMs);
+    const idle = await Promise.race([
+      this.#whenIdle().then(() => true),
+      new Promise<boolean>((resolve) => deadline = this.#d.clock.setTimeout(() => resolve(false), timeoutMs)),
+    ]);
+    clearTimeout(keepAlive);
+    this.#d.clock.clearTimeout(deadline);
+    this.#stopped = true;
+    let abandoned = 0;
+    if (!idle) {
+      this.#abort.abort(new Error("event recorder closed"));
+      for (const set of this.#pending) {
+        for (const s of [...set]) {
+          abandoned += s.count - s.serverCount;
+          this.#dropSeries(s, "abandoned");
+        }
+      }
+      log.warning("event recorder closed after {timeoutMs} ms with {abandoned} occurrences unwritten", {
+        timeoutMs,
+        abandoned,
+      });
+    } else {
+      log.debug("event recorder closed: {writes} writes flushed", { writes: this.#flushWrites });
+    }
+    if (this.#globalTimer !== undefined) this.#d.clock.clearTimeout(this.#globalTimer);
+    return { flushed: this.#flushWrites, abandoned };
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#pendingTotal === 0 && this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.#pendingTotal !== 0 || this.#inFlight !== 0) return;
+    const waiters = this.#idle;
+    this.#idle = [];
+    for (const w of waiters) w();
+  }
+
+  #pend(s: Series): void {
+    const slot = slotOf(s);
+    if (s.slot === slot) return;
+    if (s.slot >= 0) this.#pending[s.slot].delete(s);
+    else this.#pendingTotal++;
+    this.#pending[slot].add(s);
+    s.slot = slot;
+    s.pending = true;
+    this.#d.metrics.queueDepth.set({}, this.#pendingTotal);
+  }
+
+  #unpend(s: Series): void {
+    if (s.readySlot >= 0) {
+      this.#ready[s.readySlot].delete(s);
+      s.readySlot = -1;
+    }
+    if (s.timer !== undefined) {
+      this.#d.clock.clearTimeout(s.timer);
+      s.timer = undefined;
+    }
+    if (s.slot < 0) return;
+    this.#pending[s.slot].delete(s);
+    s.slot = -1;
+    s.pending = false;
+    this.#pendingTotal--;
+    this.#d.metrics.queueDepth.set({}, this.#pendingTotal);
+    this.#checkIdle();
+  }
+
+  #makeReady(s: Series): void {
+    const slot = slotOf(s);
+    this.#ready[slot].add(s);
+    s.readySlot = slot;
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      // A microtask, not a timer: the first occurrence goes out right after the caller's code.
+      queueMicrotask(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
+  }
+
+  #bucket(s: Series, now: number): TokenBucket {
+    let b = this.#buckets.get(s.budgetKey);
+    if (!b) {
+      b = new TokenBucket(this.#d.settings.objectBudget, now);
+      this.#buckets.set(s.budgetKey, b);
+      // Bounded: forgetting the oldest bucket only ever makes the budget more generous.
+      if (this.#buckets.size > this.#d.settings.maxSeries * 2) {
+        this.#buckets.delete(this.#buckets.keys().next().value!);
+      }
+    }
+    return b;
+  }
+
+  #pump(): void {
+    if (this.#stopped) return;
+    const now = this.#d.clock.now();
+    for (let slot = 0; slot < 4 && this.#inFlight < this.#d.settings.concurrency; slot++) {
+      for (const s of this.#ready[slot]) {
+        if (this.#inFlight >= this.#d.settings.concurrency) return;
+        if (!this.#flushing) {
+          const bucket = this.#bucket(s, now);
+          const wait = bucket.waitMs(now);
+          if (wait > 0) {
+            // This object's budget is spent: its counts keep growing in memory until a token comes.
+            this.#ready[slot].delete(s);
+            s.readySlot = -1;
+            s.dueAt = now + wait;
+            s.timer = this.#d.clock.setTimeout(() => {
+              s.timer = undefined;
+              if (!this.#stopped && s.pending && !s.inFlight) this.#makeReady(s);
+            }, wait);
+            continue;
+          }
+          const globalWait = this.#global.waitMs(now);
+          if (globalWait > 0) {
+            this.#globalTimer ??= this.#d.clock.setTimeout(() => {
+              this.#globalTimer = undefined;
+              this.#pump();
+            }, globalWait);
+            return;
+          }
+          bucket.take(now);
+          this.#global.take(now);
+        }
+        this.#ready[slot].delete(s);
+        s.readySlot = -1;
+        this.#inFlight++;
+        s.inFlight = true;
+        void this.#write(s).finally(() => {
+          s.inFlight = false;
+          this.#inFlight--;
+          this.schedule(s);
+          if (!s.pending && s.evicted) this.#d.onForget(s);
+          this.#checkIdle();
+          this.#pump();
+        });
+      }
+    }
+  }
+
+  async #write(s: Series): Promise<void> {
+    for (let hop = 0; hop < 2; hop++) {
+      const creating = !s.created;
+      const sentCount = s.count;
+      const sentMessage = s.message;
+      s.lastWriteAt = this.#d.clock.now();
+      try {
+        if (creating) {
+          const body = createBody(s, this.#d.reporter);
+          const problems = validateEventBody(body);
+          if (problems.length > 0) {
+            // Normalization should make this impossible; never send what the server would refuse.
+            log.error("not sending an invalid Event for {object}: {problems}", {
+              object: describeRef(s.ref),
+              problems: problems.join("; "),
+            });
+            this.#dropSeries(s, "invalid");
+            return;
+          }
+          await this.#d.client.create(this.#d.eventType, body, {
+            namespace: s.namespace,
+            signal: this.#abort.signal,
+          });
+          s.created = true;
+        } else {
+          await this.#d.client.patch(this.#d.eventType, s.name, updatePatch(s), {
+            namespace: s.namespace,
+            type: "merge",
+            signal: this.#abort.signal,
+          });
+        }
+        this.#d.metrics.written.inc({ verb: creating ? "create" : "patch" });
+        if (this.#flushing) this.#flushWrites++;
+        s.serverCount = sentCount;
+        s.serverMessage = sentMessage;
+        s.attempt = 0;
+        s.failingSince = undefined;
+        s.unansweredCreate = false;
+        log.debug("Wrote Kubernetes event {verb} {namespace}/{name} count={count}", {
+          verb: creating ? "create" : "patch",
+          namespace: s.namespace,
+          name: s.name,
+          count: sentCount,
+        });
+        return;
+      } catch (err) {
+        if (this.#abort.signal.aborted) return; // abandoned by close(); counted there
+        if (err instanceof ApiError) this.#d.metrics.apiErrors.inc({ code: String(err.code) });
+        const action = classifyFailure(err, creating, s.unansweredCreate);
+        if (action.kind === "recreate" && hop === 0) {
+          // The Event expired (the one-hour TTL) or was deleted: re-create it with the whole count.
+          log.debug("Event {namespace}/{name} is gone; re-creating it", {
+            namespace: s.namespace,
+            name: s.name,
+          });
+          s.created = false;
+          s.serverCount = 0;
+          s.name = this.#d.newName(s);
+          continue;
+        }
+        this.#failed(s, err, creating, action);
+        return;
+      }
+    }
+  }
+
+  #failed(s: Series, err: unknown, creating: boolean, action: ReturnType<typeof classifyFailure>): void {
+    const now = this.#d.clock.now();
+    const object = describeRef(s.ref);
+    switch (action.kind) {
+      case "retry":
+      case "rename": {
+        if (err instanceof ConnectionError && creating) s.unansweredCreate = true;
+        if (action.kind === "rename") s.name = this.#d.newName(s);
+        s.failingSince ??= now;
+        s.attempt++;
+        const { retryBaseMs, retryMaxDelayMs, retryTotalMs } = this.#d.settings;
+        const backoff = action.kind === "rename"
+          ? 0
+          : this.#d.random() * Math.min(retryMaxDelayMs, retryBaseMs * 2 ** (s.attempt - 1));
+        const wait = Math.max(action.kind === "retry" ? action.retryAfterMs : 0, backoff);
+        if (now + wait - s.failingSince > retryTotalMs || s.attempt > 50) {
+          log.warning("giving up on Event for {object} after {attempts} attempts: {error}", {
+            object,
+            attempts: s.attempt,
+            error: String(err),
+          });
+          this.#dropSeries(s, "retry_exhausted");
+          return;
+        }
+        s.dueAt = now + wait;
+        log.debug("Event write for {object} failed; retrying in {waitMs} ms: {error}", {
+          object,
+          waitMs: Math.round(wait),
+          error: String(err),
+        });
+        return;
+      }
+      case "adopt":
+        s.created = true; // our unanswered create went through; the next update sets the exact count
+        s.serverCount = 0;
+        s.attempt = 0;
+        s.failingSince = undefined;
+        return;
+      case "recreate":
+      case "drop": {
+        const reason: DropReason = action.kind === "drop" ? action.reason : "rejected";
+        const level = action.kind === "drop" ? action.level : "error";
+        const onceKey = `${reason}\u0000${s.namespace}`;
+        const first = !(action.kind === "drop" && action.oncePerNamespace) || !this.#logged.has(onceKey);
+        if (this.#logged.size > 10_000) this.#logged.clear();
+        this.#logged.add(onceKey);
+        const props = {
+          object,
+          namespace: s.namespace,
+          reason: s.reason,
+          error: String(err),
+          causes: describeCauses(err),
+        };
+        if (reason === "forbidden" && first) {
+          log.error(
+            "cannot write Events in namespace {namespace}: {error}. Grant create and patch on events (core group); " +
+              "further failures in this namespace are logged at debug level",
+            props,
+          );
+        } else if (first && level === "error") {
+          log.error("Event for {object} was refused and dropped: {error} {causes}", props);
+        } else if (first && level === "warning") {
+          log.warning("Event for {object} dropped ({namespace}): {error}", props);
+        } else {
+          log.debug("Event for {object} dropped ({namespace}): {error}", props);
+        }
+        this.#dropSeries(s, reason);
+      }
+    }
+  }
+
+  /** Drops the unwritten occurrences of a series; a never-created series is forgotten. */
+  #dropSeries(s: Series, reason: DropReason): void {
+    const lost = s.count - s.serverCount;
+    if (lost > 0) this.#d.metrics.dropped.inc({ reason }, lost);
+    s.count = s.serverCount;
+    s.message = s.serverMessage;
+    s.attempt = 0;
+    s.failingSince = undefined;
+    if (!s.created) {
+      s.evicted = true;
+      this.#d.onForget(s);
+    }
+    this.#unpend(s);
+  }
+}
+
+/** 0 Warning create, 1 Normal create, 2 Warning update, 3 Normal update. */
+function slotOf(s: Series): number {
+  return (s.created ? 2 : 0) + (s.type === "Warning" ? 0 : 1);
+}
