@@ -1,0 +1,314 @@
+/**
+ * The DataFlow reconciler: reads the caches, computes the desired objects (pure builders, secret
+ * resolution, status), writes only what differs through a {@link KubeWrites}, and emits exactly
+ * the documented events. It needs no network of its own: unit tests hand it in-memory caches and
+ * a fake client.
+ *
+ * Events: a Normal event for each create/update/delete actually done; a Warning when a failure
+ * first appears or its message changes (the status message is the memory), so a persisting failure
+ * retried with backoff, or an idle resync, does not repeat it.
+ */
+import type { ConfigMap } from "kubernetes-types/core/v1";
+import type { Deployment } from "kubernetes-types/apps/v1";
+import type { KubeObject } from "../kube/client.ts";
+import { isConflict, isNotFound } from "../kube/errors.ts";
+import { builtin } from "../kube/resources.ts";
+import type { EventSink, EventTarget } from "../events/mod.ts";
+import { type Logger, logger } from "../observe/log.ts";
+import type { ReconcileResult } from "../runtime/mod.ts";
+import { buildConfigMap, buildDeployment, configHash, type ProcessorSettings, specJson } from "./builders.ts";
+import { DataFlowStatusMetric } from "./metrics.ts";
+import {
+  configMapName,
+  DataFlowType,
+  deploymentName,
+  FIELD_MANAGER,
+  FINALIZER,
+  isControlledBy,
+} from "./names.ts";
+import { ConfigMapKind, DeploymentKind, ensureOwned, type KubeWrites, NotOwnedError } from "./owned.ts";
+import { API_VERSION, checkSpec, type DataFlow, KIND } from "./schema.ts";
+import { collectSecretRefs, resolveSecretRefs, type SecretMeta } from "./secrets.ts";
+import { phaseFromDeployment, type PhaseReport, statusPatch } from "./status.ts";
+
+/** Cache reads of the reconciler (informers in production, maps in tests). */
+export interface DataFlowCache {
+  /** The DataFlow, or undefined when it is gone; may throw (reported as FailedGet). */
+  dataflow(namespace: string, name: string): DataFlow | undefined;
+  configMap(namespace: string, name: string): ConfigMap | undefined;
+  deployment(namespace: string, name: string): Deployment | undefined;
+  /** Metadata of a Secret; never its data. */
+  secret(namespace: string, name: string): SecretMeta | undefined;
+}
+
+/** Everything the reconciler depends on. */
+export interface ReconcilerDeps {
+  cache: DataFlowCache;
+  client: KubeWrites;
+  events: EventSink;
+  settings: ProcessorSettings;
+  metrics?: DataFlowStatusMetric;
+  now?: () => Date;
+  /** Delay before re-checking a name taken by an object we do not own (default 60 s). */
+  notOwnedRetryMs?: number;
+}
+
+/** The part of a reconcile context the reconciler reads (the runtime's ReconcileContext fits). */
+export interface DataFlowRequest {
+  namespace?: string;
+  name: string;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+const baseLog = logger("dataflow", "reconciler");
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Creates the reconcile function. */
+export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) => Promise<ReconcileResult> {
+  const metrics = deps.metrics ?? new DataFlowStatusMetric();
+  const now = deps.now ?? (() => new Date());
+  const { cache, client, events } = deps;
+
+  return async function reconcile(req: DataFlowRequest): Promise<ReconcileResult> {
+    const namespace = req.namespace ?? "default";
+    const { name, signal } = req;
+    const log = (req.log ?? baseLog).with({ dataflow_name: name, dataflow_namespace: namespace });
+
+    const emit = (obj: EventTarget, type: "Normal" | "Warning", reason: string, message: string) => {
+      log.debug("Emitted Kubernetes event {type} {reason}: {message}", { type, reason, message });
+      if (type === "Normal") events.info(obj, reason, message);
+      else events.warn(obj, reason, message);
+    };
+
+    let df: DataFlow | undefined;
+    try {
+      df = cache.dataflow(namespace, name);
+    } catch (err) {
+      emit(
+        { apiVersion: API_VERSION, kind: KIND, namespace, name },
+        "Warning",
+        "FailedGet",
+        "Unable to fetch DataFlow",
+      );
+      throw err;
+    }
+    if (!df) {
+      metrics.forget(namespace, name);
+      log.debug("DataFlow {dataflow_namespace}/{dataflow_name} is gone; nothing to do");
+      return;
+    }
+
+    /** Writes the status when it differs; returns the updated object (or the input when unchanged). */
+    const writeStatus = async (current: DataFlow, report: PhaseReport): Promise<DataFlow> => {
+      metrics.set(namespace, name, report.phase);
+      const patch = statusPatch(current.status, report, current.metadata.generation, now());
+      if (!patch) return current;
+      try {
+        return await client.patch<DataFlow>(
+          DataFlowType,
+          name,
+          { metadata: { resourceVersion: current.metadata.resourceVersion }, status: patch },
+          { namespace, subresource: "status", type: "merge", fieldManager: FIELD_MANAGER, signal },
+        );
+      } catch (err) {
+        if (isNotFound(err)) return current;
+        if (!isConflict(err)) {
+          emit(
+            current,
+            "Warning",
+            "StatusUpdateFailed",
+            `Unable to update DataFlow status: ${errorText(err)}`,
+          );
+        }
+        throw err;
+      }
+    };
+
+    /** Records a failure: status Error, and a Warning event when the failure is new. */
+    const fail = async (current: DataFlow, report: PhaseReport, reason: string, eventMessage: string) => {
+      log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {message}", { message: report.message });
+      const isNew = current.status?.phase !== report.phase || current.status?.message !== report.message;
+      if (isNew) emit(current, "Warning", reason, eventMessage);
+      await writeStatus(current, report);
+    };
+
+    if (df.metadata.deletionTimestamp) return await finalize(df);
+
+    if (!(df.metadata.finalizers ?? []).includes(FINALIZER)) {
+      df = await client.patch<DataFlow>(
+        DataFlowType,
+        name,
+        {
+          metadata: {
+            resourceVersion: df.metadata.resourceVersion,
+            finalizers: [...(df.metadata.finalizers ?? []), FINALIZER],
+          },
+        },
+        { namespace, type: "merge", fieldManager: FIELD_MANAGER, signal },
+      );
+    }
+    const current = df;
+
+    const check = checkSpec(current.spec);
+    if (!check.ok) {
+      const message = `Invalid DataFlow spec: ${check.problems.join("; ")}`;
+      await fail(current, { phase: "Error", message, reason: "InvalidSpec" }, "InvalidSpec", message);
+      return; // only a spec change can fix it, and that triggers a reconcile
+    }
+    const spec = check.spec;
+
+    const resolution = resolveSecretRefs(
+      collectSecretRefs(spec),
+      namespace,
+      (n) => cache.secret(namespace, n),
+    );
+    if (!resolution.ok) {
+      const message = `Failed to resolve secrets: ${resolution.message}`;
+      await fail(
+        current,
+        { phase: "Error", message, reason: "SecretResolutionFailed" },
+        "SecretResolutionFailed",
+        message,
+      );
+      return; // the Secret watch re-reconciles when a referenced Secret appears or changes
+    }
+
+    const json = specJson(spec);
+    const hash = configHash(json, resolution.versions);
+    const desiredCm = buildConfigMap(current, json) as ConfigMap & KubeObject;
+    const desiredDep = buildDeployment(current, {
+      spec,
+      mounts: resolution.mounts,
+      hash,
+      settings: deps.settings,
+    }) as Deployment & KubeObject;
+
+    /** Runs one owned-object step with the Go operator's failure wording. */
+    const step = async <T extends KubeObject>(
+      label: "ConfigMap" | "Deployment",
+      run: () => Promise<{ object: T; action: string }>,
+    ): Promise<{ object: T } | { result: ReconcileResult }> => {
+      try {
+        const { object, action } = await run();
+        const objName = object.metadata?.name;
+        if (action === "created") emit(current, "Normal", `${label}Created`, `Created ${label} ${objName}`);
+        if (action === "updated") emit(current, "Normal", `${label}Updated`, `Updated ${label} ${objName}`);
+        return { object };
+      } catch (err) {
+        if (isConflict(err) || signal?.aborted) throw err; // stale cache or shutdown: retry quietly
+        const text = errorText(err);
+        await fail(
+          current,
+          { phase: "Error", message: `Failed to create ${label}: ${text}`, reason: `${label}Failed` },
+          `${label}Failed`,
+          `Failed to create or update ${label}: ${text}`,
+        );
+        if (err instanceof NotOwnedError) {
+          return { result: { requeueAfterMs: deps.notOwnedRetryMs ?? 60_000 } };
+        }
+        throw err;
+      }
+    };
+
+    const cm = await step(
+      "ConfigMap",
+      () =>
+        ensureOwned(
+          ConfigMapKind,
+          cache.configMap(namespace, configMapName(name)) as never,
+          desiredCm,
+          current,
+          client,
+          signal,
+        ),
+    );
+    if ("result" in cm) return cm.result;
+    const dep = await step("Deployment", () =>
+      ensureOwned(
+        DeploymentKind,
+        cache.deployment(namespace, deploymentName(name)) as never,
+        desiredDep,
+        current,
+        client,
+        signal,
+      ));
+    if ("result" in dep) return dep.result;
+
+    await writeStatus(current, phaseFromDeployment(dep.object as Deployment));
+    return;
+
+    /** The deletion branch: remove what we own, report, release the finalizer. */
+    async function finalize(dying: DataFlow): Promise<ReconcileResult> {
+      if (!(dying.metadata.finalizers ?? []).includes(FINALIZER)) return;
+      let deleted = 0;
+      try {
+        for (
+          const [rt, objName] of [[builtin.Deployment, deploymentName(name)], [
+            builtin.ConfigMap,
+            configMapName(name),
+          ]] as const
+        ) {
+          // A live read, not the cache: an object created moments ago must not leak.
+          let live: KubeObject;
+          try {
+            live = await client.get(rt, objName, { namespace, signal });
+          } catch (err) {
+            if (isNotFound(err)) continue;
+            throw err;
+          }
+          if (!isControlledBy(live, dying.metadata.uid)) continue;
+          try {
+            await client.delete(rt, objName, {
+              namespace,
+              preconditions: { uid: live.metadata?.uid },
+              signal,
+            });
+            deleted++;
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
+      } catch (err) {
+        emit(dying, "Warning", "CleanupFailed", `Failed to cleanup resources: ${errorText(err)}`);
+        throw err;
+      }
+      if (deleted > 0 || dying.status?.phase !== "Stopped") {
+        emit(dying, "Normal", "ResourcesDeleted", "Deleted Deployment and ConfigMap");
+      }
+      let latest = dying;
+      try {
+        latest = await writeStatus(dying, {
+          phase: "Stopped",
+          message: "DataFlow is being deleted",
+          reason: "Deleting",
+        });
+      } catch (err) {
+        // The object is going away; a failed Stopped status must not keep the finalizer.
+        log.warning("could not set phase Stopped on {dataflow_namespace}/{dataflow_name}: {error}", {
+          error: errorText(err),
+        });
+      }
+      try {
+        await client.patch(
+          DataFlowType,
+          name,
+          {
+            metadata: {
+              resourceVersion: latest.metadata.resourceVersion,
+              finalizers: (latest.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+            },
+          },
+          { namespace, type: "merge", fieldManager: FIELD_MANAGER, signal },
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      metrics.forget(namespace, name);
+      return;
+    }
+  };
+}

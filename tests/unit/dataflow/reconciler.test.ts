@@ -1,0 +1,398 @@
+/**
+ * The reconciler's decisions against an in-memory API server: which writes happen, which events
+ * are emitted (exact reasons and messages), which status results, and that an unchanged DataFlow
+ * causes no write and no event.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Deployment } from "kubernetes-types/apps/v1";
+import type { ConfigMap } from "kubernetes-types/core/v1";
+import { builtin } from "../../../lib/kube/resources.ts";
+import { errorFromResponse } from "../../../lib/kube/errors.ts";
+import { Registry } from "../../../lib/observe/metrics.ts";
+import { createReconciler } from "../../../lib/dataflow/reconciler.ts";
+import { DataFlowStatusMetric } from "../../../lib/dataflow/metrics.ts";
+import { CONFIG_HASH_ANNOTATION, DataFlowType, FINALIZER } from "../../../lib/dataflow/names.ts";
+import type { DataFlow } from "../../../lib/dataflow/schema.ts";
+import { cacheOf, FakeEvents, FakeKube, secretWithKeys } from "./fakes.ts";
+
+const NS = "team-a";
+
+function sample(name = "orders", spec: Record<string, unknown> = {}): DataFlow {
+  return {
+    apiVersion: "dataflow.dataflow.io/v1",
+    kind: "DataFlow",
+    metadata: { name, namespace: NS },
+    spec: {
+      source: { type: "kafka", kafka: { brokers: ["kafka:9092"], topic: "orders" } },
+      sink: {
+        type: "postgresql",
+        postgresql: { connectionStringSecretRef: { name: "pg", key: "dsn" }, table: "orders" },
+      },
+      ...spec,
+    },
+  } as DataFlow;
+}
+
+function setup(opts: { secrets?: boolean } = {}) {
+  const kube = new FakeKube();
+  const events = new FakeEvents();
+  const registry = new Registry();
+  const metrics = new DataFlowStatusMetric(registry);
+  const cache = cacheOf(kube, builtin.Secret);
+  if (opts.secrets !== false) kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"]));
+  const reconcile = createReconciler({
+    cache,
+    client: kube,
+    events,
+    metrics,
+    settings: { image: "example/processor:1", logLevel: "debug" },
+    now: () => new Date("2026-01-01T00:00:00Z"),
+  });
+  const run = (name = "orders") => reconcile({ namespace: NS, name });
+  const df = (name = "orders") => kube.lookup<DataFlow>(DataFlowType, NS, name)!;
+  const dep = (name = "orders") => kube.lookup<Deployment>(builtin.Deployment, NS, `dataflow-${name}`);
+  const cm = (name = "orders") => kube.lookup<ConfigMap>(builtin.ConfigMap, NS, `dataflow-${name}-spec`);
+  return { kube, events, registry, cache, run, df, dep, cm };
+}
+
+describe("reconciler: create, idle, ready, update", () => {
+  it("creates the ConfigMap and Deployment once, adds the finalizer, reports Pending", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    assert.deepEqual(t.events.calls.map((c) => [c.type, c.reason, c.message]), [
+      ["Normal", "ConfigMapCreated", "Created ConfigMap dataflow-orders-spec"],
+      ["Normal", "DeploymentCreated", "Created Deployment dataflow-orders"],
+    ]);
+    assert.deepEqual(t.df().metadata.finalizers, [FINALIZER]);
+    assert.equal(t.df().status?.phase, "Pending");
+    assert.equal(t.df().status?.message, "Processor pod is starting");
+    assert.equal(t.df().status?.observedGeneration, 1);
+    assert.equal(t.df().status?.conditions?.[0].type, "Ready");
+    assert.equal(t.df().status?.conditions?.[0].status, "False");
+    assert.ok(t.cm());
+    assert.equal(t.dep()!.spec!.template.spec!.containers[0].name, "processor");
+    assert.match(
+      t.registry.render(),
+      /dataflow_status\{namespace="team-a",name="orders",phase="Pending"\} 1/,
+    );
+  });
+
+  it("makes no write and emits no event when nothing changed", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    const writes = t.kube.writes.length, events = t.events.calls.length;
+    await t.run();
+    await t.run();
+    assert.equal(t.kube.writes.length, writes, JSON.stringify(t.kube.writes.slice(writes)));
+    assert.equal(t.events.calls.length, events);
+  });
+
+  it("tolerates API defaulting and quantity normalisation without updating", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample("orders", { resources: { limits: { cpu: "0.5" } } }));
+    await t.run();
+    // What the API server does to a stored Deployment: defaults, normalised quantities.
+    const d = t.kube.objects.get(`Deployment/${NS}/dataflow-orders`)!;
+    const pod = (d as Deployment).spec!.template.spec!;
+    pod.restartPolicy = "Always";
+    pod.dnsPolicy = "ClusterFirst";
+    pod.containers[0].imagePullPolicy = "IfNotPresent";
+    pod.containers[0].terminationMessagePath = "/dev/termination-log";
+    pod.containers[0].resources = { limits: { cpu: "500m" } };
+    pod.volumes![0].configMap!.defaultMode = 420;
+    (d as Deployment).spec!.revisionHistoryLimit = 10;
+    const writes = t.kube.writes.length;
+    await t.run();
+    assert.equal(t.kube.writes.length, writes);
+    assert.deepEqual(t.events.reasons(), ["ConfigMapCreated", "DeploymentCreated"]);
+  });
+
+  it("reports Running once the Deployment has a ready replica, with one status write and no event", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    t.kube.setDeploymentStatus(NS, "dataflow-orders", { replicas: 1, readyReplicas: 1 });
+    const writes = t.kube.writes.length;
+    await t.run();
+    assert.equal(t.df().status?.phase, "Running");
+    assert.equal(t.df().status?.message, "Processor pod is running");
+    assert.equal(t.df().status?.conditions?.[0].status, "True");
+    assert.deepEqual(t.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind} ${w.subresource ?? ""}`), [
+      "patch DataFlow status",
+    ]);
+    assert.equal(t.events.calls.length, 2);
+    const metrics = t.registry.render();
+    assert.match(metrics, /phase="Running"\} 1/);
+    assert.doesNotMatch(metrics, /phase="Pending"/);
+  });
+
+  it("a spec change updates each object once, with a new pod-template hash", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    const hash1 = t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    const cur = t.df();
+    cur.spec.source = { type: "kafka", kafka: { brokers: ["kafka:9092"], topic: "orders-v2" } };
+    cur.metadata.generation = 2;
+    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    await t.run();
+    await t.run();
+    assert.deepEqual(t.events.reasons(), [
+      "ConfigMapCreated",
+      "DeploymentCreated",
+      "ConfigMapUpdated",
+      "DeploymentUpdated",
+    ]);
+    assert.equal(t.events.calls[3].message, "Updated Deployment dataflow-orders");
+    const hash2 = t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    assert.notEqual(hash1, hash2);
+    assert.match(t.cm()!.data!["spec.json"], /orders-v2/);
+    assert.equal(t.df().status?.observedGeneration, 2);
+  });
+
+  it("rolls the processor when a referenced Secret changes, leaving the ConfigMap alone", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    const hash1 = t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    t.kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"])); // new resourceVersion
+    await t.run();
+    assert.deepEqual(t.events.reasons(), ["ConfigMapCreated", "DeploymentCreated", "DeploymentUpdated"]);
+    assert.notEqual(t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION], hash1);
+  });
+
+  it("keeps a manual scale and a rollout-restart annotation", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    const d = t.kube.objects.get(`Deployment/${NS}/dataflow-orders`) as Deployment;
+    d.spec!.replicas = 0;
+    d.spec!.template.metadata!.annotations!["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z";
+    const writes = t.kube.writes.length;
+    await t.run();
+    assert.equal(t.kube.writes.length, writes);
+    const cur = t.df();
+    cur.spec.nodeSelector = { disk: "ssd" };
+    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    await t.run();
+    assert.equal(t.dep()!.spec!.replicas, 0);
+    assert.equal(
+      t.dep()!.spec!.template.metadata!.annotations!["kubectl.kubernetes.io/restartedAt"],
+      "2026-01-01T00:00:00Z",
+    );
+    assert.deepEqual(t.dep()!.spec!.template.spec!.nodeSelector, { disk: "ssd" });
+  });
+
+  it("removes placement dropped from the spec", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample("orders", { tolerations: [{ key: "k", operator: "Exists" }] }));
+    await t.run();
+    const cur = t.df();
+    delete cur.spec.tolerations;
+    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    await t.run();
+    assert.equal(t.dep()!.spec!.template.spec!.tolerations, undefined);
+    assert.equal(t.events.reasons().filter((r) => r === "DeploymentUpdated").length, 1);
+  });
+});
+
+describe("reconciler: secrets", () => {
+  it("a missing Secret gives SecretResolutionFailed once, phase Error, and heals when it appears", async () => {
+    const t = setup({ secrets: false });
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    await t.run();
+    const expected =
+      "Failed to resolve secrets: spec.sink.postgresql.connectionStringSecretRef: Secret team-a/pg not found";
+    assert.deepEqual(t.events.calls.map((c) => [c.type, c.reason, c.message]), [[
+      "Warning",
+      "SecretResolutionFailed",
+      expected,
+    ]]);
+    assert.equal(t.df().status?.phase, "Error");
+    assert.equal(t.df().status?.message, expected);
+    assert.equal(t.cm(), undefined);
+    assert.match(t.registry.render(), /phase="Error"\} 1/);
+    t.kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"]));
+    await t.run();
+    assert.equal(t.df().status?.phase, "Pending");
+    assert.deepEqual(t.events.reasons(), ["SecretResolutionFailed", "ConfigMapCreated", "DeploymentCreated"]);
+  });
+
+  it("a missing key is named", async () => {
+    const t = setup({ secrets: false });
+    t.kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["password"]));
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    assert.equal(
+      t.df().status?.message,
+      "Failed to resolve secrets: spec.sink.postgresql.connectionStringSecretRef: key dsn not found in Secret team-a/pg",
+    );
+  });
+
+  it("refuses a cross-namespace reference even when that Secret exists", async () => {
+    const t = setup();
+    t.kube.seed(builtin.Secret, secretWithKeys("other", "pg", ["dsn"]));
+    t.kube.seed(
+      DataFlowType,
+      sample("orders", {
+        sink: {
+          type: "postgresql",
+          postgresql: {
+            connectionStringSecretRef: { name: "pg", key: "dsn", namespace: "other" },
+            table: "t",
+          },
+        },
+      }),
+    );
+    await t.run();
+    assert.equal(t.df().status?.phase, "Error");
+    assert.match(
+      t.df().status!.message!,
+      /Secret other\/pg is in another namespace; cross-namespace secret references are refused/,
+    );
+    assert.deepEqual(t.events.reasons(), ["SecretResolutionFailed"]);
+    assert.equal(t.dep(), undefined);
+  });
+
+  it("mounts exactly the referenced keys and spec.json points at their files", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    const pod = t.dep()!.spec!.template.spec!;
+    const vol = pod.volumes!.find((v) => v.secret)!;
+    assert.deepEqual(vol.secret, { secretName: "pg", items: [{ key: "dsn", path: "dsn" }] });
+    const mount = pod.containers[0].volumeMounts!.find((m) => m.name === vol.name)!;
+    assert.equal(mount.readOnly, true);
+    const spec = JSON.parse(t.cm()!.data!["spec.json"]);
+    assert.equal(spec.sink.postgresql.connectionStringSecretRef.path, `${mount.mountPath}/dsn`);
+  });
+});
+
+describe("reconciler: ownership, failures, deletion", () => {
+  it("does not overwrite a ConfigMap it does not own", async () => {
+    const t = setup();
+    t.kube.seed(builtin.ConfigMap, {
+      metadata: { name: "dataflow-orders-spec", namespace: NS },
+      data: { mine: "yes" },
+    });
+    t.kube.seed(DataFlowType, sample());
+    const result = await t.run();
+    assert.deepEqual(result, { requeueAfterMs: 60_000 });
+    assert.deepEqual(t.cm()!.data, { mine: "yes" });
+    assert.equal(t.df().status?.phase, "Error");
+    assert.match(
+      t.df().status!.message!,
+      /^Failed to create ConfigMap: ConfigMap team-a\/dataflow-orders-spec already exists and is not owned by DataFlow orders/,
+    );
+    assert.equal(t.events.calls[0].reason, "ConfigMapFailed");
+    assert.match(t.events.calls[0].message, /^Failed to create or update ConfigMap: /);
+    assert.equal(t.dep(), undefined);
+  });
+
+  it("a failing Deployment write gives DeploymentFailed and is retried", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    t.kube.failNext.set(
+      "create Deployment",
+      errorFromResponse(500, { kind: "Status", code: 500, message: "etcd down" }),
+    );
+    await assert.rejects(t.run());
+    assert.equal(t.events.calls.at(-1)!.reason, "DeploymentFailed");
+    assert.match(t.events.calls.at(-1)!.message, /^Failed to create or update Deployment: .*etcd down/);
+    assert.match(t.df().status!.message!, /^Failed to create Deployment: /);
+    await t.run();
+    assert.equal(t.df().status?.phase, "Pending");
+  });
+
+  it("a status write failure gives StatusUpdateFailed", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    t.kube.failNext.set(
+      "patch/status DataFlow",
+      errorFromResponse(403, { kind: "Status", code: 403, reason: "Forbidden", message: "nope" }),
+    );
+    await assert.rejects(t.run());
+    assert.equal(t.events.calls.at(-1)!.reason, "StatusUpdateFailed");
+    assert.match(t.events.calls.at(-1)!.message, /^Unable to update DataFlow status: .*nope/);
+  });
+
+  it("a failing cache read gives FailedGet on a reference to the DataFlow", async () => {
+    const t = setup();
+    t.cache.broken = new Error("cache exploded");
+    await assert.rejects(t.run(), /cache exploded/);
+    assert.deepEqual(t.events.calls.map((c) => [c.reason, c.message]), [[
+      "FailedGet",
+      "Unable to fetch DataFlow",
+    ]]);
+    assert.deepEqual(t.events.calls[0].target, {
+      apiVersion: "dataflow.dataflow.io/v1",
+      kind: "DataFlow",
+      namespace: NS,
+      name: "orders",
+    });
+  });
+
+  it("an invalid stored spec gives InvalidSpec naming the field, and no objects", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample("orders", { source: { type: "kafka", kafka: { topic: "x" } } }));
+    await t.run();
+    assert.equal(
+      t.df().status?.message,
+      "Invalid DataFlow spec: spec.source.kafka.brokers: brokers or brokersSecretRef is required",
+    );
+    assert.deepEqual(t.events.reasons(), ["InvalidSpec"]);
+    assert.equal(t.cm(), undefined);
+  });
+
+  it("deletion removes the objects, emits ResourcesDeleted, releases the finalizer and the metric", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    await t.kube.delete(DataFlowType, "orders", { namespace: NS });
+    await t.run();
+    assert.equal(t.dep(), undefined);
+    assert.equal(t.cm(), undefined);
+    assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined);
+    assert.deepEqual(t.events.calls.at(-1), {
+      type: "Normal",
+      reason: "ResourcesDeleted",
+      message: "Deleted Deployment and ConfigMap",
+      target: t.events.calls.at(-1)!.target,
+    });
+    await t.run(); // gone: nothing more
+    assert.equal(t.events.reasons().filter((r) => r === "ResourcesDeleted").length, 1);
+    assert.doesNotMatch(t.registry.render(), /name="orders"/);
+  });
+
+  it("a failing cleanup gives CleanupFailed and keeps the finalizer", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    await t.kube.delete(DataFlowType, "orders", { namespace: NS });
+    t.kube.failNext.set(
+      "delete Deployment",
+      errorFromResponse(500, { kind: "Status", code: 500, message: "boom" }),
+    );
+    await assert.rejects(t.run());
+    assert.equal(t.events.calls.at(-1)!.reason, "CleanupFailed");
+    assert.match(t.events.calls.at(-1)!.message, /^Failed to cleanup resources: .*boom/);
+    assert.deepEqual(t.df().metadata.finalizers, [FINALIZER]);
+    await t.run();
+    assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined);
+  });
+
+  it("deletion leaves objects it does not control", async () => {
+    const t = setup();
+    t.kube.seed(builtin.Deployment, { metadata: { name: "dataflow-orders", namespace: NS }, spec: {} });
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    await t.kube.delete(DataFlowType, "orders", { namespace: NS });
+    await t.run();
+    assert.ok(t.dep(), "the foreign Deployment survives");
+    assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined);
+  });
+});
