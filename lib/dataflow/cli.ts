@@ -1,0 +1,218 @@
+/**
+ * The operator's command line (`mod.ts` calls {@link main} when run as the main module):
+ * `run` (default), `crd`, `manifests`, `version`, `--help`. Flags and environment follow the Go
+ * operator (`--metrics-bind-address`, `--health-probe-bind-address`, LOG_LEVEL, PROCESSOR_IMAGE,
+ * PROCESSOR_LOG_LEVEL, OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE) plus `--kubeconfig`,
+ * `--context`, `--namespace` and `--leader-elect` (on by default).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { connect } from "../kube/config.ts";
+import { ConfigError } from "../kube/errors.ts";
+import { configureLogging, logger } from "../observe/log.ts";
+import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
+import { createOperator, LEASE_NAME } from "./controller.ts";
+import { crdYaml } from "./crd.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+/** The operator's version (package.json). */
+export const VERSION: string = pkg.version;
+
+/** The help text. */
+export const USAGE = `dataflow-operator ${VERSION}: the DataFlow operator (dataflow.dataflow.io/v1)
+
+Usage: dataflow-operator [command] [flags]
+
+Commands:
+  run         run the operator (default)
+  crd         print the CustomResourceDefinition (deploy/crd.yaml)
+  manifests   print the CRD, RBAC and operator manifests
+  version     print the version
+
+Flags of run:
+  --kubeconfig <path>                  kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)
+  --context <name>                     kubeconfig context (default: the current one)
+  --namespace <ns>                     watch only this namespace (default: all namespaces)
+  --metrics-bind-address <addr>        metrics endpoint (default :9090; "0" disables)
+  --health-probe-bind-address <addr>   /healthz and /readyz (default :9091; "0" disables)
+  --leader-elect[=true|false]          Lease leader election (default true); also --no-leader-elect
+  --leader-election-namespace <ns>     namespace of the Lease ${LEASE_NAME}
+                                       (default: OPERATOR_NAMESPACE, else the connection's namespace)
+  -h, --help                           this help
+
+Environment:
+  LOG_LEVEL                 trace, debug, info (default), warning, error; debug logs every API write and event
+  LOG_FORMAT                json (default) or text
+  PROCESSOR_IMAGE           processor image (default ${DEFAULT_PROCESSOR_IMAGE_REPO}:${VERSION})
+  PROCESSOR_LOG_LEVEL       LOG_LEVEL of the processor pods (default info)
+  PROCESSOR_POD_SECURITY_CONTEXT, PROCESSOR_SECURITY_CONTEXT
+                            JSON pod / container securityContext replacing the hardened defaults
+  OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE
+                            the operator's own Deployment: a change of it re-reconciles every DataFlow
+`;
+
+/** Where the CLI writes (tests capture it). */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Record<string, string | undefined>;
+}
+
+const defaultIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  env: process.env,
+};
+
+/** `--leader-elect` alone means true, `--no-leader-elect` false (parseArgs has no optional values). */
+function normaliseArgs(argv: string[]): string[] {
+  return argv.map((a) =>
+    a === "--leader-elect" ? "--leader-elect=true" : a === "--no-leader-elect" ? "--leader-elect=false" : a
+  );
+}
+
+function parseBool(flag: string, v: string): boolean {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new ConfigError(`--${flag}=${v}: expected true or false`);
+}
+
+function parseJsonEnv<T>(env: CliIo["env"], name: string): T | undefined {
+  const v = env[name];
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch (err) {
+    throw new ConfigError(`${name} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The processor settings from the environment. */
+export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
+  return {
+    image: env.PROCESSOR_IMAGE || `${DEFAULT_PROCESSOR_IMAGE_REPO}:${VERSION}`,
+    logLevel: env.PROCESSOR_LOG_LEVEL || "info",
+    podSecurityContext: parseJsonEnv(env, "PROCESSOR_POD_SECURITY_CONTEXT"),
+    containerSecurityContext: parseJsonEnv(env, "PROCESSOR_SECURITY_CONTEXT"),
+  };
+}
+
+/** deploy/'s RBAC and operator manifests, when this runs from a source checkout. */
+function deployFile(name: string): string | undefined {
+  const url = new URL(`../../deploy/${name}`, import.meta.url);
+  try {
+    return url.protocol === "file:" && existsSync(url) ? readFileSync(url, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs the CLI; resolves with the process exit code (0 ok, 1 operator failure, 2 usage or
+ * configuration error).
+ */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: normaliseArgs(argv),
+      allowPositionals: true,
+      options: {
+        help: { type: "boolean", short: "h" },
+        kubeconfig: { type: "string" },
+        context: { type: "string" },
+        namespace: { type: "string" },
+        "metrics-bind-address": { type: "string", default: ":9090" },
+        "health-probe-bind-address": { type: "string", default: ":9091" },
+        "leader-elect": { type: "string", default: "true" },
+        "leader-election-namespace": { type: "string" },
+      },
+    });
+  } catch (err) {
+    io.stderr(`error: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? "run";
+  if (values.help || command === "help") {
+    io.stdout(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) {
+    io.stderr(`error: unexpected arguments: ${positionals.slice(1).join(" ")}\n`);
+    return 2;
+  }
+  switch (command) {
+    case "version":
+      io.stdout(`dataflow-operator ${VERSION}\n`);
+      return 0;
+    case "crd":
+      io.stdout(crdYaml());
+      return 0;
+    case "manifests": {
+      const parts = [crdYaml()];
+      for (const f of ["rbac.yaml", "operator.yaml"]) {
+        const text = deployFile(f);
+        if (text) parts.push(text);
+        else {io.stderr(
+            `note: deploy/${f} is not available next to this binary; printing the CRD only for it\n`,
+          );}
+      }
+      io.stdout(parts.map((p) => p.trimEnd() + "\n").join("---\n"));
+      return 0;
+    }
+    case "run":
+      break;
+    default:
+      io.stderr(`error: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+
+  try {
+    configureLogging({ level: io.env.LOG_LEVEL });
+  } catch (err) {
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const log = logger("dataflow", "cli");
+  try {
+    const leaderElect = parseBool("leader-elect", values["leader-elect"]!);
+    const processor = processorSettingsFromEnv(io.env);
+    const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
+    const leaseNamespace = values["leader-election-namespace"] || io.env.OPERATOR_NAMESPACE || conn.namespace;
+    const opName = io.env.OPERATOR_DEPLOYMENT_NAME, opNs = io.env.OPERATOR_NAMESPACE;
+    log.info("dataflow-operator {version} connecting to {server} ({source}); watching {scope}", {
+      version: VERSION,
+      server: conn.server,
+      source: conn.source,
+      scope: values.namespace ? `namespace ${values.namespace}` : "all namespaces",
+      processorImage: processor.image,
+      leaderElection: leaderElect ? `${leaseNamespace}/${LEASE_NAME}` : "off",
+    });
+    const operator = createOperator({
+      client: conn.client,
+      namespace: values.namespace || undefined,
+      processor,
+      operatorDeployment: opName && opNs ? { name: opName, namespace: opNs } : undefined,
+      leaderElection: leaderElect
+        ? { namespace: leaseNamespace, leaseName: LEASE_NAME, identity: io.env.POD_NAME || undefined }
+        : false,
+      metricsBindAddress: values["metrics-bind-address"],
+      healthBindAddress: values["health-probe-bind-address"],
+    });
+    try {
+      return await operator.manager.run();
+    } finally {
+      conn.close();
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(`error: ${err.message}\n`);
+      return 2;
+    }
+    log.fatal("the operator failed: {error}", { error: (err as Error).message });
+    io.stderr(`error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

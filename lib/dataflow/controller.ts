@@ -1,0 +1,187 @@
+/**
+ * The DataFlow operator wired onto the runtime: informers (DataFlows; owned ConfigMaps and
+ * Deployments by label only, never every ConfigMap of the cluster; Secrets as metadata only;
+ * optionally the operator's own Deployment), the controller, the event recorder, and the manager
+ * with leader election, health and metrics.
+ */
+import type { KubeClient, KubeObject } from "../kube/client.ts";
+import { builtin } from "../kube/resources.ts";
+import { EventRecorder } from "../events/mod.ts";
+import type { EventSink } from "../events/mod.ts";
+import { defaultRegistry, type Registry } from "../observe/metrics.ts";
+import { logger } from "../observe/log.ts";
+import { Controller, Informer, Manager, type ManagerLeaderElection, objectKey } from "../runtime/mod.ts";
+import type { ProcessorSettings } from "./builders.ts";
+import { DataFlowStatusMetric } from "./metrics.ts";
+import { DataFlowType, EVENT_COMPONENT, OWNED_SELECTOR } from "./names.ts";
+import { createReconciler, type DataFlowCache } from "./reconciler.ts";
+import { API_VERSION, type DataFlow, type DataFlowSpec, KIND } from "./schema.ts";
+import { collectSecretRefs, secretKeysFromManagedFields } from "./secrets.ts";
+
+const log = logger("dataflow", "controller");
+
+/** The Lease name of leader election (the Go operator's LeaderElectionID). */
+export const LEASE_NAME = "dataflow-operator.dataflow.io";
+
+/** Options of {@link createOperator}. */
+export interface OperatorOptions {
+  client: KubeClient;
+  /** Watch only this namespace (default: all namespaces). */
+  namespace?: string;
+  processor: ProcessorSettings;
+  /** The operator's own Deployment: a change of it re-reconciles every DataFlow. */
+  operatorDeployment?: { name: string; namespace: string };
+  /** Lease election (default off here; the CLI turns it on). */
+  leaderElection?: ManagerLeaderElection | false;
+  healthBindAddress?: string;
+  metricsBindAddress?: string;
+  registry?: Registry;
+  handleSignals?: boolean;
+  /** Replaces the event recorder (tests). */
+  events?: EventSink;
+  /** Workers (default 1, as the Go operator). */
+  concurrency?: number;
+}
+
+/** A built operator: call `manager.run()`. */
+export interface Operator {
+  manager: Manager;
+  controller: Controller;
+  dataflows: Informer<DataFlow>;
+  configMaps: Informer<KubeObject>;
+  deployments: Informer<KubeObject>;
+  secrets: Informer<KubeObject>;
+  events: EventSink;
+}
+
+/** The keys a Secret's metadata-only cache entry keeps: its data keys, not its managedFields. */
+const DATA_KEYS = "dataKeys";
+
+/** The Secret names a stored DataFlow references in its namespace (tolerates an invalid spec). */
+function referencedSecrets(df: DataFlow): Set<string> {
+  try {
+    const ns = df.metadata.namespace;
+    return new Set(
+      collectSecretRefs(df.spec as DataFlowSpec).filter((u) => !u.ref.namespace || u.ref.namespace === ns)
+        .map((u) => u.ref.name),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+/** Builds the operator. Nothing starts until `manager.run()`. */
+export function createOperator(options: OperatorOptions): Operator {
+  const { client, namespace } = options;
+  const registry = options.registry ?? defaultRegistry;
+  const manager = new Manager({
+    client,
+    name: "dataflow-operator",
+    leaderElection: options.leaderElection ?? false,
+    healthBindAddress: options.healthBindAddress,
+    metricsBindAddress: options.metricsBindAddress,
+    registry,
+    handleSignals: options.handleSignals,
+  });
+  // Writes go through the manager's fenced client: a replica that is not the leader cannot write.
+  const writer = manager.client;
+
+  const dataflows = new Informer<DataFlow>(client, DataFlowType, { namespace, name: "dataflows", registry });
+  const configMaps = new Informer(client, builtin.ConfigMap, {
+    namespace,
+    labelSelector: OWNED_SELECTOR,
+    name: "owned-configmaps",
+    registry,
+  });
+  const deployments = new Informer(client, builtin.Deployment, {
+    namespace,
+    labelSelector: OWNED_SELECTOR,
+    name: "owned-deployments",
+    registry,
+  });
+  const secrets = new Informer(client, builtin.Secret, {
+    namespace,
+    metadataOnly: true,
+    // Keep managedFields until the transform has read the data keys from them, then drop them.
+    stripManagedFields: false,
+    transform: (obj) => {
+      const keys = secretKeysFromManagedFields(obj.metadata?.managedFields as never);
+      const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
+      return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, [DATA_KEYS]: keys };
+    },
+    name: "secrets-metadata",
+    registry,
+  });
+
+  const events = options.events ?? new EventRecorder(writer, { component: EVENT_COMPONENT, registry });
+  const key = (ns: string, name: string) => `${ns}/${name}`;
+  const cache: DataFlowCache = {
+    dataflow: (ns, name) => dataflows.get(key(ns, name)),
+    configMap: (ns, name) => configMaps.get(key(ns, name)) as never,
+    deployment: (ns, name) => deployments.get(key(ns, name)) as never,
+    secret: (ns, name) => {
+      const s = secrets.get(key(ns, name));
+      if (!s) return undefined;
+      return {
+        name,
+        resourceVersion: s.metadata?.resourceVersion ?? "",
+        keys: s[DATA_KEYS] as string[] | undefined,
+      };
+    },
+  };
+  const reconcile = createReconciler({
+    cache,
+    client: writer,
+    events,
+    settings: options.processor,
+    metrics: new DataFlowStatusMetric(registry),
+  });
+
+  const owner = { apiVersion: API_VERSION, kind: KIND };
+  const controller = new Controller({
+    name: "dataflow",
+    reconcile: (ctx) => reconcile(ctx),
+    concurrency: options.concurrency,
+    registry,
+  })
+    .for(dataflows)
+    .owns(configMaps, owner)
+    .owns(deployments, owner)
+    .watches(secrets, (secret) => {
+      const ns = secret.metadata?.namespace ?? "";
+      const name = secret.metadata?.name ?? "";
+      return dataflows.byIndex("namespace", ns).filter((df) => referencedSecrets(df).has(name)).map((df) =>
+        objectKey(df)
+      );
+    });
+
+  if (options.operatorDeployment) {
+    const { name, namespace: opNs } = options.operatorDeployment;
+    const self = new Informer(client, builtin.Deployment, {
+      namespace: opNs,
+      fieldSelector: `metadata.name=${name}`,
+      name: "operator-deployment",
+      registry,
+    });
+    controller.watches(self, () => {
+      log.info("operator Deployment {namespace}/{name} changed; re-reconciling every DataFlow", {
+        namespace: opNs,
+        name,
+      });
+      return dataflows.list().map((df) => objectKey(df));
+    });
+  }
+
+  manager.addController(controller);
+  if (events instanceof EventRecorder) {
+    // The recorder's close() resolves with a report; the manager's Closer wants Promise<void>.
+    const recorder = events;
+    manager.addCloser({
+      close: async (opts) => {
+        const result = await recorder.close(opts);
+        log.debug("event recorder flushed: {result}", { result });
+      },
+    });
+  }
+  return { manager, controller, dataflows, configMaps, deployments, secrets, events };
+}
