@@ -57,8 +57,8 @@ interface FakeTimer {
 
 /**
  * A clock that moves only when told. Timers fire in deadline order during {@link FakeClock.advance},
- * with microtasks flushed between them so promise chains started by one timer settle before the
- * next fires.
+ * with pending callbacks flushed between them (promise chains, and a couple of real event-loop
+ * ticks) so work started by one timer settles before the next fires.
  */
 export class FakeClock implements Clock {
   #now: number;
@@ -131,9 +131,15 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Lets pending promise callbacks run (several rounds, for chains of awaits). */
-export async function flushMicrotasks(rounds = 20): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve();
+/**
+ * Lets pending callbacks run: promise chains, and (with `realTicks`) work the host schedules as
+ * macrotasks, such as reading a Response body on Deno.
+ */
+export async function flushMicrotasks(rounds = 20, realTicks = 2): Promise<void> {
+  for (let t = 0; t <= realTicks; t++) {
+    for (let i = 0; i < rounds; i++) await Promise.resolve();
+    if (t < realTicks) await new Promise((r) => setTimeout(r, 0));
+  }
 }
 
 /** Waits on the real clock; resolves early when the signal aborts (never rejects). */

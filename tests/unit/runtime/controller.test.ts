@@ -1,0 +1,376 @@
+/**
+ * The controller loop: scenarios 3, 7-10, 22 and the reconcile metrics of 40 (reference/runtime.md
+ * §7), on a fake clock with stub informers.
+ */
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { KubeObject } from "../../../lib/kube/client.ts";
+import { type ResourceType, resourceType as rtype } from "../../../lib/kube/resources.ts";
+import { configureLogging } from "../../../lib/observe/log.ts";
+import { Registry } from "../../../lib/observe/metrics.ts";
+import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
+import { Controller, type ReconcileContext, TerminalError } from "../../../lib/runtime/controller.ts";
+import type { Informer, InformerHandlers } from "../../../lib/runtime/informer.ts";
+import { objectKey } from "../../../lib/runtime/keys.ts";
+
+/** The part of an Informer a controller uses, driven by hand. */
+class StubInformer {
+  handlers = new Set<InformerHandlers<KubeObject>>();
+  objects = new Map<string, KubeObject>();
+  synced = true;
+  #waiters: (() => void)[] = [];
+  constructor(readonly name: string, readonly resourceType: ResourceType = rtype("v1", "Thing", "things")) {}
+  on(h: InformerHandlers<KubeObject>) {
+    this.handlers.add(h);
+    if (this.synced) { for (const o of this.objects.values()) h.add?.(o); }
+    return () => this.handlers.delete(h);
+  }
+  hasSynced() {
+    return this.synced;
+  }
+  waitForSync(signal?: AbortSignal) {
+    if (this.synced) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push(resolve);
+      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+    });
+  }
+  markSynced() {
+    this.synced = true;
+    for (const w of this.#waiters.splice(0)) w();
+  }
+  list() {
+    return [...this.objects.values()];
+  }
+  add(o: KubeObject) {
+    this.objects.set(objectKey(o), o);
+    for (const h of this.handlers) h.add?.(o);
+  }
+  update(oldObj: KubeObject, newObj: KubeObject) {
+    this.objects.set(objectKey(newObj), newObj);
+    for (const h of this.handlers) h.update?.(oldObj, newObj);
+  }
+  delete(o: KubeObject) {
+    this.objects.delete(objectKey(o));
+    for (const h of this.handlers) h.delete?.(o);
+  }
+  asInformer() {
+    return this as unknown as Informer<KubeObject>;
+  }
+}
+
+const lines: Record<string, unknown>[] = [];
+function captureLogs() {
+  lines.length = 0;
+  configureLogging({ level: "debug", format: "json", write: (l) => lines.push(JSON.parse(l)) });
+}
+afterEach(() => configureLogging({ level: "fatal", write: () => {} }));
+
+function setup(
+  reconcile: (ctx: ReconcileContext) => Promise<void | { requeueAfterMs: number }>,
+  concurrency = 1,
+) {
+  const clock = new FakeClock();
+  const registry = new Registry();
+  const c = new Controller({ name: "test", reconcile, concurrency, registry, clock });
+  const total = (result: string) =>
+    registry.counter("controller_runtime_reconcile_total", "").get({ controller: "test", result });
+  const count = (name: string) => registry.counter(name, "").get({ controller: "test" });
+  return { clock, registry, c, total, count };
+}
+
+describe("controller", () => {
+  it("runs distinct keys in parallel up to the concurrency, never one key twice at once (scenario 3)", async () => {
+    for (const [concurrency, expectedEnd] of [[4, 1_000], [1, 4_000]] as const) {
+      const running = new Set<string>();
+      let maxParallel = 0;
+      let overlap = false;
+      const finished: number[] = [];
+      const { clock, c } = setup(async (ctx) => {
+        if (running.has(ctx.key)) overlap = true;
+        running.add(ctx.key);
+        maxParallel = Math.max(maxParallel, running.size);
+        await clock.sleep(1_000);
+        running.delete(ctx.key);
+        finished.push(clock.now());
+      }, concurrency);
+      const run = c.start();
+      for (const k of ["a", "b", "c", "d"]) c.enqueue(k);
+      await clock.advance(10);
+      c.enqueue("a");
+      await clock.advance(10_000);
+      assert.equal(overlap, false);
+      assert.equal(maxParallel, concurrency);
+      assert.equal(finished[3], expectedEnd);
+      assert.equal(finished.length, 5, "a ran once more after its re-add");
+      await c.stop({ timeoutMs: 1_000 });
+      await run;
+    }
+  });
+
+  it("backs off 5, 10, 20 ms on errors, then a success forgets the backoff (scenario 7)", async () => {
+    let calls = 0;
+    const at: number[] = [];
+    let failNext = 3;
+    const { clock, c, total, count } = setup(async () => {
+      calls++;
+      at.push(clock.now());
+      if (failNext-- > 0) throw new Error("boom");
+    });
+    const run = c.start();
+    c.enqueue("a");
+    await clock.advance(1_000);
+    assert.equal(calls, 4);
+    assert.deepEqual(at.map((t, i) => (i ? t - at[i - 1] : t)), [0, 5, 10, 20]);
+    assert.equal(total("error"), 3);
+    assert.equal(total("success"), 1);
+    assert.equal(count("controller_runtime_reconcile_errors_total"), 3);
+    failNext = 1;
+    c.enqueue("a");
+    await clock.advance(1);
+    await clock.advance(3);
+    assert.equal(calls, 5);
+    await clock.advance(1);
+    assert.equal(calls, 6, "the next failure starts again at 5 ms");
+    await c.stop();
+    await run;
+  });
+
+  it("requeueAfter runs again at that time, without rate limit, and resets the failures (scenario 8)", async () => {
+    const at: number[] = [];
+    let mode: "fail" | "after" = "fail";
+    const { clock, c, total } = setup(async (ctx) => {
+      at.push(clock.now());
+      if (mode === "fail") {
+        mode = "after";
+        throw new Error("once");
+      }
+      assert.equal(ctx.retries, at.length === 2 ? 1 : 0);
+      if (at.length < 4) return { requeueAfterMs: 30_000 };
+    });
+    const run = c.start();
+    c.enqueue("a");
+    await clock.advance(100_000);
+    assert.deepEqual(at, [0, 5, 30_005, 60_005]);
+    assert.equal(total("requeue_after"), 2);
+    assert.equal(total("success"), 1);
+    assert.equal(c.queue.numRequeues("a"), 0);
+    await c.stop();
+    await run;
+  });
+
+  it("an error that also asks for requeueAfter gets the error backoff and a warning (scenario 8)", async () => {
+    captureLogs();
+    const at: number[] = [];
+    const { clock, c } = setup(async () => {
+      at.push(clock.now());
+      if (at.length === 1) throw Object.assign(new Error("both"), { requeueAfterMs: 30_000 });
+    });
+    const run = c.start();
+    c.enqueue("a");
+    await clock.advance(60_000);
+    assert.deepEqual(at, [0, 5]);
+    assert.ok(lines.some((l) => l.level === "WARN" && String(l.message).includes("requeueAfterMs")));
+    await c.stop();
+    await run;
+  });
+
+  it("a terminal error is not requeued; a thrown bug is counted as a panic and retried (scenario 9)", async () => {
+    let calls = 0;
+    const { clock, c, count, total } = setup(async (ctx) => {
+      calls++;
+      if (ctx.key === "t") throw new TerminalError("spec is invalid");
+      if (ctx.key === "p" && calls < 4) {
+        // deno-lint-ignore no-explicit-any
+        (undefined as any).boom();
+      }
+    });
+    const run = c.start();
+    c.enqueue("t");
+    await clock.advance(10_000);
+    assert.equal(calls, 1);
+    assert.equal(count("controller_runtime_terminal_reconcile_errors_total"), 1);
+    c.enqueue("p");
+    await clock.advance(10_000);
+    assert.equal(count("controller_runtime_reconcile_panics_total"), 2);
+    assert.equal(total("success"), 1, "the worker survived and the key finally succeeded");
+    await c.stop();
+    await run;
+  });
+
+  it("stop: no new keys start, in-flight ones finish, start resolves after them (scenarios 10 and 39)", async () => {
+    const started: string[] = [];
+    let finished = 0;
+    let aborted = false;
+    const { clock, c } = setup(async (ctx) => {
+      started.push(ctx.key);
+      await clock.sleep(5_000);
+      if (ctx.signal.aborted) aborted = true;
+      finished++;
+    });
+    let runDone = false;
+    const run = c.start().then(() => (runDone = true));
+    c.enqueue("a");
+    c.enqueue("b");
+    await clock.advance(1_000);
+    const stopped = c.stop({ timeoutMs: 30_000 });
+    c.enqueue("c");
+    await clock.advance(1_000);
+    assert.equal(runDone, false);
+    await clock.advance(3_000);
+    assert.equal(await stopped, true);
+    await flushMicrotasks();
+    assert.equal(runDone, true);
+    await run;
+    assert.deepEqual(started, ["a"]);
+    assert.equal(finished, 1);
+    assert.equal(aborted, false, "a graceful stop does not abort the reconcile");
+  });
+
+  it("a reconcile that hangs past the stop timeout has its signal aborted and stop reports false", async () => {
+    let sawAbort = false;
+    const { clock, c } = setup((ctx) =>
+      new Promise<void>((resolve) => {
+        ctx.signal.addEventListener("abort", () => {
+          sawAbort = true;
+          resolve();
+        });
+      })
+    );
+    const run = c.start();
+    c.enqueue("hang");
+    await clock.advance(10);
+    const stopped = c.stop({ timeoutMs: 2_000 });
+    await clock.advance(2_000);
+    assert.equal(await stopped, false);
+    assert.equal(sawAbort, true);
+    await run;
+  });
+
+  it("waits for its informers to sync before starting workers, and fails after the sync timeout (scenario 11)", async () => {
+    const inf = new StubInformer("things");
+    inf.synced = false;
+    let calls = 0;
+    const { clock, c } = setup(async () => {
+      calls++;
+    });
+    c.for(inf.asInformer());
+    const run = c.start();
+    c.enqueue("x");
+    await clock.advance(1_000);
+    assert.equal(calls, 0);
+    inf.markSynced();
+    await clock.advance(1);
+    assert.equal(calls, 1);
+    await c.stop();
+    await run;
+
+    const other = setup(async () => {});
+    const never = new StubInformer("never");
+    never.synced = false;
+    other.c.for(never.asInformer());
+    const failed = other.c.start().then(() => "resolved", (e: Error) => e.message);
+    await other.clock.advance(120_000);
+    assert.match(await failed, /failed to wait for caches to sync \(never\)/);
+  });
+
+  it("maps owned children to their controller owner (scenario 22)", async () => {
+    const keys: string[] = [];
+    const { clock, c } = setup(async (ctx) => {
+      keys.push(ctx.key);
+    });
+    const foos = new StubInformer("foos", rtype("example.io/v1", "Foo", "foos"));
+    const pods = new StubInformer("pods", rtype("v1", "Pod", "pods"));
+    const clusterOwned = new StubInformer("cm", rtype("v1", "ConfigMap", "configmaps"));
+    c.for(foos.asInformer())
+      .owns(pods.asInformer(), { apiVersion: "example.io/v2", kind: "Foo" })
+      .owns(clusterOwned.asInformer(), { apiVersion: "example.io/v1", kind: "Bar", namespaced: false });
+    const run = c.start();
+    const ref = (name: string, controller: boolean, kind = "Foo") => ({
+      apiVersion: "example.io/v1",
+      kind,
+      name,
+      uid: "u",
+      controller,
+    });
+    const pod = { metadata: { name: "p", namespace: "ns", ownerReferences: [ref("foo1", true)] } };
+    pods.add(pod);
+    await clock.advance(1);
+    assert.deepEqual(keys, ["ns/foo1"], "version ignored, child namespace used");
+    pods.add({ metadata: { name: "q", namespace: "ns", ownerReferences: [ref("foo2", false)] } });
+    await clock.advance(1);
+    assert.deepEqual(keys, ["ns/foo1"], "a non-controller ref is ignored");
+    pods.update(pod, { metadata: { name: "p", namespace: "ns", ownerReferences: [] } });
+    await clock.advance(1);
+    assert.deepEqual(keys, ["ns/foo1", "ns/foo1"], "removing the ref still wakes the old owner");
+    pods.delete({ metadata: { name: "r", namespace: "ns", ownerReferences: [ref("foo3", true)] } });
+    await clock.advance(1);
+    assert.equal(keys.at(-1), "ns/foo3");
+    clusterOwned.add({
+      metadata: { name: "c", namespace: "ns", ownerReferences: [ref("bar1", true, "Bar")] },
+    });
+    await clock.advance(1);
+    assert.equal(keys.at(-1), "bar1", "a cluster-scoped owner gives a key without namespace");
+    foos.add({ metadata: { name: "f", namespace: "ns" } });
+    await clock.advance(1);
+    assert.equal(keys.at(-1), "ns/f");
+    c.enqueueAll();
+    await clock.advance(1);
+    assert.equal(keys.at(-1), "ns/f");
+    await c.stop();
+    await run;
+  });
+
+  it("watches() maps any object to keys; handlers registered late get the cache contents", async () => {
+    const keys: string[] = [];
+    const { clock, c } = setup(async (ctx) => {
+      keys.push(ctx.key);
+    });
+    const secrets = new StubInformer("secrets", rtype("v1", "Secret", "secrets"));
+    secrets.objects.set("ns/s1", { metadata: { name: "s1", namespace: "ns" } });
+    c.watches(secrets.asInformer(), (o) => [`ns/user-of-${o.metadata?.name}`]);
+    const run = c.start();
+    await clock.advance(1);
+    assert.deepEqual(keys, ["ns/user-of-s1"]);
+    await c.stop();
+    await run;
+  });
+
+  it("logs each reconcile with its short id, and pre-initialises the four result series (scenario 40)", async () => {
+    captureLogs();
+    let n = 0;
+    const { clock, c, registry } = setup(async (ctx) => {
+      ctx.log.info("working on {key}");
+      if (++n === 2) throw new Error("x");
+      if (n === 3) return { requeueAfterMs: 1_000_000 };
+    });
+    const text0 = registry.render();
+    for (const r of ["success", "error", "requeue", "requeue_after"]) {
+      assert.match(
+        text0,
+        new RegExp(`controller_runtime_reconcile_total\\{controller="test",result="${r}"\\} 0`),
+      );
+    }
+    const run = c.start();
+    c.enqueue("ns/a");
+    await clock.advance(1);
+    c.enqueue("ns/a");
+    await clock.advance(100);
+    const mine = lines.filter((l) => l.message === 'working on "ns/a"');
+    assert.equal(mine.length, 3);
+    const ids = mine.map((l) => l.reconcileID as string);
+    assert.ok(ids.every((id) => typeof id === "string" && id.length >= 4));
+    assert.equal(new Set(ids).size, 3);
+    const text = registry.render();
+    assert.match(text, /controller_runtime_reconcile_total\{controller="test",result="success"\} 1/);
+    assert.match(text, /controller_runtime_reconcile_total\{controller="test",result="error"\} 1/);
+    assert.match(text, /controller_runtime_reconcile_total\{controller="test",result="requeue_after"\} 1/);
+    assert.match(text, /controller_runtime_reconcile_errors_total\{controller="test"\} 1/);
+    assert.match(text, /controller_runtime_reconcile_time_seconds_count\{controller="test"\} 3/);
+    assert.match(text, /workqueue_adds_total\{name="test",controller="test"\} 3/);
+    assert.match(text, /workqueue_depth\{name="test",controller="test"\} 0/);
+    assert.match(text, /controller_runtime_max_concurrent_reconciles\{controller="test"\} 1/);
+    await c.stop();
+    await run;
+  });
+});

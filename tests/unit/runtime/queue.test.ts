@@ -1,0 +1,213 @@
+/** Work queue and rate limiters: scenarios 1-6 and 10 of reference/runtime.md §7, on a fake clock. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
+import { WorkQueue } from "../../../lib/runtime/queue.ts";
+import {
+  BucketRateLimiter,
+  defaultControllerRateLimiter,
+  ExponentialRateLimiter,
+  FastSlowRateLimiter,
+  MaxOfRateLimiter,
+  MaxWaitRateLimiter,
+} from "../../../lib/runtime/ratelimit.ts";
+import { Registry } from "../../../lib/observe/metrics.ts";
+
+const labels = { name: "q", controller: "q" };
+
+/** Resolves with the value if the promise settles within a few ticks, else "pending". */
+async function peek<T>(p: Promise<T>): Promise<T | "pending"> {
+  return await Promise.race([p, flushMicrotasks().then(() => "pending" as const)]);
+}
+
+describe("work queue", () => {
+  it("dedups adds before a get (scenario 1)", async () => {
+    const registry = new Registry();
+    const q = new WorkQueue({ name: "q", registry, clock: new FakeClock() });
+    q.add("a");
+    q.add("a");
+    q.add("a");
+    assert.equal(q.len(), 1);
+    assert.equal(await q.get(), "a");
+    assert.equal(await peek(q.get()), "pending");
+    assert.equal(registry.counter("workqueue_adds_total", "").get(labels), 1);
+  });
+
+  it("never hands out a key that is processing; re-runs it once after done (scenario 2)", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+    q.add("a");
+    assert.equal(await q.get(), "a");
+    q.add("a");
+    q.add("a");
+    assert.equal(q.len(), 0);
+    const second = q.get();
+    assert.equal(await peek(second), "pending");
+    q.done("a");
+    assert.equal(await second, "a");
+    q.done("a");
+    assert.equal(q.len(), 0);
+    assert.equal(await peek(q.get()), "pending");
+  });
+
+  it("keeps FIFO order among distinct keys", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+    for (const k of ["c", "a", "b", "a"]) q.add(k);
+    assert.deepEqual([await q.get(), await q.get(), await q.get()], ["c", "a", "b"]);
+  });
+
+  it("delayed adds: the earliest deadline wins, in either order, and fire once (scenario 4)", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    q.addAfter("a", 10_000);
+    q.addAfter("a", 1_000);
+    q.addAfter("b", 1_000);
+    q.addAfter("b", 10_000);
+    await clock.advance(999);
+    assert.equal(q.len(), 0);
+    await clock.advance(1);
+    assert.equal(q.len(), 2);
+    assert.deepEqual([await q.get(), await q.get()], ["a", "b"]);
+    q.done("a");
+    q.done("b");
+    await clock.advance(20_000);
+    assert.equal(q.len(), 0, "the later deadline does not fire again");
+    q.addAfter("c", 0);
+    assert.equal(q.len(), 1, "a zero delay is ready at once");
+  });
+
+  it("a plain add of a waiting key makes it ready at once and drops the delay", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    q.addAfter("a", 5_000);
+    q.add("a");
+    assert.equal(q.waiting, 0);
+    assert.equal(await q.get(), "a");
+    q.done("a");
+    await clock.advance(6_000);
+    assert.equal(q.len(), 0);
+  });
+
+  it("shutdown: adds become no-ops, queued keys still drain, delayed keys are dropped (scenario 10)", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    q.add("a");
+    q.add("b");
+    q.addAfter("c", 100);
+    assert.equal(await q.get(), "a");
+    q.shutDown();
+    q.add("d");
+    q.addAfter("e", 1);
+    assert.equal(await q.get(), "b");
+    assert.equal(await q.get(), undefined);
+    q.done("b");
+    await clock.advance(1_000);
+    assert.equal(q.len(), 0);
+    const drained = q.shutDownWithDrain({ timeoutMs: 5_000 });
+    assert.equal(await peek(drained), "pending", "drain waits for in-flight keys");
+    q.done("a");
+    assert.equal(await drained, true);
+  });
+
+  it("shutdown with discardQueued hands out nothing more; drain times out when work hangs", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    q.add("a");
+    q.add("b");
+    assert.equal(await q.get(), "a");
+    const drained = q.shutDownWithDrain({ discardQueued: true, timeoutMs: 1_000 });
+    assert.equal(await q.get(), undefined, "b was discarded");
+    const idle = new WorkQueue({ name: "idle", clock });
+    const waiting = idle.get();
+    idle.shutDown();
+    assert.equal(await waiting, undefined, "a blocked get returns at shutdown");
+    await clock.advance(1_000);
+    assert.equal(await drained, false);
+    q.done("a");
+    assert.equal(q.len(), 0);
+  });
+
+  it("a key re-added while processing does not come back after a discarding shutdown", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+    q.add("a");
+    await q.get();
+    q.add("a");
+    q.shutDown({ discardQueued: true });
+    q.done("a");
+    assert.equal(await q.get(), undefined);
+  });
+
+  it("records depth, adds, retries, latency and work duration metrics", async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    const q = new WorkQueue({ name: "q", registry, clock });
+    q.add("a");
+    q.add("b");
+    assert.equal(registry.gauge("workqueue_depth", "").get(labels), 2);
+    await clock.advance(2_000);
+    const k = await q.get();
+    assert.equal(registry.gauge("workqueue_depth", "").get(labels), 1);
+    await clock.advance(500);
+    q.addRateLimited("x");
+    q.addAfter("y", 10);
+    assert.equal(registry.counter("workqueue_retries_total", "").get(labels), 2);
+    const text = registry.render();
+    assert.match(text, /workqueue_unfinished_work_seconds\{name="q",controller="q"\} 0\.5/);
+    assert.match(text, /workqueue_longest_running_processor_seconds\{name="q",controller="q"\} 0\.5/);
+    q.done(k!);
+    assert.equal(registry.histogram("workqueue_queue_duration_seconds", "").count(labels), 1);
+    assert.equal(registry.histogram("workqueue_work_duration_seconds", "").count(labels), 1);
+    assert.match(
+      registry.render(),
+      /workqueue_queue_duration_seconds_bucket\{name="q",controller="q",le="1e-8"\} 0/,
+    );
+  });
+});
+
+describe("rate limiters", () => {
+  it("exponential: 5 ms doubling to 1000 s, per key, reset by forget (scenario 5)", () => {
+    const rl = new ExponentialRateLimiter();
+    const got = Array.from({ length: 20 }, () => rl.when("a"));
+    assert.deepEqual(got.slice(0, 4), [5, 10, 20, 40]);
+    assert.equal(got[17], 5 * 2 ** 17);
+    assert.equal(got[18], 1_000_000);
+    assert.equal(got[19], 1_000_000);
+    assert.equal(rl.numRequeues("a"), 20);
+    assert.equal(rl.when("b"), 5);
+    rl.forget("a");
+    assert.equal(rl.numRequeues("a"), 0);
+    assert.equal(rl.when("a"), 5);
+    for (let i = 0; i < 2000; i++) rl.when("big");
+    assert.equal(rl.when("big"), 1_000_000, "no overflow");
+  });
+
+  it("bucket: the first 100 calls are free, the 101st waits about 100 ms (scenario 6)", async () => {
+    const clock = new FakeClock();
+    const rl = new BucketRateLimiter(10, 100, clock);
+    const got = Array.from({ length: 101 }, (_, i) => rl.when(`k${i}`));
+    assert.ok(got.slice(0, 100).every((d) => d === 0));
+    assert.ok(Math.abs(got[100] - 100) < 1e-6, `got ${got[100]}`);
+    assert.ok(Math.abs(rl.when("x") - 200) < 1e-6);
+    await clock.advance(1_000);
+    assert.equal(rl.when("y"), 0, "tokens refill at qps");
+  });
+
+  it("max-of, fast-slow and max-wait combine limiters", () => {
+    const m = new MaxOfRateLimiter(new ExponentialRateLimiter(1, 1000), new FastSlowRateLimiter(7, 500, 2));
+    assert.deepEqual([m.when("a"), m.when("a"), m.when("a")], [7, 7, 500]);
+    assert.equal(m.numRequeues("a"), 3);
+    m.forget("a");
+    assert.equal(m.numRequeues("a"), 0);
+    const w = new MaxWaitRateLimiter(new ExponentialRateLimiter(100, 1e9), 250);
+    assert.deepEqual([w.when("a"), w.when("a"), w.when("a")], [100, 200, 250]);
+  });
+
+  it("the default controller limiter is exponential only; the bucket is opt-in", () => {
+    const d = defaultControllerRateLimiter();
+    for (let i = 0; i < 150; i++) d.when(`k${i}`);
+    assert.equal(d.when("fresh"), 5, "no global bucket delay after 150 keys");
+    const withBucket = defaultControllerRateLimiter({ qps: 10, burst: 100, clock: new FakeClock() });
+    let last = 0;
+    for (let i = 0; i < 102; i++) last = withBucket.when(`k${i}`);
+    assert.ok(last >= 200);
+  });
+});
