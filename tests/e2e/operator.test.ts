@@ -1,0 +1,460 @@
+/**
+ * The DataFlow operator end to end: the operator runs as a separate process (DATAFLOW_OPERATOR_CMD:
+ * `deno run -A mod.ts` by default, the Bun-compiled binary in CI) under the ServiceAccount of
+ * deploy/, bound only to deploy/rbac.yaml, against a real kube-apiserver of its own. Users act
+ * with kubectl as admin; what they see (`kubectl describe`, Events, status) is what is asserted.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import type { ConfigMap } from "kubernetes-types/core/v1";
+import type { Deployment } from "kubernetes-types/apps/v1";
+import { clientFor, freshNamespace } from "../controlplane/env.ts";
+import { ControlPlane, type Identity } from "../controlplane/harness.ts";
+import type { KubeClient } from "../../lib/kube/client.ts";
+import { builtin } from "../../lib/kube/resources.ts";
+import { CONFIG_HASH_ANNOTATION } from "../../lib/dataflow/names.ts";
+import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
+import { markReady } from "./kubelet.ts";
+import {
+  apiserverWrites,
+  eventsFor,
+  eventually,
+  grown,
+  occurrences,
+  parsePrometheus,
+  sleep,
+  sumOf,
+} from "./observe.ts";
+import { OperatorProcess } from "./operator-process.ts";
+import { dataflow, type DataFlowBody, secret, SecretValues } from "./fixtures.ts";
+
+const T = { timeout: 600_000 };
+const PROCESSOR_IMAGE = "registry.example/dataflow-processor:e2e";
+/** Seconds of quiet after which "nothing happened" is asserted. */
+const SETTLE_MS = 4_000;
+
+let cp: ControlPlane;
+let admin: KubeClient;
+let identity: Identity;
+let ns: string;
+const secrets = new SecretValues();
+const operators: OperatorProcess[] = [];
+
+function startOperator(name: string): Promise<OperatorProcess> {
+  return OperatorProcess.start({
+    name,
+    kubeconfig: identity.kubeconfigPath,
+    args: ["--leader-elect=true"],
+    env: {
+      POD_NAME: name,
+      OPERATOR_NAMESPACE,
+      // debug: every API write and every event emission is logged, so the no-secret check covers them.
+      LOG_LEVEL: "debug",
+      PROCESSOR_IMAGE,
+      PROCESSOR_LOG_LEVEL: "warn",
+    },
+  }).then((op) => (operators.push(op), op));
+}
+
+async function apply(body: unknown): Promise<void> {
+  await cp.kubectlOk(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(body) });
+}
+
+async function getDataFlow(name: string): Promise<DataFlowBody> {
+  return await admin.get<DataFlowBody>(
+    { apiVersion: "dataflow.dataflow.io/v1", kind: "DataFlow", plural: "dataflows", namespaced: true },
+    name,
+    { namespace: ns },
+  );
+}
+
+async function maybe<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+}
+
+function phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlowBody> {
+  return eventually(
+    `DataFlow ${name} phase ${phase}`,
+    async () => {
+      const df = await getDataFlow(name);
+      const ok = df.status?.phase === phase && (!message || message.test(df.status?.message ?? "")) &&
+        df.status?.observedGeneration === df.metadata.generation;
+      return ok ? df : undefined;
+    },
+    60_000,
+    async () => `status: ${JSON.stringify((await getDataFlow(name)).status)}\n${operators.at(-1)?.tail(20)}`,
+  );
+}
+
+function leader(): OperatorProcess {
+  const running = operators.filter((o) => o.running);
+  return running[0];
+}
+
+describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => {
+  before(async () => {
+    cp = await ControlPlane.start();
+    admin = clientFor(cp);
+    identity = await installOperatorIdentity(cp);
+    ns = await freshNamespace(cp, "e2e");
+    const op = await startOperator("replica-a");
+    await op.waitHealthy("/readyz", 120_000);
+  }, T);
+
+  after(async () => {
+    for (const op of operators) await op.stop();
+    await cp?.stop();
+  }, T);
+
+  it("runs as the operator's ServiceAccount, which is not an admin", T, async () => {
+    const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:dataflow-operator`;
+    const can = async (...args: string[]) =>
+      (await cp.kubectl(["auth", "can-i", ...args, `--as=${sa}`])).stdout.trim();
+    assert.equal(await can("create", "deployments", "-n", ns), "yes");
+    assert.equal(await can("create", "secrets", "-n", ns), "no");
+    assert.equal(await can("update", "leases", "-n", ns), "no");
+    assert.equal(await can("update", "leases", "-n", OPERATOR_NAMESPACE), "yes");
+    assert.equal(await can("create", "pods", "-n", ns), "no");
+    assert.equal(identity.name, sa);
+  });
+
+  it("create gives the ConfigMap, the Deployment, phase Pending and the Created events", T, async () => {
+    const password = secrets.add("orders-db");
+    await apply(secret("orders-db", { connectionString: `postgres://orders:${password}@db:5432/orders` }));
+    await apply(
+      dataflow("orders", { connectionStringSecretRef: { name: "orders-db", key: "connectionString" } }),
+    );
+
+    const df = await phaseIs("orders", "Pending", /Processor pod is starting/);
+    const cm = await admin.get<ConfigMap>(builtin.ConfigMap, "dataflow-orders-spec", { namespace: ns });
+    const dep = await admin.get<Deployment>(builtin.Deployment, "dataflow-orders", { namespace: ns });
+    for (const owned of [cm, dep]) {
+      assert.deepEqual(owned.metadata?.ownerReferences?.map((r) => [r.kind, r.name, r.uid, r.controller]), [
+        ["DataFlow", "orders", df.metadata.uid, true],
+      ]);
+      assert.equal(owned.metadata?.labels?.["dataflow.dataflow.io/name"], "orders");
+    }
+    const spec = JSON.parse(cm.data!["spec.json"]);
+    assert.equal(spec.source.kafka.topic, "orders");
+    const ref = spec.sink.postgresql.connectionStringSecretRef;
+    assert.equal(ref.name, "orders-db");
+    assert.match(ref.path, /^\//, "spec.json points at the mounted secret file");
+
+    const pod = dep.spec!.template!;
+    assert.deepEqual(pod.metadata?.labels, {
+      app: "dataflow-processor",
+      "dataflow.dataflow.io/name": "orders",
+      "dataflow.dataflow.io/owned": "true",
+    });
+    assert.match(pod.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] ?? "", /^[0-9a-f]{16,}$/);
+    const [c] = pod.spec!.containers;
+    assert.equal(c.name, "processor");
+    assert.equal(c.image, PROCESSOR_IMAGE);
+    assert.deepEqual(c.command, [
+      "/processor",
+      "--spec-path=/etc/dataflow/spec.json",
+      `--namespace=${ns}`,
+      "--name=orders",
+    ]);
+    assert.deepEqual(c.env, [{ name: "LOG_LEVEL", value: "warn" }]);
+    assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"]);
+    // Exactly the referenced key, read-only, at the path spec.json names.
+    const vol = pod.spec!.volumes!.find((v) => v.secret?.secretName === "orders-db")!;
+    assert.deepEqual(vol.secret!.items!.map((i) => i.key), ["connectionString"]);
+    const mount = c.volumeMounts!.find((m) => m.name === vol.name)!;
+    assert.equal(mount.readOnly, true);
+    assert.ok(ref.path.startsWith(mount.mountPath + "/"), `${ref.path} is not under ${mount.mountPath}`);
+
+    const events = await eventsFor(cp, ns, "orders");
+    assert.equal(occurrences(events, "ConfigMapCreated"), 1);
+    assert.equal(occurrences(events, "DeploymentCreated"), 1);
+    const described = await cp.kubectlOk(["describe", "dataflow", "orders", "-n", ns]);
+    assert.match(
+      described,
+      /Normal\s+ConfigMapCreated\s+.*dataflow-controller\s+Created ConfigMap dataflow-orders-spec/,
+    );
+    assert.match(
+      described,
+      /Normal\s+DeploymentCreated\s+.*dataflow-controller\s+Created Deployment dataflow-orders/,
+    );
+  });
+
+  it(
+    "readiness of the processor gives Running, the Ready condition and the dataflow_status metric",
+    T,
+    async () => {
+      await markReady(admin, ns, "dataflow-orders");
+      const df = await phaseIs("orders", "Running", /^Processor pod is running$/);
+      const ready = df.status!.conditions!.find((c) => c.type === "Ready")!;
+      assert.equal(ready.status, "True");
+      const samples = parsePrometheus(await leader().metrics());
+      const series = samples.filter((s) => s.name === "dataflow_status" && s.labels.name === "orders");
+      assert.deepEqual(series.filter((s) => s.value === 1).map((s) => s.labels.phase), ["Running"]);
+      assert.equal(series.filter((s) => s.labels.phase !== "Running" && s.value !== 0).length, 0);
+    },
+  );
+
+  it("a spec change gives each Updated event once and a new pod-template hash", T, async () => {
+    const before = await admin.get<Deployment>(builtin.Deployment, "dataflow-orders", { namespace: ns });
+    const oldHash = before.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+    await cp.kubectlOk([
+      "patch",
+      "dataflow",
+      "orders",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { source: { kafka: { topic: "orders-v2" } } } }),
+    ]);
+    const dep = await eventually("a new pod-template hash", async () => {
+      const d = await admin.get<Deployment>(builtin.Deployment, "dataflow-orders", { namespace: ns });
+      const h = d.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+      return h !== oldHash ? d : undefined;
+    });
+    const cm = await admin.get<ConfigMap>(builtin.ConfigMap, "dataflow-orders-spec", { namespace: ns });
+    assert.equal(JSON.parse(cm.data!["spec.json"]).source.kafka.topic, "orders-v2");
+    await markReady(admin, ns, "dataflow-orders");
+    await phaseIs("orders", "Running");
+    await sleep(SETTLE_MS);
+    const events = await eventsFor(cp, ns, "orders");
+    assert.equal(occurrences(events, "ConfigMapUpdated"), 1, JSON.stringify(events));
+    assert.equal(occurrences(events, "DeploymentUpdated"), 1, JSON.stringify(events));
+    assert.match(
+      events.find((e) => e.reason === "DeploymentUpdated")!.message,
+      /^Updated Deployment dataflow-orders$/,
+    );
+    assert.notEqual(dep.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION], oldHash);
+  });
+
+  it(
+    "an idle operator, and a reconcile of an unchanged DataFlow, write nothing and emit nothing",
+    T,
+    async () => {
+      const op = leader();
+      const reconciles = async () =>
+        sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total");
+      const eventsBefore = (await eventsFor(cp, ns, "orders")).length;
+      const w0 = await apiserverWrites(cp);
+      await sleep(SETTLE_MS);
+      assert.deepEqual(grown(w0, await apiserverWrites(cp)), {}, "writes while idle");
+
+      // Force reconciles of the unchanged DataFlow: a metadata-only change (our one PATCH) and the
+      // processor Deployment's status being written again (the kubelet stand-in's PATCH).
+      const r0 = await reconciles();
+      const w1 = await apiserverWrites(cp);
+      await cp.kubectlOk(["annotate", "dataflow", "orders", "-n", ns, "example.com/touched=yes"]);
+      await markReady(admin, ns, "dataflow-orders");
+      await eventually(
+        "reconciles of the touched DataFlow",
+        async () => (await reconciles()) >= r0 + 2 || undefined,
+      );
+      await sleep(SETTLE_MS);
+      assert.deepEqual(grown(w1, await apiserverWrites(cp)), {
+        "dataflows PATCH": 1,
+        "deployments/status PATCH": 1,
+      });
+      assert.equal((await eventsFor(cp, ns, "orders")).length, eventsBefore);
+    },
+  );
+
+  it(
+    "a fresh operator (restart) re-reconciles a converged DataFlow with no write and no event",
+    T,
+    async () => {
+      const old = leader();
+      assert.equal(await old.stop("SIGTERM"), 0, `exit code after SIGTERM; output:\n${old.tail()}`);
+      const w0 = await apiserverWrites(cp);
+      const eventsBefore = await eventsFor(cp, ns, "orders");
+      const op = await startOperator("replica-c");
+      await op.waitHealthy("/readyz", 120_000);
+      // A new leader may wait out the old Lease (up to its duration) before reconciling.
+      await eventually(
+        "the restarted operator's first reconcile",
+        async () =>
+          sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total") >= 1 || undefined,
+        60_000,
+      );
+      await sleep(SETTLE_MS);
+      assert.deepEqual(grown(w0, await apiserverWrites(cp)), {});
+      assert.deepEqual(await eventsFor(cp, ns, "orders"), eventsBefore);
+    },
+  );
+
+  it(
+    "a missing Secret gives SecretResolutionFailed and Error, and heals when the Secret appears",
+    T,
+    async () => {
+      await apply(dataflow("needs-secret", { connectionStringSecretRef: { name: "late-db", key: "url" } }));
+      const df = await phaseIs("needs-secret", "Error", /late-db/);
+      assert.match(df.status!.message!, /^Failed to resolve secrets: .*late-db/);
+      const events = await eventsFor(cp, ns, "needs-secret");
+      const warn = events.find((e) => e.reason === "SecretResolutionFailed")!;
+      assert.equal(warn.type, "Warning");
+      assert.match(warn.message, /^Failed to resolve secrets: .*late-db/);
+      assert.equal(
+        await maybe(admin.get(builtin.Deployment, "dataflow-needs-secret", { namespace: ns })),
+        undefined,
+      );
+
+      const value = secrets.add("late-db");
+      await apply(secret("late-db", { url: `postgres://late:${value}@db/late` }));
+      await phaseIs("needs-secret", "Pending", /Processor pod is starting/);
+      const dep = await admin.get<Deployment>(builtin.Deployment, "dataflow-needs-secret", { namespace: ns });
+      const hash = dep.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+
+      // Rotating the Secret rolls the processor (a new hash), without a DataFlow change.
+      const rotated = secrets.add("late-db-rotated");
+      await apply(secret("late-db", { url: `postgres://late:${rotated}@db/late` }));
+      await eventually("a new hash after the Secret rotation", async () => {
+        const d = await admin.get<Deployment>(builtin.Deployment, "dataflow-needs-secret", { namespace: ns });
+        return d.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION] !== hash || undefined;
+      });
+    },
+  );
+
+  it("a cross-namespace Secret reference is refused", T, async () => {
+    const other = await freshNamespace(cp, "other");
+    const value = secrets.add("foreign");
+    await cp.kubectlOk(["apply", "-n", other, "-f", "-"], {
+      input: JSON.stringify(secret("foreign", { url: value })),
+    });
+    await apply(
+      dataflow("cross", { connectionStringSecretRef: { name: "foreign", key: "url", namespace: other } }),
+    );
+    const df = await phaseIs("cross", "Error", /another namespace|cross-namespace/);
+    assert.match(df.status!.message!, new RegExp(`${other}/foreign`));
+    const warn = (await eventsFor(cp, ns, "cross")).find((e) => e.reason === "SecretResolutionFailed");
+    assert.ok(warn, "no SecretResolutionFailed event");
+    assert.equal(
+      await maybe(admin.get(builtin.ConfigMap, "dataflow-cross-spec", { namespace: ns })),
+      undefined,
+    );
+    assert.equal(await maybe(admin.get(builtin.Deployment, "dataflow-cross", { namespace: ns })), undefined);
+  });
+
+  it("an invalid spec is rejected by the API server with a message naming the field", T, async () => {
+    const bad = dataflow("invalid", { connectionString: "postgres://x@db/x" });
+    delete (bad.spec.source.kafka as { brokers?: unknown }).brokers;
+    const r = await cp.kubectl(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(bad) });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /spec\.source\.kafka\.brokers/);
+    assert.match(r.stderr, /brokers or brokersSecretRef is required/);
+    const unknownType = dataflow("invalid2", { connectionString: "postgres://x@db/x" });
+    (unknownType.spec.sink as { type: string }).type = "mongodb";
+    const r2 = await cp.kubectl(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(unknownType) });
+    assert.notEqual(r2.code, 0);
+    assert.match(r2.stderr, /spec\.sink\.type/);
+  });
+
+  it("deletion gives ResourcesDeleted and removes the objects and the finalizer", T, async () => {
+    const df = await getDataFlow("orders");
+    assert.ok(
+      df.metadata.finalizers?.includes("dataflow.dataflow.io/finalizer"),
+      "no finalizer on the DataFlow",
+    );
+    await cp.kubectlOk(["delete", "dataflow", "orders", "-n", ns, "--wait=true", "--timeout=60s"]);
+    assert.equal(await maybe(getDataFlow("orders")), undefined);
+    // No garbage collector runs here: the operator itself must have deleted them.
+    assert.equal(
+      await maybe(admin.get(builtin.ConfigMap, "dataflow-orders-spec", { namespace: ns })),
+      undefined,
+    );
+    assert.equal(await maybe(admin.get(builtin.Deployment, "dataflow-orders", { namespace: ns })), undefined);
+    const events = await eventually("ResourcesDeleted", async () => {
+      const e = await eventsFor(cp, ns, "orders");
+      return occurrences(e, "ResourcesDeleted") > 0 ? e : undefined;
+    });
+    assert.equal(
+      events.find((e) => e.reason === "ResourcesDeleted")!.message,
+      "Deleted Deployment and ConfigMap",
+    );
+    await eventually("dataflow_status series gone", async () => {
+      const m = parsePrometheus(await leader().metrics());
+      return m.some((s) => s.name === "dataflow_status" && s.labels.name === "orders") ? undefined : true;
+    });
+  });
+
+  it(
+    "with two replicas only the leader writes; the standby takes over when the leader stops",
+    T,
+    async () => {
+      const a = leader();
+      const b = await startOperator("replica-d");
+      await b.waitHealthy("/healthz", 120_000);
+      const lease = await cp.kubectlOk([
+        "get",
+        "lease",
+        "dataflow-operator.dataflow.io",
+        "-n",
+        OPERATOR_NAMESPACE,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+      ]);
+      assert.equal(lease, a.name);
+      const writesOf = async (op: OperatorProcess) =>
+        sumOf(parsePrometheus(await op.metrics()), "rest_client_requests_total", (l) => l.method !== "GET");
+      assert.equal(await writesOf(b), 0);
+
+      await apply(dataflow("two-replicas", { connectionString: "postgres://app@db/app" }));
+      await phaseIs("two-replicas", "Pending");
+      await sleep(SETTLE_MS);
+      assert.equal(await writesOf(b), 0, `the standby wrote:\n${b.tail()}`);
+      assert.ok(await writesOf(a) > 0);
+      assert.equal(occurrences(await eventsFor(cp, ns, "two-replicas"), "DeploymentCreated"), 1);
+
+      assert.equal(await a.stop("SIGTERM"), 0);
+      await eventually("replica-d holds the Lease", async () => {
+        const h = await cp.kubectlOk([
+          "get",
+          "lease",
+          "dataflow-operator.dataflow.io",
+          "-n",
+          OPERATOR_NAMESPACE,
+          "-o",
+          "jsonpath={.spec.holderIdentity}",
+        ]);
+        return h === b.name || undefined;
+      }, 60_000);
+      await markReady(admin, ns, "dataflow-two-replicas");
+      await phaseIs("two-replicas", "Running");
+      assert.ok(await writesOf(b) > 0);
+    },
+  );
+
+  it(
+    "no secret value appears in any ConfigMap, Event, DataFlow status, Deployment or operator log line",
+    T,
+    async () => {
+      const dump = [
+        await cp.kubectlOk(["get", "configmaps", "-A", "-o", "json"]),
+        await cp.kubectlOk(["get", "events", "-A", "-o", "json"]),
+        await cp.kubectlOk(["get", "dataflows", "-A", "-o", "json"]),
+        await cp.kubectlOk(["get", "deployments", "-A", "-o", "json"]),
+      ].join("\n");
+      const logs = operators.flatMap((o) => o.lines);
+      assert.ok(logs.length > 20, "too few operator log lines to be a meaningful check");
+      assert.ok(secrets.values.length >= 4);
+      for (const v of secrets.values) {
+        assert.ok(!dump.includes(v), `a secret value leaked into the API objects`);
+        const leaked = logs.find((l) => l.includes(v));
+        assert.equal(leaked, undefined, `a secret value leaked into an operator log line`);
+      }
+      // The control: the values are real and present where they belong (in the Secrets).
+      const inSecrets = await cp.kubectlOk(["get", "secrets", "-A", "-o", "json"]);
+      const decoded = JSON.parse(inSecrets).items
+        .flatMap((s: { data?: Record<string, string> }) => Object.values(s.data ?? {}))
+        .map((b64: string) => Buffer.from(b64, "base64").toString()).join("\n");
+      for (const label of ["orders-db", "late-db-rotated", "foreign"]) {
+        assert.ok(decoded.includes(secrets.get(label)), `control: the ${label} value is not in its Secret`);
+      }
+    },
+  );
+});
