@@ -66,12 +66,11 @@ function captureLogs() {
 }
 afterEach(() => configureLogging({ level: "fatal", write: () => {} }));
 
-function setup(
-  reconcile: (ctx: ReconcileContext) => Promise<void | { requeueAfterMs: number }>,
-  concurrency = 1,
-) {
+type Result = void | { requeueAfterMs: number };
+function setup(fn: (ctx: ReconcileContext) => Promise<Result> | Result, concurrency = 1) {
   const clock = new FakeClock();
   const registry = new Registry();
+  const reconcile = async (ctx: ReconcileContext) => await fn(ctx);
   const c = new Controller({ name: "test", reconcile, concurrency, registry, clock });
   const total = (result: string) =>
     registry.counter("controller_runtime_reconcile_total", "").get({ controller: "test", result });
@@ -112,7 +111,7 @@ describe("controller", () => {
     let calls = 0;
     const at: number[] = [];
     let failNext = 3;
-    const { clock, c, total, count } = setup(async () => {
+    const { clock, c, total, count } = setup(() => {
       calls++;
       at.push(clock.now());
       if (failNext-- > 0) throw new Error("boom");
@@ -139,7 +138,7 @@ describe("controller", () => {
   it("requeueAfter runs again at that time, without rate limit, and resets the failures (scenario 8)", async () => {
     const at: number[] = [];
     let mode: "fail" | "after" = "fail";
-    const { clock, c, total } = setup(async (ctx) => {
+    const { clock, c, total } = setup((ctx) => {
       at.push(clock.now());
       if (mode === "fail") {
         mode = "after";
@@ -162,7 +161,7 @@ describe("controller", () => {
   it("an error that also asks for requeueAfter gets the error backoff and a warning (scenario 8)", async () => {
     captureLogs();
     const at: number[] = [];
-    const { clock, c } = setup(async () => {
+    const { clock, c } = setup(() => {
       at.push(clock.now());
       if (at.length === 1) throw Object.assign(new Error("both"), { requeueAfterMs: 30_000 });
     });
@@ -177,7 +176,7 @@ describe("controller", () => {
 
   it("a terminal error is not requeued; a thrown bug is counted as a panic and retried (scenario 9)", async () => {
     let calls = 0;
-    const { clock, c, count, total } = setup(async (ctx) => {
+    const { clock, c, count, total } = setup((ctx) => {
       calls++;
       if (ctx.key === "t") throw new TerminalError("spec is invalid");
       if (ctx.key === "p" && calls < 4) {
@@ -251,7 +250,7 @@ describe("controller", () => {
     const inf = new StubInformer("things");
     inf.synced = false;
     let calls = 0;
-    const { clock, c } = setup(async () => {
+    const { clock, c } = setup(() => {
       calls++;
     });
     c.for(inf.asInformer());
@@ -276,7 +275,7 @@ describe("controller", () => {
 
   it("maps owned children to their controller owner (scenario 22)", async () => {
     const keys: string[] = [];
-    const { clock, c } = setup(async (ctx) => {
+    const { clock, c } = setup((ctx) => {
       keys.push(ctx.key);
     });
     const foos = new StubInformer("foos", rtype("example.io/v1", "Foo", "foos"));
@@ -323,7 +322,7 @@ describe("controller", () => {
 
   it("watches() maps any object to keys; handlers registered late get the cache contents", async () => {
     const keys: string[] = [];
-    const { clock, c } = setup(async (ctx) => {
+    const { clock, c } = setup((ctx) => {
       keys.push(ctx.key);
     });
     const secrets = new StubInformer("secrets", rtype("v1", "Secret", "secrets"));
@@ -339,7 +338,7 @@ describe("controller", () => {
   it("logs each reconcile with its short id, and pre-initialises the four result series (scenario 40)", async () => {
     captureLogs();
     let n = 0;
-    const { clock, c, registry } = setup(async (ctx) => {
+    const { clock, c, registry } = setup((ctx) => {
       ctx.log.info("working on {key}");
       if (++n === 2) throw new Error("x");
       if (n === 3) return { requeueAfterMs: 1_000_000 };
