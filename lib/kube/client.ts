@@ -26,6 +26,13 @@ export interface KubeObject {
   [field: string]: unknown;
 }
 
+/** The least an object must have to be written: kubernetes-types' interfaces satisfy it. */
+export interface ObjectLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
 /** A list response. */
 export interface ObjectList<T> {
   apiVersion?: string;
@@ -201,8 +208,8 @@ export class KubeClient {
   }
 
   /** One page of a list; without a namespace, a namespaced kind is listed across all namespaces. */
-  list<T = KubeObject>(rt: ResourceType, opts: ListOptions = {}): Promise<ObjectList<T>> {
-    return this.#json<ObjectList<T>>({
+  async list<T = KubeObject>(rt: ResourceType, opts: ListOptions = {}): Promise<ObjectList<T>> {
+    const page = await this.#json<ObjectList<T>>({
       method: "GET",
       path: resourcePath(rt, opts.namespace),
       query: {
@@ -217,6 +224,9 @@ export class KubeClient {
       signal: opts.signal,
       idempotent: true,
     });
+    // An empty PartialObjectMetadataList (metadataOnly) comes back with `items: null`.
+    page.items ??= [];
+    return page;
   }
 
   /**
@@ -248,7 +258,7 @@ export class KubeClient {
   }
 
   /** POST a new object; the namespace comes from the object, the option, or the client default. */
-  create<T extends KubeObject>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
+  create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.#json<T>({
       method: "POST",
       path: resourcePath(rt, this.#ns(rt, opts.namespace ?? obj.metadata?.namespace)),
@@ -260,7 +270,7 @@ export class KubeClient {
   }
 
   /** PUT an object (optimistic concurrency through metadata.resourceVersion). */
-  replace<T extends KubeObject>(rt: ResourceType, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
+  replace<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
     const name = obj.metadata?.name ?? "";
     return this.#json<T>({
       method: "PUT",
@@ -273,7 +283,7 @@ export class KubeClient {
   }
 
   /** PUT the status subresource. */
-  replaceStatus<T extends KubeObject>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
+  replaceStatus<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
     return this.replace(rt, obj, { ...opts, subresource: "status" });
   }
 
@@ -296,7 +306,7 @@ export class KubeClient {
   }
 
   /** Server-side apply of a whole object (create or update), optionally forcing ownership. */
-  apply<T extends KubeObject>(
+  apply<T extends ObjectLike>(
     rt: ResourceType,
     obj: T,
     opts: WriteOptions & { fieldManager: string; force?: boolean; subresource?: string },
