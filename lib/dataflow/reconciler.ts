@@ -79,7 +79,12 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     const log = (req.log ?? baseLog).with({ dataflow_name: name, dataflow_namespace: namespace });
 
     const emit = (obj: EventTarget, type: "Normal" | "Warning", reason: string, message: string) => {
-      log.debug("Emitted Kubernetes event {type} {reason}: {message}", { type, reason, message });
+      // Not `message`: the JSON log format would let that property overwrite the rendered line.
+      log.debug("Emitted Kubernetes event {eventType} {reason}: {eventMessage}", {
+        eventType: type,
+        reason,
+        eventMessage: message,
+      });
       if (type === "Normal") events.info(obj, reason, message);
       else events.warn(obj, reason, message);
     };
@@ -130,7 +135,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
 
     /** Records a failure: status Error, and a Warning event when the failure is new. */
     const fail = async (current: DataFlow, report: PhaseReport, reason: string, eventMessage: string) => {
-      log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {message}", { message: report.message });
+      log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {detail}", { detail: report.message });
       const isNew = current.status?.phase !== report.phase || current.status?.message !== report.message;
       if (isNew) emit(current, "Warning", reason, eventMessage);
       await writeStatus(current, report);
