@@ -117,9 +117,12 @@ export class FakeApiServer implements Transport {
     const coll = this.#coll(collection);
     const existed = coll.has(key);
     const stored = clone(obj);
-    stored.metadata = { ...stored.metadata, resourceVersion: String(++this.#rv) };
-    stored.metadata.uid ??= existed ? coll.get(key)!.metadata?.uid : crypto.randomUUID();
-    stored.metadata.generation ??= 1;
+    stored.metadata = {
+      ...stored.metadata,
+      resourceVersion: String(++this.#rv),
+      uid: stored.metadata?.uid ?? (existed ? coll.get(key)!.metadata?.uid : crypto.randomUUID()),
+      generation: stored.metadata?.generation ?? 1,
+    };
     coll.set(key, stored);
     this.#record(existed ? "MODIFIED" : "ADDED", collection, stored);
     return clone(stored);
@@ -231,7 +234,7 @@ export class FakeApiServer implements Transport {
         if (this.object(p.collection, p.namespace, body.metadata.name!)) {
           return statusResponse(409, "AlreadyExists", `"${body.metadata.name}" already exists`);
         }
-        delete body.metadata.resourceVersion;
+        body.metadata = { ...body.metadata, resourceVersion: undefined };
         return jsonResponse(201, this.put(p.collection, body));
       }
       case "PUT": {

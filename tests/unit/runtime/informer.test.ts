@@ -1,0 +1,408 @@
+/**
+ * The informer against the in-memory fake API server on a fake clock: scenarios 11-19, 21 and 23
+ * of reference/runtime.md §7, plus indexes, metadata-only mode, Retry-After and staleness.
+ */
+import { afterEach, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { KubeClient, type KubeClientOptions, type KubeObject } from "../../../lib/kube/client.ts";
+import { builtin } from "../../../lib/kube/resources.ts";
+import { Registry } from "../../../lib/observe/metrics.ts";
+import { FakeClock } from "../../../lib/runtime/clock.ts";
+import { Informer, type InformerOptions } from "../../../lib/runtime/informer.ts";
+import { controllerIndexValue } from "../../../lib/runtime/keys.ts";
+import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";
+
+const CM = "v1/configmaps";
+const cm = (name: string, ns = "ns", extra: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: { name, namespace: ns, ...extra },
+  data: { v: name },
+});
+
+let running: Informer[] = [];
+afterEach(() => {
+  for (const i of running) i.stop();
+  running = [];
+});
+
+function setup(options: InformerOptions = {}, clientOptions: KubeClientOptions = {}) {
+  const api = new FakeApiServer();
+  const clock = new FakeClock();
+  const client = new KubeClient(api, {
+    sleep: () => Promise.resolve(),
+    registry: new Registry(),
+    ...clientOptions,
+  });
+  const inf = new Informer(client, builtin.ConfigMap, { clock, registry: new Registry(), ...options });
+  running.push(inf);
+  const events: string[] = [];
+  inf.on({
+    add: (o) => events.push(`add ${o.metadata?.name}`),
+    update: (a, b) =>
+      events.push(
+        `update ${b.metadata?.name} ${a.metadata?.resourceVersion}->${b.metadata?.resourceVersion}`,
+      ),
+    delete: (o) => events.push(`delete ${o.metadata?.name}`),
+  });
+  /** Advances fake time in steps until `cond` holds (fails after `maxMs`). */
+  const until = async (cond: () => boolean, what: string, maxMs = 600_000, stepMs = 50) => {
+    const end = clock.now() + maxMs;
+    while (clock.now() < end) {
+      if (cond()) return;
+      // Jump to the next timer (at most 100 steps ahead), so long backoffs take few iterations.
+      const next = clock.nextTimerAt();
+      const dt = next === undefined ? stepMs : Math.min(stepMs * 100, Math.max(1, next - clock.now()));
+      await clock.advance(Math.min(dt, end - clock.now()));
+    }
+    if (cond()) return;
+    assert.fail(`timed out waiting for ${what}`);
+  };
+  const watches = () => api.requests.filter((r) => r.verb === "WATCH");
+  return { api, clock, client, inf, events, until, watches };
+}
+
+describe("informer: list", () => {
+  it("lists in pages, takes the RV from the list metadata, then watches from it (scenario 11)", async () => {
+    const { api, inf, until, watches, events } = setup({ pageSize: 2 });
+    for (const n of ["a", "b", "c", "d", "e"]) api.put(CM, cm(n));
+    api.put("v1/secrets", { metadata: { name: "s", namespace: "ns" } }); // moves the RV past the last item's
+    const listRv = api.resourceVersion;
+    inf.start();
+    await inf.waitForSync();
+    assert.equal(inf.hasSynced(), true);
+    const lists = api.requests.filter((r) => r.verb === "LIST");
+    assert.equal(lists.length, 3);
+    assert.ok(lists.every((r) => r.query?.get("limit") === "2"));
+    assert.equal(lists[0].query?.get("continue"), null);
+    assert.ok(lists[1].query?.get("continue"));
+    assert.equal(lists[0].query?.get("resourceVersion"), null, "the first list is a consistent read");
+    await until(() => watches().length === 1, "the watch");
+    const w = watches()[0].query!;
+    assert.equal(w.get("resourceVersion"), listRv);
+    assert.equal(w.get("allowWatchBookmarks"), "true");
+    const timeout = Number(w.get("timeoutSeconds"));
+    assert.ok(timeout >= 240 && timeout < 300, `timeoutSeconds ${timeout}`);
+    assert.deepEqual(events, ["add a", "add b", "add c", "add d", "add e"]);
+    assert.equal(inf.list().length, 5);
+    assert.equal(inf.get("ns/c")?.data && (inf.get("ns/c")!.data as Record<string, string>).v, "c");
+    assert.equal(inf.get("ns/c")?.kind, "ConfigMap", "kind and apiVersion are filled in for list items");
+  });
+
+  it("restarts the list when a continue token expires, never mixing snapshots (scenario 17)", async () => {
+    const { api, inf } = setup({ pageSize: 2 });
+    for (const n of ["a", "b", "c", "d", "e"]) api.put(CM, cm(n));
+    api.expireContinueTokens(1);
+    inf.start();
+    await inf.waitForSync();
+    const lists = api.requests.filter((r) => r.verb === "LIST");
+    assert.equal(lists.length, 5, "page 1, the expired page 2, then three pages again");
+    assert.equal(lists[2].query?.get("continue"), null, "the restart begins without a token");
+    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/b", "ns/c", "ns/d", "ns/e"]);
+  });
+
+  it("scopes list and watch by namespace and label selector", async () => {
+    const { api, inf, until, watches } = setup({ namespace: "ns", labelSelector: "app=x" });
+    api.put(CM, cm("in", "ns", { labels: { app: "x" } }));
+    api.put(CM, cm("other-label", "ns", { labels: { app: "y" } }));
+    api.put(CM, cm("other-ns", "elsewhere", { labels: { app: "x" } }));
+    inf.start();
+    await inf.waitForSync();
+    assert.deepEqual(inf.keys(), ["ns/in"]);
+    await until(() => watches().length === 1, "the watch");
+    assert.match(watches()[0].url, /^\/api\/v1\/namespaces\/ns\/configmaps\?.*labelSelector=app%3Dx/);
+  });
+
+  it("metadata-only mode asks for PartialObjectMetadata and caches with the real kind", async () => {
+    const { api, inf, until, watches } = setup({ metadataOnly: true });
+    api.put(CM, cm("a"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => watches().length === 1, "the watch");
+    for (const r of api.requests) assert.match(r.headers?.Accept ?? "", /as=PartialObjectMetadata/);
+    assert.equal(inf.get("ns/a")?.kind, "ConfigMap");
+  });
+
+  it("strips managedFields before caching unless told not to (scenario 23)", async () => {
+    const managedFields = [{ manager: "kubectl", operation: "Apply", fieldsV1: { "f:data": { "f:v": {} } } }];
+    for (const strip of [true, false]) {
+      const { api, inf, until } = setup({ stripManagedFields: strip });
+      api.put(CM, cm("a", "ns", { managedFields }));
+      inf.start();
+      await inf.waitForSync();
+      api.put(CM, cm("b", "ns", { managedFields }));
+      await until(() => inf.size === 2, "the watch event");
+      for (const o of inf.list()) assert.equal(o.metadata?.managedFields === undefined, strip);
+    }
+  });
+});
+
+describe("informer: watch", () => {
+  it("applies watch events; a bookmark moves the RV without a handler event (scenario 19)", async () => {
+    const { api, inf, until, events } = setup();
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.put(CM, cm("a"));
+    api.put(CM, { ...cm("a"), data: { v: "2" } });
+    api.remove(CM, "ns", "a");
+    api.put(CM, cm("b"));
+    await until(() => events.length === 4, "four events");
+    assert.equal(events[0], "add a");
+    assert.match(events[1], /^update a \d+->\d+$/);
+    assert.deepEqual(events.slice(2), ["delete a", "add b"]);
+    api.put("v1/secrets", { metadata: { name: "s", namespace: "ns" } });
+    api.bookmark();
+    await until(() => inf.lastSyncResourceVersion === api.resourceVersion, "the bookmark's RV");
+    assert.equal(events.length, 4);
+  });
+
+  it("decodes events split across chunks, in order (scenario 19)", async () => {
+    const { api, inf, until, events } = setup();
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    const ev = (name: string, rv: string) =>
+      JSON.stringify({
+        type: "ADDED",
+        object: { ...cm(name), metadata: { name, namespace: "ns", resourceVersion: rv } },
+      }) +
+      "\n";
+    const both = ev("x", "900") + ev("y", "901");
+    const cut = Math.floor(ev("x", "900").length * 1.5);
+    api.sendRaw(both.slice(0, cut));
+    await until(() => events.length === 1, "the first event");
+    api.sendRaw(both.slice(cut));
+    await until(() => events.length === 2, "the second event");
+    assert.deepEqual(events, ["add x", "add y"]);
+    assert.equal(inf.lastSyncResourceVersion, "901");
+  });
+
+  it("re-watches from the last RV after a clean close, without relisting or handler events (scenario 12)", async () => {
+    const { api, inf, until, events, watches } = setup();
+    api.put(CM, cm("a"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.put(CM, cm("b"));
+    await until(() => events.length === 2, "b");
+    const rv = inf.lastSyncResourceVersion;
+    await new Promise((r) => setTimeout(r, 5)); // the watch has been open a while (not a "very short" watch)
+    api.closeWatches();
+    await until(() => watches().length === 2, "the re-watch", 2_000);
+    assert.equal(watches()[1].query?.get("resourceVersion"), rv);
+    assert.equal(api.count("LIST"), 1);
+    assert.deepEqual(events, ["add a", "add b"]);
+  });
+
+  it("relists on a 410 ERROR event and resumes from the new list RV (scenario 13)", async () => {
+    const { api, inf, until, watches } = setup();
+    api.put(CM, cm("a"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.put(CM, cm("b"));
+    await until(() => inf.size === 2, "b");
+    api.errorWatches(410, "Expired");
+    await until(() => api.count("LIST") === 2 && watches().length === 2, "relist and re-watch");
+    const relist = api.requests.filter((r) => r.verb === "LIST")[1];
+    assert.equal(
+      relist.query?.get("resourceVersion"),
+      inf.lastSyncResourceVersion,
+      "relists not older than the last RV",
+    );
+    assert.equal(relist.query?.get("resourceVersionMatch"), "NotOlderThan");
+    assert.equal(watches()[1].query?.get("resourceVersion"), api.resourceVersion);
+  });
+
+  it("a relist delivers deletes for vanished objects and updates only for changed RVs (scenario 14)", async () => {
+    const { api, inf, until, events } = setup();
+    api.put(CM, cm("a"));
+    api.put(CM, cm("b"));
+    api.put(CM, cm("c"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.stallWatches(); // events from now on are lost
+    api.removeSilently(CM, "ns", "b");
+    api.put(CM, { ...cm("c"), data: { v: "changed" } });
+    api.compact();
+    api.errorWatches(410, "Expired");
+    // The stalled stream got the ERROR suppressed too: let the idle watchdog find it, then the 410 relist.
+    await until(() => events.length >= 5, "delete b and update c");
+    assert.deepEqual(events.slice(0, 3), ["add a", "add b", "add c"]);
+    assert.deepEqual(events.slice(3).map((e) => e.replace(/ \d+->\d+/, "")).sort(), ["delete b", "update c"]);
+    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/c"]);
+  });
+
+  it("a relist at an unavailable RV falls back to the latest state (RV unset) (scenario 18)", async () => {
+    const { api, inf, until } = setup();
+    api.put(CM, cm("a"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.intercept = (r) =>
+      r.verb === "LIST" && r.query?.get("resourceVersion")
+        ? statusResponse(410, "Expired", "too old resource version")
+        : undefined;
+    api.put(CM, cm("b"));
+    api.errorWatches(410);
+    await until(() => api.count("LIST") === 3, "the fallback list");
+    const lists = api.requests.filter((r) => r.verb === "LIST");
+    assert.ok(lists[1].query?.get("resourceVersion"));
+    assert.equal(lists[2].query?.get("resourceVersion"), null);
+    await until(() => inf.size === 2, "b");
+  });
+
+  it("resumes a silent stream after the idle timeout, from the last RV (scenario 16)", async () => {
+    const { api, inf, until, clock, watches } = setup({ idleTimeoutMs: 70_000 });
+    api.put(CM, cm("a"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    api.stallWatches();
+    const t0 = clock.now();
+    await until(() => watches().length === 2, "the re-watch", 200_000, 1_000);
+    const took = clock.now() - t0;
+    assert.ok(took >= 69_000 && took <= 72_000, `re-watched after ${took} ms`);
+    assert.equal(watches()[1].query?.get("resourceVersion"), inf.lastSyncResourceVersion);
+    assert.equal(api.count("LIST"), 1, "no relist");
+  });
+
+  it("backs off when watches close at once with no events: 800 ms doubling, capped, reset when healthy (scenario 15)", async () => {
+    const { api, inf, until, clock, watches } = setup({ backoff: { jitter: 0 } });
+    const at: number[] = [];
+    let failing = true;
+    api.intercept = (r) => {
+      if (r.verb !== "WATCH") return undefined;
+      at.push(clock.now());
+      return failing
+        ? new Response("", { status: 200, headers: { "content-type": "application/json" } })
+        : undefined;
+    };
+    inf.start();
+    await inf.waitForSync();
+    await until(() => at.length >= 10, "ten watch attempts", 400_000, 100);
+    const gaps = at.slice(1).map((t, i) => Math.round((t - at[i]) / 100) * 100);
+    assert.deepEqual(gaps.slice(0, 6), [800, 1_600, 3_200, 6_400, 12_800, 25_600]);
+    assert.deepEqual(gaps.slice(6), [30_000, 30_000, 30_000], "capped at 30 s");
+    failing = false;
+    await until(() => api.openWatches === 1, "a healthy watch", 60_000, 100);
+    await clock.advance(130_000);
+    failing = true;
+    const n = at.length;
+    await new Promise((r) => setTimeout(r, 5));
+    api.closeWatches();
+    await until(() => at.length >= n + 3, "attempts after the reset", 60_000, 100);
+    const after = at.slice(n).map((t, i, a) => (i ? Math.round((t - a[i - 1]) / 100) * 100 : 0));
+    assert.deepEqual(
+      after.slice(1, 3),
+      [800, 1_600],
+      `the backoff restarted after two healthy minutes: ${after}`,
+    );
+    assert.equal(watches().length, at.length);
+  });
+
+  it("jitter spreads the backoff over [d, 2d)", async () => {
+    const { api, inf, until, clock } = setup();
+    const at: number[] = [];
+    api.intercept = (r) => {
+      if (r.verb !== "WATCH") return undefined;
+      at.push(clock.now());
+      return new Response("", { status: 200 });
+    };
+    inf.start();
+    await inf.waitForSync();
+    await until(() => at.length >= 4, "four attempts", 60_000, 10);
+    const gaps = at.slice(1).map((t, i) => t - at[i]);
+    [800, 1_600, 3_200].forEach((d, i) =>
+      assert.ok(gaps[i] >= d - 20 && gaps[i] < 2 * d + 20, `gap ${gaps[i]} for ${d}`)
+    );
+  });
+
+  it("honours Retry-After on a 429 when starting a watch, without relisting", async () => {
+    // The client's own retries are off here, so the informer's handling is what is tested.
+    const { api, inf, until, clock, watches } = setup({ backoff: { jitter: 0 } }, {
+      retry: { maxRetries: 0 },
+    });
+    let throttled = 1;
+    api.intercept = (r) =>
+      r.verb === "WATCH" && throttled-- > 0
+        ? statusResponse(429, "TooManyRequests", "slow down", { "Retry-After": "7" })
+        : undefined;
+    inf.start();
+    await inf.waitForSync();
+    await until(() => watches().length === 2, "the second watch", 20_000, 100);
+    assert.ok(clock.now() >= 7_000, `retried after ${clock.now()} ms`);
+    assert.equal(api.count("LIST"), 1);
+  });
+
+  it("reports stale after failing for staleAfterMs, and recovers", async () => {
+    const { api, inf, until } = setup({ staleAfterMs: 10_000, backoff: { jitter: 0 } });
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    assert.equal(inf.isStale(), false);
+    api.intercept = (
+      r,
+    ) => (r.verb === "WATCH" ? statusResponse(503, "ServiceUnavailable", "down") : undefined);
+    await new Promise((r) => setTimeout(r, 5));
+    api.closeWatches();
+    await until(() => inf.isStale(), "stale", 60_000, 200);
+    api.intercept = undefined;
+    await until(() => !inf.isStale(), "fresh again", 60_000, 200);
+  });
+});
+
+describe("informer: cache", () => {
+  it("resync delivers same-RV updates for every object and makes no API call (scenario 21)", async () => {
+    const { api, inf, until, events, clock } = setup({ resyncMs: 30_000 });
+    api.put(CM, cm("a"));
+    api.put(CM, cm("b"));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.openWatches === 1, "the watch");
+    const requests = api.requests.length;
+    await clock.advance(30_000);
+    const resync = events.slice(2);
+    assert.equal(resync.length, 2);
+    for (const e of resync) {
+      const [, , rvs] = e.split(" ");
+      const [from, to] = rvs.split("->");
+      assert.equal(from, to);
+    }
+    assert.equal(api.requests.length, requests);
+  });
+
+  it("indexes by namespace and by controller owner; late handlers get the contents; handler errors are contained", async () => {
+    const { api, inf, until } = setup();
+    const owner = { apiVersion: "example.io/v1", kind: "Foo", name: "f1", uid: "u1", controller: true };
+    api.put(CM, cm("a", "ns1", { ownerReferences: [owner] }));
+    api.put(CM, cm("b", "ns1"));
+    api.put(CM, cm("c", "ns2", { ownerReferences: [{ ...owner, controller: false }] }));
+    inf.start();
+    await inf.waitForSync();
+    assert.deepEqual(inf.byIndex("namespace", "ns1").map((o) => o.metadata?.name).sort(), ["a", "b"]);
+    assert.deepEqual(
+      inf.byIndex("controller", controllerIndexValue("Foo", "ns1", "f1")).map((o) => o.metadata?.name),
+      ["a"],
+    );
+    assert.deepEqual(inf.byIndex("controller", controllerIndexValue("Foo", "ns2", "f1")), []);
+    inf.addIndex("data", (o) => [String((o.data as Record<string, string>)?.v)]);
+    assert.equal(inf.byIndex("data", "b")[0]?.metadata?.name, "b");
+    const late: string[] = [];
+    inf.on({
+      add: (o) => {
+        late.push(o.metadata!.name!);
+        throw new Error("handler bug");
+      },
+    });
+    assert.equal(late.length, 3);
+    await until(() => api.openWatches === 1, "the watch");
+    api.put(CM, cm("d", "ns1"));
+    api.remove(CM, "ns1", "a");
+    await until(() => inf.size === 3 && late.length === 4, "the events despite the throwing handler");
+    assert.deepEqual(inf.byIndex("controller", controllerIndexValue("Foo", "ns1", "f1")), []);
+    assert.deepEqual(inf.byIndex("namespace", "ns1").map((o) => o.metadata?.name).sort(), ["b", "d"]);
+  });
+});
