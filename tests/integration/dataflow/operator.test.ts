@@ -190,7 +190,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
       });
       const updated = await waitFor("the new hash", async () => {
         const d = await get<Deployment>(builtin.Deployment, ns, "dataflow-orders");
-        const h = d?.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+        const h = d?.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
         return h !== undefined && h !== hash1 ? d : undefined;
       });
       await waitFor(
