@@ -125,6 +125,11 @@ export class FakeClock implements Clock {
     await flushMicrotasks();
   }
 
+  /** Moves time forward without firing any timer, like an event loop that was blocked. */
+  jump(ms: number): void {
+    this.#now += ms;
+  }
+
   /** Shifts wall time only (a skewed or stepped system clock); monotonic time is untouched. */
   skewWall(ms: number): void {
     this.#wallOffset += ms;
