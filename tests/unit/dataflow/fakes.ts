@@ -5,7 +5,7 @@
  * that records calls. Errors are the client's real typed errors.
  */
 import { errorFromResponse } from "../../../lib/kube/errors.ts";
-import type { KubeObject } from "../../../lib/kube/client.ts";
+import type { KubeObject, ObjectLike } from "../../../lib/kube/client.ts";
 import { builtin, type ResourceType } from "../../../lib/kube/resources.ts";
 import type { EventSink, EventTarget } from "../../../lib/events/mod.ts";
 import type { DataFlowCache } from "../../../lib/dataflow/reconciler.ts";
@@ -84,7 +84,7 @@ export class FakeKube implements KubeWrites {
     return Promise.resolve(o);
   }
 
-  create<T extends KubeObject>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
+  create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
     this.#maybeFail("create", rt);
     const ns = opts.namespace ?? obj.metadata?.namespace;
     const key = this.#key(rt, ns, obj.metadata!.name!);
@@ -99,10 +99,15 @@ export class FakeKube implements KubeWrites {
       name: obj.metadata!.name!,
       body: structuredClone(obj),
     });
-    return Promise.resolve(this.seed(rt, { ...obj, metadata: { ...obj.metadata, namespace: ns } }));
+    return Promise.resolve(
+      this.seed(
+        rt,
+        { ...obj, metadata: { ...obj.metadata, namespace: ns } } as unknown as KubeObject,
+      ) as unknown as T,
+    );
   }
 
-  replace<T extends KubeObject>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
+  replace<T extends ObjectLike>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
     this.#maybeFail("replace", rt);
     const ns = opts.namespace ?? obj.metadata?.namespace;
     const key = this.#key(rt, ns, obj.metadata!.name!);
@@ -117,7 +122,7 @@ export class FakeKube implements KubeWrites {
       name: obj.metadata!.name!,
       body: structuredClone(obj),
     });
-    const next = structuredClone(obj) as KubeObject;
+    const next = structuredClone(obj) as unknown as KubeObject;
     const specChanged = JSON.stringify(next.spec) !== JSON.stringify(cur.spec);
     next.metadata = {
       ...next.metadata,
@@ -127,7 +132,7 @@ export class FakeKube implements KubeWrites {
     };
     if (rt.kind === "Deployment" || rt === DataFlowType) next.status = cur.status; // status is a subresource
     this.objects.set(key, next);
-    return Promise.resolve(structuredClone(next) as T);
+    return Promise.resolve(structuredClone(next) as unknown as T);
   }
 
   patch<T = KubeObject>(

@@ -1,0 +1,84 @@
+/** The CLI's commands and argument errors (running the operator is covered by the integration tests). */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { parse, parseAllDocuments } from "yaml";
+import { main, processorSettingsFromEnv, VERSION } from "../../../lib/dataflow/cli.ts";
+import { crdYaml } from "../../../lib/dataflow/crd.ts";
+
+async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
+  let stdout = "", stderr = "";
+  const code = await main(argv, { stdout: (t) => stdout += t, stderr: (t) => stderr += t, env });
+  return { code, stdout, stderr };
+}
+
+describe("cli", () => {
+  it("version, --help, crd", async () => {
+    assert.deepEqual(await cli(["version"]), {
+      code: 0,
+      stdout: `dataflow-operator ${VERSION}\n`,
+      stderr: "",
+    });
+    const help = await cli(["--help"]);
+    assert.equal(help.code, 0);
+    for (
+      const flag of [
+        "--metrics-bind-address",
+        "--health-probe-bind-address",
+        "--leader-elect",
+        "--kubeconfig",
+        "--context",
+        "--namespace",
+        "PROCESSOR_IMAGE",
+        "OPERATOR_DEPLOYMENT_NAME",
+      ]
+    ) {
+      assert.ok(help.stdout.includes(flag), flag);
+    }
+    const crd = await cli(["crd"]);
+    assert.equal(crd.stdout, crdYaml());
+    assert.equal(parse(crd.stdout).kind, "CustomResourceDefinition");
+  });
+
+  it("manifests prints the CRD first, then deploy/'s manifests", async () => {
+    const r = await cli(["manifests"]);
+    assert.equal(r.code, 0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
+    assert.equal(docs[0].kind, "CustomResourceDefinition");
+    assert.ok(docs.length >= 1);
+  });
+
+  it("refuses unknown commands and flags, and bad values, with exit code 2", async () => {
+    assert.equal((await cli(["bogus"])).code, 2);
+    assert.equal((await cli(["--bogus"])).code, 2);
+    const r = await cli(["run", "--leader-elect=maybe", "--kubeconfig=/nonexistent/kubeconfig"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--leader-elect=maybe: expected true or false/);
+  });
+
+  it("says clearly when there is no cluster to talk to", async () => {
+    const r = await cli(["run", "--kubeconfig=/nonexistent/kubeconfig"], { HOME: "/nonexistent" });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: .*nonexistent/);
+  });
+
+  it("reads processor settings from the environment", () => {
+    assert.deepEqual(processorSettingsFromEnv({}), {
+      image: `ghcr.io/dataflow-operator/dataflow:${VERSION}`,
+      logLevel: "info",
+      podSecurityContext: undefined,
+      containerSecurityContext: undefined,
+    });
+    const s = processorSettingsFromEnv({
+      PROCESSOR_IMAGE: "x:1",
+      PROCESSOR_LOG_LEVEL: "debug",
+      PROCESSOR_POD_SECURITY_CONTEXT: '{"runAsUser":7}',
+    });
+    assert.equal(s.image, "x:1");
+    assert.equal(s.logLevel, "debug");
+    assert.deepEqual(s.podSecurityContext, { runAsUser: 7 });
+    assert.throws(
+      () => processorSettingsFromEnv({ PROCESSOR_SECURITY_CONTEXT: "{" }),
+      /PROCESSOR_SECURITY_CONTEXT is not valid JSON/,
+    );
+  });
+});

@@ -1,0 +1,126 @@
+/** Secret references: which are used, how they are checked, what the processor gets. */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  collectSecretRefs,
+  processorSpec,
+  resolveSecretRefs,
+  secretFilePath,
+  secretKeysFromManagedFields,
+} from "../../../lib/dataflow/secrets.ts";
+import { checkSpec, type DataFlowSpec } from "../../../lib/dataflow/schema.ts";
+
+const ref = (name: string, key: string, namespace?: string) => ({
+  name,
+  key,
+  ...(namespace ? { namespace } : {}),
+});
+
+function spec(raw: unknown): DataFlowSpec {
+  const r = checkSpec(raw);
+  assert.ok(r.ok, r.ok ? "" : r.problems.join("; "));
+  return r.spec;
+}
+
+const s = spec({
+  source: {
+    type: "kafka",
+    kafka: {
+      brokersSecretRef: ref("kafka", "brokers"),
+      topic: "t",
+      sasl: { username: "u", passwordSecretRef: ref("kafka", "pw") },
+    },
+    // Not the active block: its reference must be ignored, as in the Go operator.
+    postgresql: { connectionStringSecretRef: ref("unused", "dsn"), table: "x" },
+  },
+  sink: { type: "postgresql", postgresql: { connectionStringSecretRef: ref("pg", "dsn"), table: "t" } },
+  errors: { type: "kafka", kafka: { brokers: ["b"], topicSecretRef: ref("dlq", "topic") } },
+  transformations: [{
+    type: "router",
+    router: {
+      routes: [{
+        condition: "c",
+        sink: {
+          type: "postgresql",
+          postgresql: { connectionStringSecretRef: ref("pg", "dsn2"), table: "r" },
+        },
+      }],
+    },
+  }],
+});
+
+describe("secret references", () => {
+  it("collects the references of the blocks in use, the error sink and router sinks included", () => {
+    assert.deepEqual(collectSecretRefs(s).map((u) => `${u.field}=${u.ref.name}/${u.ref.key}`), [
+      "spec.source.kafka.brokersSecretRef=kafka/brokers",
+      "spec.source.kafka.sasl.passwordSecretRef=kafka/pw",
+      "spec.sink.postgresql.connectionStringSecretRef=pg/dsn",
+      "spec.transformations[0].router.routes[0].sink.postgresql.connectionStringSecretRef=pg/dsn2",
+      "spec.errors.kafka.topicSecretRef=dlq/topic",
+    ]);
+  });
+
+  it("points spec.json at the mounted files and leaves the input untouched", () => {
+    const out = processorSpec(s);
+    assert.deepEqual(out.sink.postgresql!.connectionStringSecretRef, {
+      name: "pg",
+      key: "dsn",
+      path: "/var/run/dataflow/secrets/pg/dsn",
+    });
+    assert.equal((s.sink.postgresql!.connectionStringSecretRef as Record<string, unknown>).path, undefined);
+    assert.equal(secretFilePath("a", "b.c"), "/var/run/dataflow/secrets/a/b.c");
+  });
+
+  it("reads data keys from managedFields, data and stringData alike", () => {
+    assert.deepEqual(
+      secretKeysFromManagedFields([
+        { fieldsV1: { "f:data": { ".": {}, "f:password": {} }, "f:type": {} } },
+        { fieldsV1: { "f:stringData": { "f:url": {} } } },
+      ]),
+      ["password", "url"],
+    );
+    assert.equal(secretKeysFromManagedFields([]), undefined);
+    assert.equal(secretKeysFromManagedFields(undefined), undefined);
+  });
+
+  it("mounts each Secret once with exactly its referenced keys", () => {
+    const secrets: Record<string, { keys?: string[] }> = {
+      kafka: { keys: ["brokers", "pw", "other"] },
+      pg: { keys: ["dsn", "dsn2"] },
+      dlq: {}, // keys unknown (managedFields cleared): trusted
+    };
+    const r = resolveSecretRefs(
+      collectSecretRefs(s),
+      "ns",
+      (n) => secrets[n] && { name: n, resourceVersion: `rv-${n}`, ...secrets[n] },
+    );
+    assert.ok(r.ok);
+    assert.deepEqual(r.mounts, [
+      { secretName: "dlq", volumeName: "secret-0", keys: ["topic"] },
+      { secretName: "kafka", volumeName: "secret-1", keys: ["brokers", "pw"] },
+      { secretName: "pg", volumeName: "secret-2", keys: ["dsn", "dsn2"] },
+    ]);
+    assert.deepEqual(r.versions, { kafka: "rv-kafka", pg: "rv-pg", dlq: "rv-dlq" });
+  });
+
+  it("names every failing reference: missing Secret, missing key, other namespace", () => {
+    const uses = [
+      { field: "spec.a", ref: ref("gone", "k") },
+      { field: "spec.b", ref: ref("pg", "nokey") },
+      { field: "spec.c", ref: ref("pg", "dsn", "kube-system") },
+      { field: "spec.d", ref: ref("pg", "dsn", "ns") },
+    ];
+    const r = resolveSecretRefs(
+      uses,
+      "ns",
+      (n) => n === "pg" ? { name: n, resourceVersion: "1", keys: ["dsn"] } : undefined,
+    );
+    assert.ok(!r.ok);
+    assert.equal(
+      r.message,
+      "spec.a: Secret ns/gone not found; spec.b: key nokey not found in Secret ns/pg; " +
+        "spec.c: Secret kube-system/pg is in another namespace; cross-namespace secret references are refused " +
+        "(use a Secret in namespace ns)",
+    );
+  });
+});
