@@ -21,11 +21,30 @@ const encoder = new TextEncoder();
 
 /** UTF-8 length of a string (lone surrogates count 3 bytes, as U+FFFD on the wire). */
 export function utf8Length(s: string): number {
-  return encoder.encode(s).length;
+  // Counted by hand: TextEncoder allocates, and this runs on every emit.
+  let bytes = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
 }
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+// deno-lint-ignore no-control-regex -- a plain reason needs no work at all
+const PLAIN_REASON = /^[^\s\u0000-\u001F\u007F-\u009F\u2028\u2029\uD800-\uDFFF]{1,42}$/;
 
 /** Replaces lone surrogates by U+FFFD, so that byte counts match what the server decodes. */
 export function wellFormed(s: string): string {
+  if (!SURROGATE.test(s)) return s;
   // A regex rather than String.prototype.toWellFormed: it is not in every runtime we target.
   return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD");
 }
@@ -34,11 +53,13 @@ const WARNING_TYPES = new Set(["warning", "warn", "error", "err", "fatal", "crit
 
 /** Maps any type to Normal or Warning (kopf's `Error`/`Fatal` become Warning; unknown values Normal). */
 export function normalizeType(type: string | undefined): EventType {
+  if (type === "Normal" || type === "Warning") return type;
   return WARNING_TYPES.has(String(type ?? "").trim().toLowerCase()) ? "Warning" : "Normal";
 }
 
 /** Cuts a string to at most `maxBytes` UTF-8 bytes, on a code-point boundary. */
 export function cutToBytes(s: string, maxBytes: number): string {
+  if (s.length * 3 <= maxBytes) return s;
   let bytes = 0;
   let end = 0;
   for (const ch of s) {
@@ -97,6 +118,7 @@ export function truncateMiddle(s: string, maxBytes: number): string {
  * capitalised (`"Failed to sync"` -> `FailedToSync`), cut to 128 bytes; empty becomes `fallback`.
  */
 export function normalizeReason(reason: unknown, fallback = DEFAULT_REASON): string {
+  if (typeof reason === "string" && PLAIN_REASON.test(reason)) return reason;
   // deno-lint-ignore no-control-regex -- whitespace and control characters separate words
   const words = wellFormed(String(reason ?? "")).split(/[\s\u0000-\u001F\u007F-\u009F\u2028\u2029]+/u)
     .filter((w) => w.length > 0);

@@ -273,7 +273,9 @@ export class EventRecorder implements EventSink {
     }
     if (!ref.uid) log.debug("event for {object} has no uid; kubectl describe may not show it", { object });
     const objKey = refKey(ref);
-    const aggKey = [objKey, type, reason, action, related ? refKey(related) : ""].join("\u0002");
+    const aggKey = `${objKey}\u0002${type}\u0002${reason}\u0002${action}\u0002${
+      related ? refKey(related) : ""
+    }`;
     let key = `${aggKey}\u0003${message}`;
     let combined = false;
     if (this.#similar.classify(aggKey, message, now) === "fold") {
@@ -287,8 +289,10 @@ export class EventRecorder implements EventSink {
       s = undefined;
     }
     if (s) {
-      this.#index.delete(key);
-      this.#index.set(key, s); // most recently used last
+      if (s.lastAt !== now) {
+        this.#index.delete(key);
+        this.#index.set(key, s); // most recently used last (once per clock tick: the hot path)
+      }
       s.count++;
       s.lastAt = now;
       if (combined) s.message = message;

@@ -55,7 +55,9 @@ export function isEventObject(ref: ObjectRef): boolean {
 
 /** The identity of the object for dedup and budgets: the uid when known, else the full coordinates. */
 export function refKey(ref: ObjectRef): string {
-  return [ref.apiVersion ?? "", ref.kind, ref.namespace ?? "", ref.name, ref.uid ?? ""].join("\u0001");
+  // A uid names one object for its whole life (whatever apiVersion it is read through).
+  if (ref.uid) return `${ref.kind}\u0001${ref.uid}`;
+  return `${ref.apiVersion ?? ""}\u0001${ref.kind}\u0001${ref.namespace ?? ""}\u0001${ref.name}`;
 }
 
 /** `Kind ns/name` (or `Kind name`), for logs. */

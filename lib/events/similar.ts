@@ -9,9 +9,14 @@
 /** Prefix of the folded Event's message. */
 export const COMBINED_PREFIX = "(combined from similar events): ";
 
+/** Distinct messages of one key with their last-seen times, in last-seen order. */
+class Seen extends Map<string, number> {
+  touchedAt = -Infinity;
+}
+
 /** Remembers recently seen distinct messages per aggregation key, bounded in entries. */
 export class SimilarMessages {
-  #byKey = new Map<string, Map<string, number>>();
+  #byKey = new Map<string, Seen>();
   readonly maxDistinct: number;
   readonly windowMs: number;
   readonly maxKeys: number;
@@ -28,15 +33,24 @@ export class SimilarMessages {
    */
   classify(key: string, message: string, now: number): "own" | "fold" {
     let seen = this.#byKey.get(key);
-    if (seen) {
-      this.#byKey.delete(key); // re-insert below: Map order is the LRU order
-      for (const [m, at] of seen) if (at + this.windowMs <= now) seen.delete(m);
-    } else {
-      seen = new Map();
+    if (!seen) {
+      seen = new Seen();
+      this.#byKey.set(key, seen);
+      if (this.#byKey.size > this.maxKeys) this.#byKey.delete(this.#byKey.keys().next().value!);
+    } else if (seen.touchedAt !== now) {
+      // Re-insert (Map order is the LRU order), at most once per clock tick: this is the hot path.
+      this.#byKey.delete(key);
+      this.#byKey.set(key, seen);
     }
-    this.#byKey.set(key, seen);
-    if (this.#byKey.size > this.maxKeys) this.#byKey.delete(this.#byKey.keys().next().value!);
-    if (seen.has(message) || seen.size < this.maxDistinct) {
+    seen.touchedAt = now;
+    // Messages are kept in last-seen order, so expired ones are at the front.
+    for (const [m, at] of seen) {
+      if (at + this.windowMs > now) break;
+      seen.delete(m);
+    }
+    const last = seen.get(message);
+    if (last === now) return "own";
+    if (last !== undefined || seen.size < this.maxDistinct) {
       seen.delete(message);
       seen.set(message, now);
       return "own";

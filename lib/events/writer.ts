@@ -127,15 +127,14 @@ export class Writer {
       }
     }
     this.#pump();
-    let deadline: unknown;
-    // A plain, referenced timer keeps the process alive while we flush (the clock's are unref'd).
-    const keepAlive = setTimeout(() => {}, timeoutMs);
+    // The deadline is wall time (the manager's shutdown budget), on a plain referenced timer that
+    // also keeps the process alive while we flush (the clock's timers are unref'd).
+    let deadline: ReturnType<typeof setTimeout> | undefined;
     const idle = await Promise.race([
       this.#whenIdle().then(() => true),
-      new Promise<boolean>((resolve) => deadline = this.#d.clock.setTimeout(() => resolve(false), timeoutMs)),
+      new Promise<boolean>((resolve) => deadline = setTimeout(() => resolve(false), timeoutMs)),
     ]);
-    clearTimeout(keepAlive);
-    this.#d.clock.clearTimeout(deadline);
+    clearTimeout(deadline);
     this.#stopped = true;
     let abandoned = 0;
     if (!idle) {
