@@ -225,7 +225,15 @@ export class EventRecorder implements EventSink {
     extra: Record<string, unknown> = {},
   ): void {
     if (!log.isEnabledFor("debug")) return;
-    log.debug("Emitted Kubernetes event", { object, type, reason, message, outcome, ...extra });
+    // `eventMessage`, not `message`: JSON log lines already use `message` for the rendered text.
+    log.debug("Emitted Kubernetes event {type} {reason} on {object}: {eventMessage} ({outcome})", {
+      object,
+      type,
+      reason,
+      eventMessage: message,
+      outcome,
+      ...extra,
+    });
   }
 
   #emit(obj: EventTarget, fields: EventFields): void {
