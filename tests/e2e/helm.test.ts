@@ -10,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { freshNamespace, testControlPlane } from "../controlplane/env.ts";
 import type { ControlPlane } from "../controlplane/harness.ts";
+import { installCrd } from "./install.ts";
 import {
   chartDir,
   dryRunServer,

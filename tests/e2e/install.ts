@@ -24,7 +24,20 @@ export async function installCrd(cp: ControlPlane): Promise<void> {
     "-f",
     join(repoRoot, "deploy", "crd.yaml"),
   ]);
-  await cp.kubectlOk(["wait", "--for=condition=Established", `crd/${CRD_NAME}`, "--timeout=60s"]);
+  // Polled rather than `kubectl wait`, which fails outright while the CRD has no conditions yet.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const r = await cp.kubectl([
+      "get",
+      "crd",
+      CRD_NAME,
+      "-o",
+      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+    ]);
+    if (r.stdout.trim() === "True") return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`CRD ${CRD_NAME} not Established within 60 s`);
 }
 
 /**

@@ -31,17 +31,24 @@ export interface OperatorOptions {
   name?: string;
 }
 
+// The guard prints the operator's exit status on this marker line: Deno's node:child_process
+// reports a child that handled the signal it was sent as killed by it (exit code null), so the
+// child's own "exit" event cannot be trusted for the code.
+const EXIT_MARK = "[operator-guard] exit status";
+
 // The guard: run the operator in the background, forward TERM/INT to it, and kill it when the
 // parent (this test process) disappears. Background jobs of a non-interactive shell start with
 // SIGINT ignored, which is why INT is forwarded as an explicit signal too.
 const GUARD = `"$@" & child=$!
-trap 'kill -TERM $child 2>/dev/null; wait $child; exit $?' TERM
-trap 'kill -INT $child 2>/dev/null; wait $child; exit $?' INT
+# EXIT_MARK is interpolated by JavaScript; everything else is shell.
+finish() { wait $child; code=$?; echo "${EXIT_MARK} $code" >&2; exit $code; }
+trap 'kill -TERM $child 2>/dev/null; finish' TERM
+trap 'kill -INT $child 2>/dev/null; finish' INT
 while kill -0 $child 2>/dev/null; do
   if ! kill -0 $PARENT_PID 2>/dev/null; then kill -TERM $child; sleep 5; kill -KILL $child 2>/dev/null; break; fi
   sleep 0.3
 done
-wait $child`;
+finish`;
 
 /** A running operator process. */
 export class OperatorProcess {
@@ -79,7 +86,11 @@ export class OperatorProcess {
       stream.on("end", () => partial && this.#line(partial));
     }
     this.#exit = new Promise((resolve) => {
-      child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1)));
+      // "close" (not "exit"): the marker line on stderr has been read by then.
+      child.on("close", (code, signal) => {
+        const marked = this.lines.findLast((l) => l.startsWith(EXIT_MARK));
+        resolve(marked ? Number(marked.slice(EXIT_MARK.length)) : code ?? (signal ? 128 : -1));
+      });
       child.on("error", (err) => {
         this.#line(`[spawn error] ${err.message}`);
         resolve(-1);
@@ -112,7 +123,7 @@ export class OperatorProcess {
       // Its own process group: a terminal's Ctrl-C reaches only us (we stop the operator in order),
       // and the SIGKILL fallback can take the guard and the operator down together.
       detached: true,
-      env: { ...process.env, ...options.env, PARENT_PID: String(process.pid) },
+      env: { ...process.env, ...options.env, PARENT_PID: String(process.pid), EXIT_MARK },
     });
     return new OperatorProcess(options.name ?? "operator", child, metricsPort, healthPort, options.logFile);
   }
