@@ -80,7 +80,7 @@ describe("leader election", () => {
     assert.equal(status(), 1);
   });
 
-  it("two candidates racing to create: one wins, the other gets AlreadyExists and retries every 2-4.4 s (scenario 24)", async () => {
+  it("two candidates racing to create: one wins, the other gets AlreadyExists and retries every 2-4 s (scenario 24)", async () => {
     const { api, clock, make, until } = world();
     const a = make("a"), b = make("b");
     const pa = a.acquire();
@@ -173,8 +173,9 @@ describe("leader election", () => {
     await until(() => b.isLeader(), "takeover", 60_000);
     const waited = clock.now() - changedAt;
     assert.ok(waited >= 15_000, `took over ${waited} ms after the record last changed`);
-    // Seen at the next attempt (<= 4.4 s), then 15 s of observation, then the next attempt (<= 4.4 s).
-    assert.ok(waited <= 15_000 + 2 * 4_400 + 200, `took over ${waited} ms after the change`);
+    // Seen at the next attempt (< 2 retry periods), then exactly at the end of 15 s of observation:
+    // a crashed leader is replaced within lease duration + 2 retry periods.
+    assert.ok(waited <= 15_000 + 2 * 2_000 + 200, `took over ${waited} ms after the change`);
     assert.equal(await won, true);
     const l = lease()!;
     assert.equal(l.spec.holderIdentity, "b");
@@ -260,7 +261,8 @@ describe("leader election", () => {
     assert.equal(a.isLeader(), false);
     const t0 = clock.now();
     await until(() => bWon, "the standby to take over", 10_000, 50);
-    assert.ok(clock.now() - t0 <= 4_400 + 100, `standby took ${clock.now() - t0} ms`);
+    // The standby watches the Lease, so it tries as soon as it sees the release.
+    assert.ok(clock.now() - t0 <= 200, `standby took ${clock.now() - t0} ms`);
     assert.equal(lease()!.spec.leaseTransitions, (transitions ?? 0) + 1);
   });
 
