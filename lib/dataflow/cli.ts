@@ -12,7 +12,7 @@ import { connect } from "../kube/config.ts";
 import { ConfigError } from "../kube/errors.ts";
 import { configureLogging, logger } from "../observe/log.ts";
 import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
-import { createOperator, LEASE_NAME } from "./controller.ts";
+import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
 import { crdYaml } from "./crd.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -57,6 +57,10 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** Install SIGTERM/SIGINT handlers (default true); tests stop the operator through {@link CliIo.onStarted}. */
+  handleSignals?: boolean;
+  /** Called with the built operator just before it runs (tests use it to stop it or read its ports). */
+  onStarted?: (operator: Operator) => void;
 }
 
 const defaultIo: CliIo = {
@@ -200,7 +204,9 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         : false,
       metricsBindAddress: values["metrics-bind-address"],
       healthBindAddress: values["health-probe-bind-address"],
+      handleSignals: io.handleSignals,
     });
+    io.onStarted?.(operator);
     try {
       return await operator.manager.run();
     } finally {

@@ -3,7 +3,7 @@
  * object of the same name that this DataFlow does not control.
  */
 import type { KubeClient, KubeObject } from "../kube/client.ts";
-import { isAlreadyExists } from "../kube/errors.ts";
+import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { builtin, type ResourceType } from "../kube/resources.ts";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
@@ -48,8 +48,8 @@ export type OwnedAction = "created" | "updated" | "unchanged";
 /**
  * Makes the live object match `desired`: create when absent, PUT (with the cached
  * resourceVersion, so a stale cache fails with a Conflict instead of clobbering) when it differs.
- * @param cached the informer's copy, or undefined when the informer has none (then a create that
- *   finds the name taken reads the live object once to tell "ours, cache lagging" from "foreign")
+ * @param cached the informer's copy, or undefined when the informer has none (then the live object
+ *   is read to tell "absent" from "ours, cache lagging" and "foreign")
  * @throws NotOwnedError when the existing object is not controlled by this DataFlow
  */
 export async function ensureOwned<T extends KubeObject>(
@@ -63,6 +63,15 @@ export async function ensureOwned<T extends KubeObject>(
   const name = desired.metadata!.name!;
   const namespace = desired.metadata!.namespace;
   let existing = cached;
+  if (!existing) {
+    // Not in the label-selected cache: either absent, just created (cache lag), or someone else's
+    // unlabelled object. A read tells them apart without a write, so a DataFlow stuck behind a
+    // foreign object costs one GET per reconcile, not a failing POST.
+    existing = await client.get<T>(kind.rt, name, { namespace, signal }).catch((err) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+  }
   if (!existing) {
     try {
       const object = await client.create(kind.rt, desired, {

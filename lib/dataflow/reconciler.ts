@@ -135,8 +135,13 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
 
     /** Records a failure: status Error, and a Warning event when the failure is new. */
     const fail = async (current: DataFlow, report: PhaseReport, reason: string, eventMessage: string) => {
-      log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {detail}", { detail: report.message });
       const isNew = current.status?.phase !== report.phase || current.status?.message !== report.message;
+      // Loud once, when the failure appears or changes; a known failure only at debug.
+      if (isNew) {
+        log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {detail}", { detail: report.message });
+      } else {log.debug("DataFlow {dataflow_namespace}/{dataflow_name} still failing: {detail}", {
+          detail: report.message,
+        });}
       if (isNew) emit(current, "Warning", reason, eventMessage);
       await writeStatus(current, report);
     };

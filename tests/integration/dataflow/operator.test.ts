@@ -92,32 +92,38 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   const secret = (ns: string) =>
     cp.kubectlOk(["-n", ns, "create", "secret", "generic", "pg", `--from-literal=dsn=${SECRET_VALUE}`]);
 
-  before(async () => {
-    cp = await testControlPlane();
-    await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
-      input: readFileSync(CRD_PATH, "utf8"),
-    });
-    await cp.kubectlOk([
-      "wait",
-      "--for=condition=Established",
-      "crd/dataflows.dataflow.dataflow.io",
-      "--timeout=60s",
-    ]);
-    configureLogging({ level: "debug", write: (line) => logs.push(line) });
-    admin = clientFor(cp);
-    counting = new CountingTransport(admin.transport);
-    operator = createOperator({
-      client: new KubeClient(counting),
-      processor: { image: "example.com/processor:test", logLevel: "debug" },
-      registry: new Registry(),
-      healthBindAddress: "0",
-      metricsBindAddress: "0",
-      handleSignals: false,
-    });
-    running = operator.manager.run();
-  }, { timeout: 120_000 });
+  // Setup runs inside the first test that needs it, under that test's timeout: Bun does not apply
+  // node:test hook timeouts, and starting a control plane can take longer than its 5 s default.
+  let setupDone: Promise<void> | undefined;
+  const ready = () =>
+    setupDone ??= (async () => {
+      cp = await testControlPlane();
+      await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
+        input: readFileSync(CRD_PATH, "utf8"),
+      });
+      await cp.kubectlOk([
+        "wait",
+        "--for=condition=Established",
+        "crd/dataflows.dataflow.dataflow.io",
+        "--timeout=60s",
+      ]);
+      configureLogging({ level: "debug", write: (line) => logs.push(line) });
+      admin = clientFor(cp);
+      counting = new CountingTransport(admin.transport);
+      operator = createOperator({
+        client: new KubeClient(counting),
+        processor: { image: "example.com/processor:test", logLevel: "debug" },
+        registry: new Registry(),
+        healthBindAddress: "0",
+        metricsBindAddress: "0",
+        handleSignals: false,
+      });
+      running = operator.manager.run();
+    })();
 
   after(async () => {
+    if (!setupDone) return;
+    await setupDone.catch(() => {});
     operator.manager.stop();
     assert.equal(await running, 0);
     configureLogging({ level: "warning", write: () => {} });
@@ -127,6 +133,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
     "create, ready, spec change, idle resync, delete — with the documented events",
     { timeout: 60_000 },
     async () => {
+      await ready();
       const ns = await freshNamespace(cp, "df");
       await secret(ns);
       await cp.kubectlOk(["apply", "-f", "-"], {
@@ -234,6 +241,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   it("a missing Secret gives SecretResolutionFailed and Error, and heals when it appears", {
     timeout: 60_000,
   }, async () => {
+    await ready();
     const ns = await freshNamespace(cp, "df");
     await cp.kubectlOk(["apply", "-f", "-"], {
       input: dataflowYaml(ns, "lonely", { name: "pg", key: "dsn" }),
@@ -266,6 +274,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   });
 
   it("refuses a cross-namespace Secret reference", { timeout: 60_000 }, async () => {
+    await ready();
     const ns = await freshNamespace(cp, "df");
     const other = await freshNamespace(cp, "df-other");
     await secret(other);
@@ -284,6 +293,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   });
 
   it("the API server rejects an invalid spec, naming the field", { timeout: 60_000 }, async () => {
+    await ready();
     const ns = await freshNamespace(cp, "df");
     const bad = JSON.stringify({
       apiVersion: "dataflow.dataflow.io/v1",
@@ -304,6 +314,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   });
 
   it("no secret value in any ConfigMap, Event, status or log line", { timeout: 60_000 }, async () => {
+    await ready();
     const all = [
       JSON.stringify(await admin.list(builtin.ConfigMap)),
       JSON.stringify(await admin.list(builtin.Event)),

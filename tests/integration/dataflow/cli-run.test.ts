@@ -1,0 +1,282 @@
+/**
+ * The operator started through the CLI (`main(["run", ...])`, in-process) against the real control
+ * plane: the kubeconfig connection, the leader-election Lease, the /metrics endpoint with
+ * `dataflow_status`, a foreign object that is not overwritten, a Secret rotation rolling the
+ * processor, and the operator's own Deployment re-reconciling every DataFlow.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import type { Deployment } from "kubernetes-types/apps/v1";
+import type { ConfigMap } from "kubernetes-types/core/v1";
+import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
+import type { ControlPlane } from "../../controlplane/harness.ts";
+import type { KubeClient, KubeObject } from "../../../lib/kube/client.ts";
+import { isNotFound } from "../../../lib/kube/errors.ts";
+import { builtin, type ResourceType } from "../../../lib/kube/resources.ts";
+import { main } from "../../../lib/dataflow/cli.ts";
+import type { Operator } from "../../../lib/dataflow/controller.ts";
+import { CONFIG_HASH_ANNOTATION, DataFlowType } from "../../../lib/dataflow/names.ts";
+import type { DataFlow } from "../../../lib/dataflow/schema.ts";
+import { CRD_PATH } from "../../../lib/dataflow/gen-crd.ts";
+
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+function manifest(ns: string, name: string): string {
+  return JSON.stringify({
+    apiVersion: "dataflow.dataflow.io/v1",
+    kind: "DataFlow",
+    metadata: { name, namespace: ns },
+    spec: {
+      source: { type: "kafka", kafka: { brokers: ["kafka:9092"], topic: "t" } },
+      sink: {
+        type: "postgresql",
+        postgresql: { connectionStringSecretRef: { name: "pg", key: "dsn" }, table: "t" },
+      },
+    },
+  });
+}
+
+describe("the operator run through the CLI", { timeout: 180_000 }, () => {
+  let cp: ControlPlane;
+  let admin: KubeClient;
+  let operator: Operator | undefined;
+  let exit: Promise<number>;
+  let leaseNs: string, opNs: string;
+  let stderr = "";
+
+  const get = <T = KubeObject>(rt: ResourceType, ns: string, name: string) =>
+    admin.get<T>(rt, name, { namespace: ns }).catch((err) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+  const metrics = async (): Promise<string> => {
+    for (const port of operator!.manager.ports) {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      const text = await res.text();
+      if (res.ok && text.includes("# HELP")) return text;
+    }
+    throw new Error("no /metrics endpoint answered");
+  };
+  const reconciles = async () =>
+    (await metrics()).split("\n").filter((l) =>
+      l.startsWith('controller_runtime_reconcile_total{controller="dataflow"')
+    )
+      .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+  const setup = async (name: string) => {
+    const ns = await freshNamespace(cp, "cli");
+    await cp.kubectlOk(["-n", ns, "create", "secret", "generic", "pg", "--from-literal=dsn=postgres://x"]);
+    await cp.kubectlOk(["apply", "-f", "-"], { input: manifest(ns, name) });
+    return ns;
+  };
+
+  // Setup runs inside the first test that needs it, under that test's timeout: Bun does not apply
+  // node:test hook timeouts, and starting a control plane can take longer than its 5 s default.
+  let setupDone: Promise<void> | undefined;
+  const ready = () =>
+    setupDone ??= (async () => {
+      cp = await testControlPlane();
+      admin = clientFor(cp);
+      await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
+        input: readFileSync(CRD_PATH, "utf8"),
+      });
+      await cp.kubectlOk([
+        "wait",
+        "--for=condition=Established",
+        "crd/dataflows.dataflow.dataflow.io",
+        "--timeout=60s",
+      ]);
+      leaseNs = await freshNamespace(cp, "cli-lease");
+      opNs = await freshNamespace(cp, "cli-op");
+      exit = main([
+        "run",
+        `--kubeconfig=${cp.info.admin.kubeconfigPath}`,
+        "--leader-elect",
+        `--leader-election-namespace=${leaseNs}`,
+        "--metrics-bind-address=127.0.0.1:0",
+        "--health-probe-bind-address=127.0.0.1:0",
+      ], {
+        stdout: () => {},
+        stderr: (t) => stderr += t,
+        env: {
+          LOG_LEVEL: "warning",
+          PROCESSOR_IMAGE: "example.com/processor:cli",
+          OPERATOR_DEPLOYMENT_NAME: "dataflow-operator",
+          OPERATOR_NAMESPACE: opNs,
+          POD_NAME: "operator-test-pod",
+        },
+        handleSignals: false,
+        onStarted: (op) => operator = op,
+      });
+      await waitFor("the operator to start", async () => operator && operator.manager.ports.length >= 1)
+        .catch((err) => {
+          throw new Error(`${err.message}; ports ${operator?.manager.ports}; stderr: ${stderr}`);
+        });
+    })();
+
+  after(async () => {
+    if (!setupDone) return;
+    await setupDone.catch(() => {});
+    operator?.manager.stop();
+    assert.equal(await exit, 0, stderr);
+  });
+
+  it(
+    "holds the Lease dataflow-operator.dataflow.io in the configured namespace",
+    { timeout: 60_000 },
+    async () => {
+      await ready();
+      const lease = await waitFor(
+        "the Lease",
+        async () =>
+          (await get<{ spec?: { holderIdentity?: string } }>(
+            builtin.Lease,
+            leaseNs,
+            "dataflow-operator.dataflow.io",
+          ))
+            ?.spec?.holderIdentity,
+      );
+      assert.equal(lease, "operator-test-pod");
+    },
+  );
+
+  it(
+    "exports dataflow_status for the current phase only, and drops it on deletion",
+    { timeout: 60_000 },
+    async () => {
+      await ready();
+      const ns = await setup("metered");
+      const series = (phase: string) =>
+        `dataflow_status{namespace="${ns}",name="metered",phase="${phase}"} 1`;
+      await waitFor("Pending in /metrics", async () => (await metrics()).includes(series("Pending")));
+      const dep = await waitFor(
+        "the Deployment",
+        () => get<Deployment>(builtin.Deployment, ns, "dataflow-metered"),
+      );
+      assert.equal(dep.spec!.template.spec!.containers[0].image, "example.com/processor:cli");
+      await admin.patch(builtin.Deployment, "dataflow-metered", {
+        status: { observedGeneration: dep.metadata!.generation, replicas: 1, readyReplicas: 1 },
+      }, { namespace: ns, subresource: "status" });
+      await waitFor("Running in /metrics", async () => (await metrics()).includes(series("Running")));
+      assert.ok(!(await metrics()).includes(`namespace="${ns}",name="metered",phase="Pending"`));
+      await cp.kubectlOk(["-n", ns, "delete", "dataflow", "metered", "--wait=false"]);
+      await waitFor(
+        "the series to go",
+        async () => !(await metrics()).includes(`namespace="${ns}",name="metered"`),
+      );
+    },
+  );
+
+  it("does not overwrite a ConfigMap it does not own", { timeout: 60_000 }, async () => {
+    await ready();
+    const ns = await freshNamespace(cp, "cli");
+    await cp.kubectlOk([
+      "-n",
+      ns,
+      "create",
+      "configmap",
+      "dataflow-squatter-spec",
+      "--from-literal=mine=yes",
+    ]);
+    await cp.kubectlOk(["-n", ns, "create", "secret", "generic", "pg", "--from-literal=dsn=postgres://x"]);
+    await cp.kubectlOk(["apply", "-f", "-"], { input: manifest(ns, "squatter") });
+    const d = await waitFor("phase Error", async () => {
+      const x = await get<DataFlow>(DataFlowType, ns, "squatter");
+      return x?.status?.phase === "Error" && x;
+    });
+    assert.match(
+      d.status!.message!,
+      /^Failed to create ConfigMap: ConfigMap .*dataflow-squatter-spec already exists and is not owned by DataFlow squatter/,
+    );
+    assert.deepEqual((await get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-squatter-spec"))!.data, {
+      mine: "yes",
+    });
+    const described = await waitFor("the warning", async () => {
+      const out = await cp.kubectlOk(["-n", ns, "describe", "dataflow", "squatter"]);
+      return /ConfigMapFailed/.test(out) && out;
+    });
+    assert.match(described, /Warning\s+ConfigMapFailed\s+.*Failed to create or update ConfigMap: /);
+  });
+
+  it(
+    "a Secret rotation rolls the processor and leaves the ConfigMap alone",
+    { timeout: 60_000 },
+    async () => {
+      await ready();
+      const ns = await setup("rotor");
+      const dep = await waitFor(
+        "the Deployment",
+        () => get<Deployment>(builtin.Deployment, ns, "dataflow-rotor"),
+      );
+      const cm = (await get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-rotor-spec"))!;
+      const hash = dep.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
+      await cp.kubectlOk([
+        "-n",
+        ns,
+        "patch",
+        "secret",
+        "pg",
+        "-p",
+        '{"stringData":{"dsn":"postgres://rotated"}}',
+      ]);
+      await waitFor("a new hash", async () => {
+        const d = await get<Deployment>(builtin.Deployment, ns, "dataflow-rotor");
+        return d?.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION] !== hash;
+      });
+      assert.equal(
+        (await get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-rotor-spec"))!.metadata!.resourceVersion,
+        cm.metadata!.resourceVersion,
+      );
+    },
+  );
+
+  it(
+    "a change of the operator's own Deployment re-reconciles every DataFlow",
+    { timeout: 60_000 },
+    async () => {
+      await ready();
+      const ns = await setup("watched");
+      await waitFor(
+        "the DataFlow to settle",
+        async () => (await get<DataFlow>(DataFlowType, ns, "watched"))?.status?.phase === "Pending",
+      );
+      await cp.kubectlOk([
+        "-n",
+        opNs,
+        "create",
+        "deployment",
+        "dataflow-operator",
+        "--image=example.com/operator:1",
+      ]);
+      await new Promise((r) => setTimeout(r, 1000));
+      const before = await reconciles();
+      const count = (await admin.list(DataFlowType)).items.length;
+      await cp.kubectlOk([
+        "-n",
+        opNs,
+        "set",
+        "env",
+        "deployment/dataflow-operator",
+        "PROCESSOR_IMAGE=example.com/processor:2",
+      ]);
+      await waitFor(`at least ${count} more reconciles`, async () => (await reconciles()) - before >= count);
+    },
+  );
+});
