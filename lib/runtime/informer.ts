@@ -80,6 +80,8 @@ export interface InformerStats {
   events: number;
   /** Failed list or watch attempts that were backed off. */
   failures: number;
+  /** Watches that ended with 410 Expired/Gone (each followed by a relist). */
+  expired: number;
 }
 
 interface ListBase {
@@ -114,7 +116,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly client: KubeClient;
   readonly options: InformerOptions;
   /** What the informer did so far. */
-  readonly stats: InformerStats = { lists: 0, relists: 0, watches: 0, events: 0, failures: 0 };
+  readonly stats: InformerStats = { lists: 0, relists: 0, watches: 0, events: 0, failures: 0, expired: 0 };
   #clock: Clock;
   #store = new Map<string, T>();
   #indexers = new Map<string, (obj: T) => string[]>();
@@ -277,6 +279,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         const end = await this.#watch(signal);
         if (end === "stopped") break;
         if (end === "expired") {
+          this.stats.expired++;
           this.#log.info("watch of {informer} expired (410); relisting from {rv}", { rv: this.#rv });
           needList = true;
         }

@@ -34,6 +34,8 @@ export interface SeenRequest {
 
 /** Which requests a fault applies to. */
 export interface RequestFilter {
+  /** One verb (shorthand for `verbs: [verb]`). */
+  verb?: Verb;
   verbs?: Verb[];
   /** A path prefix or a pattern. */
   path?: string | RegExp;
@@ -74,6 +76,7 @@ function verbOf(req: KubeRequest): Verb {
 }
 
 function matches(f: RequestFilter, verb: Verb, path: string): boolean {
+  if (f.verb && f.verb !== verb) return false;
   if (f.verbs && !f.verbs.includes(verb)) return false;
   if (f.path === undefined) return true;
   return typeof f.path === "string" ? path.startsWith(f.path) : f.path.test(path);
