@@ -48,10 +48,12 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
 function countJunit(path: string): { passed: number; failed: number; skipped: number } {
   if (!existsSync(path)) return { passed: 0, failed: 0, skipped: 0 };
   const xml = readFileSync(path, "utf8");
-  const cases = [...xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)].map((m) => ({
-    name: m[1],
-    body: m[3] ?? "",
-  }));
+  const cases = [...xml.matchAll(/<testcase\b[^>]*\bname="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)].map(
+    (m) => ({
+      name: m[1],
+      body: m[3] ?? "",
+    }),
+  );
   const names = cases.map((c) => c.name);
   let passed = 0, failed = 0, skipped = 0;
   for (const c of cases) {
@@ -72,11 +74,17 @@ async function ensureBun(): Promise<string> {
       c.on("exit", (code) => resolve(code === 0));
     });
   if (await probe("bun")) return "bun";
-  const dir = join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), ".cache"), "dataflow-operator", "tools");
+  const dir = join(
+    process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? tmpdir(), ".cache"),
+    "dataflow-operator",
+    "tools",
+  );
   const bin = join(dir, "node_modules", ".bin", "bun");
   if (!(await probe(bin))) {
     console.log(`installing bun@${BUN_VERSION} from the npm registry into ${dir}`);
-    if (await run("npm", ["install", "--no-audit", "--no-fund", "--prefix", dir, `bun@${BUN_VERSION}`]) !== 0) {
+    if (
+      await run("npm", ["install", "--no-audit", "--no-fund", "--prefix", dir, `bun@${BUN_VERSION}`]) !== 0
+    ) {
       throw new Error("could not install Bun from the npm registry (npm install bun failed)");
     }
   }
@@ -89,7 +97,13 @@ const BUN_VERSION = "1.4.5";
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const problems: string[] = [];
 
-async function testStep(label: string, cmd: string, args: string[], junit: string, env: Record<string, string>) {
+async function testStep(
+  label: string,
+  cmd: string,
+  args: string[],
+  junit: string,
+  env: Record<string, string>,
+) {
   const code = await run(cmd, args, env);
   const c = countJunit(junit);
   console.log(`\n${label}: ${c.passed} passed, ${c.failed} failed, ${c.skipped} skipped (exit ${code})`);
@@ -101,7 +115,9 @@ async function testStep(label: string, cmd: string, args: string[], junit: strin
     problems.push(`${label} exited ${code} without a failing test case (crash, load or type error)`);
   } else if (code !== 0) problems.push(`${label} failed`);
   if (c.passed + c.failed === 0) problems.push(`${label} ran no test`);
-  if (c.skipped > 0) problems.push(`${label} skipped ${c.skipped} test(s); skipped tests do not count as passed`);
+  if (c.skipped > 0) {
+    problems.push(`${label} skipped ${c.skipped} test(s); skipped tests do not count as passed`);
+  }
 }
 
 let cp: ControlPlane | undefined;
@@ -109,7 +125,12 @@ let exitCode = 1;
 try {
   if (!values["no-static"]) {
     const checkPaths = ["mod.ts", "lib", "tests", "bench"].filter((p) => existsSync(p));
-    for (const [cmd, args] of [[deno, ["lint"]], [deno, ["fmt", "--check"]], [deno, ["check", ...checkPaths]]] as const) {
+    for (
+      const [cmd, args] of [[deno, ["lint"]], [deno, ["fmt", "--check"]], [deno, [
+        "check",
+        ...checkPaths,
+      ]]] as const
+    ) {
       if (await run(cmd, [...args]) !== 0) {
         problems.push(`static check failed: deno ${args[0]}`);
         totals.failed++;
@@ -122,7 +143,9 @@ try {
   try {
     cp = await ControlPlane.start();
   } catch (err) {
-    console.error(`\nFATAL: the test control plane could not be built or started:\n${(err as Error).message}`);
+    console.error(
+      `\nFATAL: the test control plane could not be built or started:\n${(err as Error).message}`,
+    );
     throw err;
   }
   console.log(`control plane up at ${cp.info.server} in ${Date.now() - started} ms`);
@@ -131,12 +154,25 @@ try {
   const suites = values.only?.length ? values.only : ["tests/unit", "tests/integration", "tests/e2e"];
   const present = suites.filter((s) => existsSync(s));
   const bun = values["no-bun"] && values["no-binary"] ? "bun" : await ensureBun();
-  await testStep("deno", deno, ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/deno.xml`, ...present], `${tmp}/deno.xml`, env);
+  await testStep(
+    "deno",
+    deno,
+    ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/deno.xml`, ...present],
+    `${tmp}/deno.xml`,
+    env,
+  );
   if (!values["no-bun"]) {
     await testStep(
       "bun",
       bun,
-      ["test", "--timeout", "300000", "--reporter=junit", `--reporter-outfile=${tmp}/bun.xml`, ...present.map((p) => `./${p}`)],
+      [
+        "test",
+        "--timeout",
+        "300000",
+        "--reporter=junit",
+        `--reporter-outfile=${tmp}/bun.xml`,
+        ...present.map((p) => `./${p}`),
+      ],
       `${tmp}/bun.xml`,
       env,
     );
@@ -165,5 +201,7 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 for (const p of problems) console.log(`problem: ${p}`);
-console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`);
+console.log(
+  `\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ""}`,
+);
 process.exit(exitCode);

@@ -248,7 +248,9 @@ export class KubeClient {
         } while (cont);
       } catch (err) {
         if (err instanceof GoneError && cont && restart < 5) {
-          log.info("list snapshot expired while paging; restarting the list", { path: resourcePath(rt, opts.namespace) });
+          log.info("list snapshot expired while paging; restarting the list", {
+            path: resourcePath(rt, opts.namespace),
+          });
           continue;
         }
         throw err;
@@ -270,7 +272,11 @@ export class KubeClient {
   }
 
   /** PUT an object (optimistic concurrency through metadata.resourceVersion). */
-  replace<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions & { subresource?: string } = {}): Promise<T> {
+  replace<T extends ObjectLike>(
+    rt: ResourceType,
+    obj: T,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Promise<T> {
     const name = obj.metadata?.name ?? "";
     return this.#json<T>({
       method: "PUT",
@@ -291,7 +297,9 @@ export class KubeClient {
   patch<T = KubeObject>(rt: ResourceType, name: string, patch: unknown, opts: PatchOptions = {}): Promise<T> {
     const type = opts.type ?? "merge";
     if (type === "strategic" && !supportsStrategicMerge(rt)) {
-      throw new TypeError(`strategic merge patch is not supported for ${rt.kind} (custom resources); use merge or apply`);
+      throw new TypeError(
+        `strategic merge patch is not supported for ${rt.kind} (custom resources); use merge or apply`,
+      );
     }
     if (type === "apply" && !opts.fieldManager) throw new TypeError("server-side apply needs a fieldManager");
     return this.#json<T>({
@@ -379,7 +387,9 @@ export class KubeClient {
         signal: controller.signal,
         idempotent: false,
       }, true);
-      if (!res.body) throw new ApiError(`${request}: the response has no body`, { code: res.status, request });
+      if (!res.body) {
+        throw new ApiError(`${request}: the response has no body`, { code: res.status, request });
+      }
       opts.onOpen?.();
       yield* watchEvents<T>(res.body, controller, opts.idleTimeoutMs ?? 180_000, request);
     } finally {
@@ -405,7 +415,9 @@ export class KubeClient {
   /** Sends a call with retries (idempotent calls only); returns a 2xx response or throws. */
   async #send(call: Call, stream: boolean): Promise<Response> {
     const query = new URLSearchParams();
-    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined && v !== "") query.set(k, String(v));
+    for (const [k, v] of Object.entries(call.query ?? {})) {
+      if (v !== undefined && v !== "") query.set(k, String(v));
+    }
     const headers: Record<string, string> = { Accept: call.accept ?? "application/json" };
     let body: string | undefined;
     if (call.body !== undefined) {
@@ -417,11 +429,21 @@ export class KubeClient {
       const started = performance.now();
       let code = "<error>";
       const timeout = stream ? undefined : AbortSignal.timeout(this.#timeoutMs);
-      const signal = timeout && call.signal ? AbortSignal.any([call.signal, timeout]) : timeout ?? call.signal;
+      const signal = timeout && call.signal
+        ? AbortSignal.any([call.signal, timeout])
+        : timeout ?? call.signal;
       try {
         let res: Response;
         try {
-          res = await this.transport.request({ method: call.method, path: call.path, query, headers, body, signal, stream });
+          res = await this.transport.request({
+            method: call.method,
+            path: call.path,
+            query,
+            headers,
+            body,
+            signal,
+            stream,
+          });
         } catch (err) {
           if (call.signal?.aborted) throw err;
           if (timeout?.aborted) {
@@ -440,7 +462,12 @@ export class KubeClient {
         try {
           parsed = JSON.parse(text);
         } catch { /* not JSON: keep the text */ }
-        throw errorFromResponse(res.status, parsed, `${call.method} ${call.path}`, res.headers.get("retry-after"));
+        throw errorFromResponse(
+          res.status,
+          parsed,
+          `${call.method} ${call.path}`,
+          res.headers.get("retry-after"),
+        );
       } catch (err) {
         if (attempt >= this.#retry.maxRetries || !isRetryable(err) || call.signal?.aborted) throw err;
         // A write is resent only when the server said it did not process it (429, or a 5xx with Retry-After).
@@ -448,7 +475,8 @@ export class KubeClient {
           (err instanceof ServerError && err.retryAfterSeconds !== undefined);
         if (!call.idempotent && !refusedUnprocessed) throw err;
         const retryAfterMs = ((err as ApiError).retryAfterSeconds ?? 0) * 1000;
-        const backoff = Math.random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt);
+        const backoff = Math.random() *
+          Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt);
         const wait = Math.min(60_000, Math.max(retryAfterMs, backoff));
         this.#retries.inc({ code, verb, host: this.#host });
         log.debug("retrying {verb} {path} after {waitMs} ms: {error}", {

@@ -7,7 +7,7 @@ import process from "node:process";
 import { KubeClient, type KubeClientOptions } from "./client.ts";
 import { ConfigError } from "./errors.ts";
 import { inClusterConfig, isInCluster } from "./incluster.ts";
-import { kubeconfigPaths, loadKubeconfig, type ResolvedConfig, resolveContext } from "./kubeconfig.ts";
+import { kubeconfigPaths, loadKubeconfig, resolveContext, type ResolvedConfig } from "./kubeconfig.ts";
 import { HttpTransport } from "./transport.ts";
 
 /** Options of {@link loadConfig} and {@link connect}. */
@@ -22,9 +22,14 @@ export interface ConnectOptions {
 export async function loadConfig(options: ConnectOptions = {}): Promise<ResolvedConfig> {
   const env = options.env ?? process.env;
   if (options.kubeconfig) {
-    return resolveContext(await loadKubeconfig(kubeconfigPaths(options.kubeconfig, env), true), options.context);
+    return resolveContext(
+      await loadKubeconfig(kubeconfigPaths(options.kubeconfig, env), true),
+      options.context,
+    );
   }
-  if (env.KUBECONFIG) return resolveContext(await loadKubeconfig(kubeconfigPaths(undefined, env)), options.context);
+  if (env.KUBECONFIG) {
+    return resolveContext(await loadKubeconfig(kubeconfigPaths(undefined, env)), options.context);
+  }
   if (isInCluster(env) && !options.context) return inClusterConfig({ env });
   const home = kubeconfigPaths(undefined, { ...env, KUBECONFIG: undefined });
   if (!existsSync(home[0])) {

@@ -20,7 +20,14 @@ export class ApiError extends Error {
 
   constructor(
     message: string,
-    init: { code: number; reason?: string; status?: Status; request?: string; retryAfterSeconds?: number; cause?: unknown },
+    init: {
+      code: number;
+      reason?: string;
+      status?: Status;
+      request?: string;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: init.cause });
     this.name = new.target.name;
@@ -99,11 +106,18 @@ function isStatus(body: unknown): body is Status {
  * @param request "VERB path" for the message
  * @param retryAfterHeader the Retry-After header, if any
  */
-export function errorFromResponse(code: number, body: unknown, request?: string, retryAfterHeader?: string | null): ApiError {
+export function errorFromResponse(
+  code: number,
+  body: unknown,
+  request?: string,
+  retryAfterHeader?: string | null,
+): ApiError {
   const status = isStatus(body) ? body : undefined;
   const reason = status?.reason ?? "";
   const headerSeconds = retryAfterHeader ? Number.parseInt(retryAfterHeader, 10) : NaN;
-  const retryAfterSeconds = Number.isFinite(headerSeconds) ? headerSeconds : status?.details?.retryAfterSeconds;
+  const retryAfterSeconds = Number.isFinite(headerSeconds)
+    ? headerSeconds
+    : status?.details?.retryAfterSeconds;
   const Kind = byReason[reason] ?? byCode[code] ?? (code >= 500 ? ServerError : ApiError);
   const text = status?.message ??
     (typeof body === "string" && body.trim() ? body.trim().slice(0, 300) : `HTTP ${code}`);

@@ -44,12 +44,16 @@ export function execCredentials(
 ): CredentialSource {
   if (!SUPPORTED.includes(exec.apiVersion)) {
     throw new ConfigError(
-      `user "${user}": exec plugin apiVersion "${exec.apiVersion}" is not supported; use one of ${SUPPORTED.join(", ")}`,
+      `user "${user}": exec plugin apiVersion "${exec.apiVersion}" is not supported; use one of ${
+        SUPPORTED.join(", ")
+      }`,
     );
   }
   if (!exec.command) throw new ConfigError(`user "${user}": exec plugin has no command`);
   if (exec.interactiveMode === "Always") {
-    throw new ConfigError(`user "${user}": exec plugin "${exec.command}" needs an interactive terminal (interactiveMode: Always), which an operator never has`);
+    throw new ConfigError(
+      `user "${user}": exec plugin "${exec.command}" needs an interactive terminal (interactiveMode: Always), which an operator never has`,
+    );
   }
   const now = options.now ?? Date.now;
   let cached: { creds: Credentials; expiresAt: number } | undefined;
@@ -64,34 +68,54 @@ export function execCredentials(
     const env = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) } as Record<string, string>;
     for (const e of exec.env ?? []) env[e.name] = e.value;
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(exec.command, exec.args ?? [], { env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 4 << 20 }, (err, out, errOut) => {
+      execFile(exec.command, exec.args ?? [], {
+        env,
+        timeout: options.timeoutMs ?? 60_000,
+        maxBuffer: 4 << 20,
+      }, (err, out, errOut) => {
         if (!err) return resolve(String(out));
         const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean };
         if (e.code === "ENOENT") {
-          return reject(new ConfigError(
-            `user "${user}": exec plugin "${exec.command}" was not found` + (exec.installHint ? `. ${exec.installHint}` : ""),
-          ));
+          return reject(
+            new ConfigError(
+              `user "${user}": exec plugin "${exec.command}" was not found` +
+                (exec.installHint ? `. ${exec.installHint}` : ""),
+            ),
+          );
         }
         const detail = String(errOut ?? "").trim().split("\n").slice(-3).join(" ").slice(0, 400);
-        reject(new ConfigError(
-          `user "${user}": exec plugin "${exec.command}" failed${e.killed ? " (timed out)" : ` (exit ${e.code})`}` +
-            (detail ? `: ${detail}` : ""),
-        ));
+        reject(
+          new ConfigError(
+            `user "${user}": exec plugin "${exec.command}" failed${
+              e.killed ? " (timed out)" : ` (exit ${e.code})`
+            }` +
+              (detail ? `: ${detail}` : ""),
+          ),
+        );
       });
     });
     let parsed: {
       apiVersion?: string;
       kind?: string;
-      status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string };
+      status?: {
+        token?: string;
+        clientCertificateData?: string;
+        clientKeyData?: string;
+        expirationTimestamp?: string;
+      };
     };
     try {
       parsed = JSON.parse(stdout);
     } catch {
       // Never quote stdout: it may hold a credential.
-      throw new ConfigError(`user "${user}": exec plugin "${exec.command}" printed output that is not JSON (expected an ExecCredential)`);
+      throw new ConfigError(
+        `user "${user}": exec plugin "${exec.command}" printed output that is not JSON (expected an ExecCredential)`,
+      );
     }
     if (parsed?.kind !== "ExecCredential") {
-      throw new ConfigError(`user "${user}": exec plugin "${exec.command}" printed JSON that is not an ExecCredential`);
+      throw new ConfigError(
+        `user "${user}": exec plugin "${exec.command}" printed JSON that is not an ExecCredential`,
+      );
     }
     if (parsed.apiVersion !== exec.apiVersion) {
       throw new ConfigError(
@@ -101,16 +125,22 @@ export function execCredentials(
     const s = parsed.status ?? {};
     const hasCert = Boolean(s.clientCertificateData) || Boolean(s.clientKeyData);
     if (hasCert && !(s.clientCertificateData && s.clientKeyData)) {
-      throw new ConfigError(`user "${user}": exec plugin "${exec.command}" returned a client certificate without its key, or a key without its certificate`);
+      throw new ConfigError(
+        `user "${user}": exec plugin "${exec.command}" returned a client certificate without its key, or a key without its certificate`,
+      );
     }
     if (!s.token && !hasCert) {
-      throw new ConfigError(`user "${user}": exec plugin "${exec.command}" returned neither a token nor a client certificate`);
+      throw new ConfigError(
+        `user "${user}": exec plugin "${exec.command}" returned neither a token nor a client certificate`,
+      );
     }
     let expiresAt = Infinity;
     if (s.expirationTimestamp) {
       expiresAt = Date.parse(s.expirationTimestamp);
       if (Number.isNaN(expiresAt)) {
-        throw new ConfigError(`user "${user}": exec plugin "${exec.command}" returned an unparsable expirationTimestamp`);
+        throw new ConfigError(
+          `user "${user}": exec plugin "${exec.command}" returned an unparsable expirationTimestamp`,
+        );
       }
     }
     const creds: Credentials = s.token ? { token: s.token } : {};

@@ -28,11 +28,15 @@ export async function inClusterConfig(
   const dir = options.dir ?? SERVICE_ACCOUNT_DIR;
   const host = env.KUBERNETES_SERVICE_HOST, port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port) {
-    throw new ConfigError("not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set");
+    throw new ConfigError(
+      "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must both be set",
+    );
   }
   const hostPart = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const tokenPath = join(dir, "token");
-  if (!existsSync(tokenPath)) throw new ConfigError(`in-cluster: service-account token ${tokenPath} does not exist`);
+  if (!existsSync(tokenPath)) {
+    throw new ConfigError(`in-cluster: service-account token ${tokenPath} does not exist`);
+  }
   let ca: string;
   try {
     ca = await readFile(join(dir, "ca.crt"), "utf8");
@@ -41,7 +45,9 @@ export async function inClusterConfig(
   }
   checkCertificates(ca, `in-cluster CA ${join(dir, "ca.crt")}`);
   let namespace = env.POD_NAMESPACE;
-  if (!namespace) namespace = (await readFile(join(dir, "namespace"), "utf8").catch(() => "")).trim() || "default";
+  if (!namespace) {
+    namespace = (await readFile(join(dir, "namespace"), "utf8").catch(() => "")).trim() || "default";
+  }
   const credentials = tokenFileCredentials(tokenPath, { refreshMs: options.tokenRefreshMs });
   await credentials.get();
   return {

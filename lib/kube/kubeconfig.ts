@@ -69,7 +69,10 @@ export interface MergedKubeconfig {
 }
 
 /** The kubeconfig files to read: explicit path, else KUBECONFIG, else ~/.kube/config. */
-export function kubeconfigPaths(explicit?: string, env: Record<string, string | undefined> = process.env): string[] {
+export function kubeconfigPaths(
+  explicit?: string,
+  env: Record<string, string | undefined> = process.env,
+): string[] {
   if (explicit) return [resolve(explicit)];
   if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).filter(Boolean).map((p) => resolve(p));
   return [join(env.HOME ?? homedir(), ".kube", "config")];
@@ -94,7 +97,9 @@ export async function loadKubeconfig(paths: string[], explicit = false): Promise
     } catch (err) {
       throw new ConfigError(`kubeconfig ${file} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
     }
-    if (typeof doc !== "object" || Array.isArray(doc)) throw new ConfigError(`kubeconfig ${file} is not a mapping`);
+    if (typeof doc !== "object" || Array.isArray(doc)) {
+      throw new ConfigError(`kubeconfig ${file} is not a mapping`);
+    }
     merged.files.push(file);
     const dir = dirname(file);
     merged.currentContext ??= doc["current-context"] || undefined;
@@ -103,7 +108,9 @@ export async function loadKubeconfig(paths: string[], explicit = false): Promise
       if (!Array.isArray(list)) throw new ConfigError(`kubeconfig ${file}: "${field}s" must be a list`);
       for (const item of list as Record<string, unknown>[]) {
         const name = item?.name;
-        if (typeof name !== "string" || !name) throw new ConfigError(`kubeconfig ${file}: a ${field} has no name`);
+        if (typeof name !== "string" || !name) {
+          throw new ConfigError(`kubeconfig ${file}: a ${field} has no name`);
+        }
         // First file wins, whole: entries are never merged field by field.
         if (!map.has(name)) map.set(name, { value: (item[field] ?? {}) as T, dir, file });
       }
@@ -125,12 +132,17 @@ async function readPem(dir: string, p: string, where: string): Promise<string> {
   try {
     return await readFile(full, "utf8");
   } catch (err) {
-    throw new ConfigError(`${where}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(
+      `${where}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
 /** Resolves one context of a merged kubeconfig into connection settings. */
-export async function resolveContext(config: MergedKubeconfig, contextName?: string): Promise<ResolvedConfig> {
+export async function resolveContext(
+  config: MergedKubeconfig,
+  contextName?: string,
+): Promise<ResolvedConfig> {
   const files = config.files.join(", ");
   const name = contextName ?? config.currentContext;
   if (!name) throw new ConfigError(`kubeconfig ${files} sets no current-context; pass --context`);
@@ -138,15 +150,22 @@ export async function resolveContext(config: MergedKubeconfig, contextName?: str
   if (!ctx) {
     const known = [...config.contexts.keys()];
     throw new ConfigError(
-      `context "${name}" not found in kubeconfig ${files}` + (known.length ? `; available: ${known.join(", ")}` : ""),
+      `context "${name}" not found in kubeconfig ${files}` +
+        (known.length ? `; available: ${known.join(", ")}` : ""),
     );
   }
   const clusterName = ctx.value.cluster ?? "";
   const cluster = config.clusters.get(clusterName);
-  if (!cluster) throw new ConfigError(`context "${name}" names cluster "${clusterName}", which ${files} does not define`);
+  if (!cluster) {
+    throw new ConfigError(`context "${name}" names cluster "${clusterName}", which ${files} does not define`);
+  }
   const userName = ctx.value.user ?? "";
-  const user = userName ? config.users.get(userName) : { value: {} as UserEntry, dir: ctx.dir, file: ctx.file };
-  if (!user) throw new ConfigError(`context "${name}" names user "${userName}", which ${files} does not define`);
+  const user = userName
+    ? config.users.get(userName)
+    : { value: {} as UserEntry, dir: ctx.dir, file: ctx.file };
+  if (!user) {
+    throw new ConfigError(`context "${name}" names user "${userName}", which ${files} does not define`);
+  }
 
   const c = cluster.value;
   const cWhere = `cluster "${clusterName}" in ${cluster.file}`;
@@ -157,7 +176,9 @@ export async function resolveContext(config: MergedKubeconfig, contextName?: str
   } catch {
     throw new ConfigError(`${cWhere}: server "${c.server}" is not a URL`);
   }
-  if (c["proxy-url"]) throw new ConfigError(`${cWhere}: proxy-url is not supported yet; unset it or use kubectl proxy`);
+  if (c["proxy-url"]) {
+    throw new ConfigError(`${cWhere}: proxy-url is not supported yet; unset it or use kubectl proxy`);
+  }
   let ca: string | undefined;
   if (c["certificate-authority-data"]) {
     ca = decodeData(c["certificate-authority-data"], `${cWhere} certificate-authority-data`);
@@ -166,24 +187,33 @@ export async function resolveContext(config: MergedKubeconfig, contextName?: str
   }
   if (ca) checkCertificates(ca, `${cWhere} certificate-authority`);
   if (ca && c["insecure-skip-tls-verify"]) {
-    throw new ConfigError(`${cWhere}: specifying a root certificates file with the insecure flag is not allowed`);
+    throw new ConfigError(
+      `${cWhere}: specifying a root certificates file with the insecure flag is not allowed`,
+    );
   }
 
   const u = user.value;
   const uWhere = `user "${userName}" in ${user.file}`;
   if (u["auth-provider"]) {
     throw new ConfigError(
-      `${uWhere}: auth-provider "${u["auth-provider"].name}" is not supported; configure an exec credential plugin instead`,
+      `${uWhere}: auth-provider "${
+        u["auth-provider"].name
+      }" is not supported; configure an exec credential plugin instead`,
     );
   }
   let cert: string | undefined, key: string | undefined;
-  if (u["client-certificate-data"]) cert = decodeData(u["client-certificate-data"], `${uWhere} client-certificate-data`);
-  else if (u["client-certificate"]) cert = await readPem(user.dir, u["client-certificate"], `${uWhere} client-certificate`);
+  if (u["client-certificate-data"]) {
+    cert = decodeData(u["client-certificate-data"], `${uWhere} client-certificate-data`);
+  } else if (u["client-certificate"]) {
+    cert = await readPem(user.dir, u["client-certificate"], `${uWhere} client-certificate`);
+  }
   if (u["client-key-data"]) key = decodeData(u["client-key-data"], `${uWhere} client-key-data`);
   else if (u["client-key"]) key = await readPem(user.dir, u["client-key"], `${uWhere} client-key`);
   if (cert) checkCertificates(cert, `${uWhere} client certificate`);
   if (key) checkPrivateKey(key, `${uWhere} client key`);
-  if (Boolean(cert) !== Boolean(key)) throw new ConfigError(`${uWhere}: a client certificate needs a client key, and a key a certificate`);
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new ConfigError(`${uWhere}: a client certificate needs a client key, and a key a certificate`);
+  }
 
   let credentials: CredentialSource;
   if (u.exec) {
@@ -192,7 +222,9 @@ export async function resolveContext(config: MergedKubeconfig, contextName?: str
     if (exec.command?.includes("/")) exec.command = pathIn(user.dir, exec.command);
     const inner = execCredentials(exec, userName, {
       server: c.server,
-      ...(c["certificate-authority-data"] ? { "certificate-authority-data": c["certificate-authority-data"] } : {}),
+      ...(c["certificate-authority-data"]
+        ? { "certificate-authority-data": c["certificate-authority-data"] }
+        : {}),
       ...(c["tls-server-name"] ? { "tls-server-name": c["tls-server-name"] } : {}),
       ...(c["insecure-skip-tls-verify"] ? { "insecure-skip-tls-verify": true } : {}),
     });

@@ -20,7 +20,9 @@ export function decodeData(value: string, where: string): string {
 /** Validates one or more PEM certificates (a CA bundle or a client chain). */
 export function checkCertificates(pem: string, where: string): string {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!blocks) throw new ConfigError(`${where} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  if (!blocks) {
+    throw new ConfigError(`${where} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+  }
   for (const block of blocks) {
     try {
       new X509Certificate(block);
@@ -38,7 +40,9 @@ export function checkPrivateKey(pem: string, where: string): string {
       `${where} holds no PEM private key (expected PKCS#8 "PRIVATE KEY", PKCS#1 "RSA PRIVATE KEY" or SEC1 "EC PRIVATE KEY")`,
     );
   }
-  if (pem.includes("ENCRYPTED PRIVATE KEY")) throw new ConfigError(`${where}: encrypted private keys are not supported`);
+  if (pem.includes("ENCRYPTED PRIVATE KEY")) {
+    throw new ConfigError(`${where}: encrypted private keys are not supported`);
+  }
   try {
     createPrivateKey(pem);
   } catch {

@@ -18,7 +18,12 @@ export interface ResourceType {
 }
 
 /** Declares a resource type (e.g. a custom resource). */
-export function resourceType(apiVersion: string, kind: string, plural: string, namespaced = true): ResourceType {
+export function resourceType(
+  apiVersion: string,
+  kind: string,
+  plural: string,
+  namespaced = true,
+): ResourceType {
   return Object.freeze({ apiVersion, kind, plural, namespaced });
 }
 
@@ -48,7 +53,12 @@ export const builtin = {
     false,
   ),
   ClusterRole: resourceType("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false),
-  ClusterRoleBinding: resourceType("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
+  ClusterRoleBinding: resourceType(
+    "rbac.authorization.k8s.io/v1",
+    "ClusterRoleBinding",
+    "clusterrolebindings",
+    false,
+  ),
   Role: resourceType("rbac.authorization.k8s.io/v1", "Role", "roles"),
   RoleBinding: resourceType("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings"),
   SelfSubjectAccessReview: resourceType(
@@ -73,7 +83,12 @@ export function supportsStrategicMerge(rt: ResourceType): boolean {
  * The REST path of a collection or an object.
  * @param namespace required for namespaced kinds unless listing across all namespaces
  */
-export function resourcePath(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  rt: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   const base = rt.apiVersion.includes("/") ? `/apis/${rt.apiVersion}` : `/api/${rt.apiVersion}`;
   let path = base;
   if (rt.namespaced && namespace) path += `/namespaces/${encodeURIComponent(namespace)}`;

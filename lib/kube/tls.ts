@@ -67,7 +67,8 @@ export function createTlsFetcher(tls: TlsSettings, target: string): TlsFetcher {
       : undefined;
     return {
       // timeout:false turns off Bun's 5-minute idle timer; the client keeps its own deadlines.
-      fetch: (url, init) => fetch(url, { ...init, ...(tlsOption ? { tls: tlsOption } : {}), timeout: false } as RequestInit),
+      fetch: (url, init) =>
+        fetch(url, { ...init, ...(tlsOption ? { tls: tlsOption } : {}), timeout: false } as RequestInit),
       close() {},
     };
   }
@@ -79,7 +80,9 @@ export function createTlsFetcher(tls: TlsSettings, target: string): TlsFetcher {
       );
     }
     if (tls.serverName) {
-      throw new ConfigError(`${target}: tls-server-name is not supported on Deno; use a server URL whose host is in the certificate`);
+      throw new ConfigError(
+        `${target}: tls-server-name is not supported on Deno; use a server URL whose host is in the certificate`,
+      );
     }
     if (!custom) return { fetch: (url, init) => fetch(url, init), close() {} };
     const deno = (globalThis as unknown as { Deno: DenoHttpApi }).Deno;
@@ -90,7 +93,9 @@ export function createTlsFetcher(tls: TlsSettings, target: string): TlsFetcher {
         ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}),
       });
     } catch (err) {
-      throw new ConfigError(`${target}: the TLS settings were refused: ${(err as Error).message}`, { cause: err });
+      throw new ConfigError(`${target}: the TLS settings were refused: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return {
       fetch: (url, init) => fetch(url, { ...init, client } as RequestInit),

@@ -79,7 +79,10 @@ export class HttpTransport implements Transport {
     if (!this.#fetcher || this.#fetcherCert !== certKey) {
       // Connections are rebuilt only when the client certificate changes.
       this.#fetcher?.close();
-      this.#fetcher = createTlsFetcher({ ...this.#settings.tls, cert: creds.cert, key: creds.key }, this.server);
+      this.#fetcher = createTlsFetcher(
+        { ...this.#settings.tls, cert: creds.cert, key: creds.key },
+        this.server,
+      );
       this.#fetcherCert = certKey;
     }
     return this.#fetcher;

@@ -16,7 +16,9 @@ export async function openssl(args: string[], cwd: string): Promise<string> {
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string; code?: string };
-    if (e.code === "ENOENT") throw new Error("the test control plane needs the openssl CLI (apt-get install openssl)");
+    if (e.code === "ENOENT") {
+      throw new Error("the test control plane needs the openssl CLI (apt-get install openssl)");
+    }
     throw new Error(`openssl ${args[0]} failed: ${e.stderr || e.message}`);
   }
 }
@@ -49,7 +51,20 @@ export async function createCa(dir: string): Promise<CertAuthority> {
   const keyPath = await generateKey(dir, "ca", "pkcs8");
   const certPath = join(dir, "ca.crt");
   await openssl(
-    ["req", "-x509", "-new", "-key", keyPath, "-sha256", "-days", "2", "-subj", "/CN=dataflow-test-ca", "-out", certPath],
+    [
+      "req",
+      "-x509",
+      "-new",
+      "-key",
+      keyPath,
+      "-sha256",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=dataflow-test-ca",
+      "-out",
+      certPath,
+    ],
     dir,
   );
   return { dir, certPath, keyPath };
@@ -76,7 +91,20 @@ export async function issueCert(
       : "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
   );
   await openssl(
-    ["x509", "-req", "-in", csr, "-CA", ca.certPath, "-CAkey", ca.keyPath, "-CAcreateserial", "-days", "2", "-sha256"]
+    [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      ca.certPath,
+      "-CAkey",
+      ca.keyPath,
+      "-CAcreateserial",
+      "-days",
+      "2",
+      "-sha256",
+    ]
       .concat(["-extfile", ext, "-out", certPath]),
     ca.dir,
   );

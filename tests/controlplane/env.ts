@@ -39,7 +39,11 @@ export function testControlPlane(): Promise<ControlPlane> {
 }
 
 /** A KubeClient for an identity of the control plane (admin by default). */
-export function clientFor(cp: ControlPlane, identity?: Identity, options: KubeClientOptions = {}): KubeClient {
+export function clientFor(
+  cp: ControlPlane,
+  identity?: Identity,
+  options: KubeClientOptions = {},
+): KubeClient {
   const id = identity ?? cp.info.admin;
   const transport = new HttpTransport({
     server: cp.info.server,

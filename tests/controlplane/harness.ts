@@ -76,7 +76,9 @@ export async function writeKubeconfig(
   namespace = "default",
 ): Promise<void> {
   const u: string[] = [];
-  if (user.cert) u.push(`    client-certificate-data: ${btoa(user.cert)}`, `    client-key-data: ${btoa(user.key!)}`);
+  if (user.cert) {
+    u.push(`    client-certificate-data: ${btoa(user.cert)}`, `    client-key-data: ${btoa(user.key!)}`);
+  }
   if (user.token) u.push(`    token: ${user.token}`);
   await writeFile(
     path,
@@ -113,14 +115,21 @@ kill -TERM $child 2>/dev/null; sleep 2; kill -KILL $child 2>/dev/null; wait $chi
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, logPath: string): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  logPath: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   const tail = (await readFile(logPath, "utf8").catch(() => "")).split("\n").slice(-25).join("\n");
-  throw new Error(`the test control plane did not start: ${what} not ready after ${timeoutMs} ms. Log tail:\n${tail}`);
+  throw new Error(
+    `the test control plane did not start: ${what} not ready after ${timeoutMs} ms. Log tail:\n${tail}`,
+  );
 }
 
 /** GET over HTTPS trusting the test CA, from node:https (works on Deno, Bun and Node). */
@@ -244,11 +253,21 @@ export class ControlPlane {
   async startApiserver(): Promise<void> {
     const log = join(this.info.dir, "apiserver.log");
     this.#apiserver = guarded(join(this.info.binDir, "kube-apiserver"), this.#apiArgs, log);
-    await waitFor("kube-apiserver /readyz", async () => await httpsGetStatus(`${this.info.server}/readyz`, this.info.caPath) === 200, 90_000, log);
-    await waitFor("namespace default", async () => {
-      const r = await this.kubectl(["get", "namespace", "default", "-o", "name"]);
-      return r.code === 0;
-    }, 30_000, log);
+    await waitFor(
+      "kube-apiserver /readyz",
+      async () => await httpsGetStatus(`${this.info.server}/readyz`, this.info.caPath) === 200,
+      90_000,
+      log,
+    );
+    await waitFor(
+      "namespace default",
+      async () => {
+        const r = await this.kubectl(["get", "namespace", "default", "-o", "name"]);
+        return r.code === 0;
+      },
+      30_000,
+      log,
+    );
   }
 
   /** Stops kube-apiserver only (etcd keeps the data), e.g. to test recovery across a restart. */
@@ -256,6 +275,22 @@ export class ControlPlane {
     if (this.#attached) throw new Error("stopApiserver: start a control plane of your own to restart it");
     await stopProcess(this.#apiserver);
     this.#apiserver = undefined;
+  }
+
+  /**
+   * Compacts etcd's history at its current revision (what the API server does every 5 minutes),
+   * so any older resourceVersion is gone and watches or lists from it get 410 Expired.
+   */
+  async compactEtcd(): Promise<number> {
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(`${this.info.etcdUrl}${path}`, { method: "POST", body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`etcd ${path}: HTTP ${res.status} ${await res.text()}`);
+      return await res.json();
+    };
+    const range = await post("/v3/kv/range", { key: btoa("compact-probe") });
+    const revision = Number(range.header.revision);
+    await post("/v3/kv/compaction", { revision, physical: true });
+    return revision;
   }
 
   /** Runs kubectl as admin (or with another kubeconfig); never throws on a non-zero exit. */
@@ -289,7 +324,11 @@ export class ControlPlane {
     const id = `user-${++this.#users}-${name.replace(/[^a-z0-9-]/gi, "")}`;
     const c = await issueCert(this.#ca, id, { cn: name, orgs: groups }, { keyFormat });
     const kubeconfigPath = join(this.info.dir, `${id}.kubeconfig`);
-    await writeKubeconfig(kubeconfigPath, this.info.server, this.info.caPath, { name, cert: c.cert, key: c.key });
+    await writeKubeconfig(kubeconfigPath, this.info.server, this.info.caPath, {
+      name,
+      cert: c.cert,
+      key: c.key,
+    });
     return { name, kubeconfigPath, cert: c.cert, key: c.key };
   }
 
@@ -297,7 +336,8 @@ export class ControlPlane {
   async serviceAccountToken(namespace: string, name: string, seconds = 3600): Promise<Identity> {
     await this.kubectl(["create", "namespace", namespace]);
     await this.kubectl(["-n", namespace, "create", "serviceaccount", name]);
-    const token = (await this.kubectlOk(["-n", namespace, "create", "token", name, `--duration=${seconds}s`])).trim();
+    const token = (await this.kubectlOk(["-n", namespace, "create", "token", name, `--duration=${seconds}s`]))
+      .trim();
     const kubeconfigPath = join(this.info.dir, `sa-${namespace}-${name}.kubeconfig`);
     await writeKubeconfig(kubeconfigPath, this.info.server, this.info.caPath, { name, token }, namespace);
     return { name: `system:serviceaccount:${namespace}:${name}`, kubeconfigPath, token };

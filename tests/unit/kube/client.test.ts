@@ -2,7 +2,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KubeClient } from "../../../lib/kube/client.ts";
 import { builtin, resourceType } from "../../../lib/kube/resources.ts";
-import { ConflictError, ConnectionError, GoneError, NotFoundError, TooManyRequestsError } from "../../../lib/kube/errors.ts";
+import {
+  ConflictError,
+  ConnectionError,
+  GoneError,
+  NotFoundError,
+  TooManyRequestsError,
+} from "../../../lib/kube/errors.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeTransport, json, status } from "./fake-transport.ts";
 
@@ -34,16 +40,27 @@ describe("KubeClient paths and verbs", () => {
     const t = new FakeTransport(() => json(200, {}));
     const c = new KubeClient(t, { sleep: noSleep, registry: new Registry() });
     await c.patch(builtin.Deployment, "d", { spec: {} }, { namespace: "n", type: "strategic" });
-    await c.apply(df, { apiVersion: "dataflow.dataflow.io/v1", kind: "DataFlow", metadata: { name: "x", namespace: "n" } }, {
+    await c.apply(df, {
+      apiVersion: "dataflow.dataflow.io/v1",
+      kind: "DataFlow",
+      metadata: { name: "x", namespace: "n" },
+    }, {
       fieldManager: "mgr",
       force: true,
     });
-    await c.patch(df, "x", [{ op: "test", path: "/a", value: 1 }], { namespace: "n", type: "json", subresource: "status" });
+    await c.patch(df, "x", [{ op: "test", path: "/a", value: 1 }], {
+      namespace: "n",
+      type: "json",
+      subresource: "status",
+    });
     assert.equal(t.requests[0].headers?.["Content-Type"], "application/strategic-merge-patch+json");
     assert.equal(t.requests[1].headers?.["Content-Type"], "application/apply-patch+yaml");
     assert.match(t.requests[1].url, /fieldManager=mgr&force=true/);
     assert.equal(t.requests[2].url, "/apis/dataflow.dataflow.io/v1/namespaces/n/dataflows/x/status");
-    assert.throws(() => c.patch(df, "x", {}, { namespace: "n", type: "strategic" }), /not supported for DataFlow/);
+    assert.throws(
+      () => c.patch(df, "x", {}, { namespace: "n", type: "strategic" }),
+      /not supported for DataFlow/,
+    );
   });
 
   it("delete sends preconditions and propagation policy", async () => {
@@ -72,11 +89,14 @@ describe("KubeClient retries", () => {
     const got = await c.get<{ metadata: { name: string } }>(builtin.ConfigMap, "a", { namespace: "n" });
     assert.equal(got.metadata.name, "a");
     assert.equal(t.requests.length, 3);
-    assert.equal(registry.counter("rest_client_requests_total", "", ["code", "method", "host"]).get({
-      code: "500",
-      method: "GET",
-      host: "fake.test:6443",
-    }), 1);
+    assert.equal(
+      registry.counter("rest_client_requests_total", "", ["code", "method", "host"]).get({
+        code: "500",
+        method: "GET",
+        host: "fake.test:6443",
+      }),
+      1,
+    );
   });
 
   it("honours Retry-After on 429 for a write (the server did not process it) and does not retry a 500 write", async () => {
@@ -91,7 +111,10 @@ describe("KubeClient retries", () => {
 
     const t2 = new FakeTransport(() => status(500, "InternalError"));
     const c2 = new KubeClient(t2, { sleep: noSleep, registry: new Registry() });
-    await assert.rejects(c2.create(builtin.ConfigMap, { metadata: { name: "x", namespace: "n" } }), /InternalError/);
+    await assert.rejects(
+      c2.create(builtin.ConfigMap, { metadata: { name: "x", namespace: "n" } }),
+      /InternalError/,
+    );
     assert.equal(t2.requests.length, 1);
   });
 
@@ -103,10 +126,15 @@ describe("KubeClient retries", () => {
   });
 
   it("does not retry 404 or 409", async () => {
-    const t = new FakeTransport((r) => (r.method === "GET" ? status(404, "NotFound") : status(409, "Conflict")));
+    const t = new FakeTransport((
+      r,
+    ) => (r.method === "GET" ? status(404, "NotFound") : status(409, "Conflict")));
     const c = new KubeClient(t, { sleep: noSleep, registry: new Registry() });
     await assert.rejects(c.get(builtin.ConfigMap, "x", { namespace: "n" }), NotFoundError);
-    await assert.rejects(c.replace(builtin.ConfigMap, { metadata: { name: "x", namespace: "n" } }), ConflictError);
+    await assert.rejects(
+      c.replace(builtin.ConfigMap, { metadata: { name: "x", namespace: "n" } }),
+      ConflictError,
+    );
     assert.equal(t.requests.length, 2);
   });
 });
@@ -129,7 +157,9 @@ describe("KubeClient.listAll", () => {
     const t = new FakeTransport((r) => {
       calls++;
       const cont = new URLSearchParams(r.url.split("?")[1]).get("continue");
-      if (calls === 1) return json(200, { metadata: { resourceVersion: "10", continue: "old" }, items: [{ n: "stale" }] });
+      if (calls === 1) {
+        return json(200, { metadata: { resourceVersion: "10", continue: "old" }, items: [{ n: "stale" }] });
+      }
       if (cont === "old") return status(410, "Expired", "continue token expired");
       if (!cont) return json(200, { metadata: { resourceVersion: "20" }, items: [{ n: "fresh" }] });
       throw new Error("unexpected");
@@ -143,6 +173,9 @@ describe("KubeClient.listAll", () => {
   it("surfaces a 410 on the first page as GoneError", async () => {
     const t = new FakeTransport(() => status(410, "Expired"));
     const c = new KubeClient(t, { sleep: noSleep, registry: new Registry() });
-    await assert.rejects(c.listAll(builtin.ConfigMap, { resourceVersion: "1", resourceVersionMatch: "Exact" }), GoneError);
+    await assert.rejects(
+      c.listAll(builtin.ConfigMap, { resourceVersion: "1", resourceVersionMatch: "Exact" }),
+      GoneError,
+    );
   });
 });

@@ -44,7 +44,9 @@ describe("errorFromResponse", () => {
     assert.equal(e.retryAfterSeconds, 3);
     const inv = errorFromResponse(
       422,
-      st(422, "Invalid", { details: { causes: [{ field: "spec.source.type", message: "Unsupported value" }] } }),
+      st(422, "Invalid", {
+        details: { causes: [{ field: "spec.source.type", message: "Unsupported value" }] },
+      }),
     );
     assert.ok(inv instanceof InvalidError);
     assert.equal(inv.causes[0].field, "spec.source.type");

@@ -8,11 +8,19 @@ export interface Recorded extends KubeRequest {
 
 /** Builds a JSON response. */
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
 }
 
 /** Builds a Status body response. */
-export function status(code: number, reason: string, message = reason, extra: Record<string, unknown> = {}): Response {
+export function status(
+  code: number,
+  reason: string,
+  message = reason,
+  extra: Record<string, unknown> = {},
+): Response {
   return json(code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...extra });
 }
 

@@ -40,12 +40,17 @@ describe("readLines", () => {
 
 describe("watchEvents", () => {
   it("yields 1.5 events then the rest as exactly two events in order, bookmarks included", async () => {
-    const ev = (t: string, rv: string) => JSON.stringify({ type: t, object: { metadata: { resourceVersion: rv } } });
+    const ev = (t: string, rv: string) =>
+      JSON.stringify({ type: t, object: { metadata: { resourceVersion: rv } } });
     const all = `${ev("ADDED", "1")}\n${ev("BOOKMARK", "2")}\n`;
     const cut = Math.floor(all.length * 0.75);
     const got: string[] = [];
-    for await (const e of watchEvents(chunked([all.slice(0, cut), all.slice(cut)]), new AbortController(), 0, "W")) {
-      got.push(`${e.type}:${(e.object as { metadata: { resourceVersion: string } }).metadata.resourceVersion}`);
+    for await (
+      const e of watchEvents(chunked([all.slice(0, cut), all.slice(cut)]), new AbortController(), 0, "W")
+    ) {
+      got.push(
+        `${e.type}:${(e.object as { metadata: { resourceVersion: string } }).metadata.resourceVersion}`,
+      );
     }
     assert.deepEqual(got, ["ADDED:1", "BOOKMARK:2"]);
   });
@@ -66,7 +71,9 @@ describe("watchEvents", () => {
     const controller = new AbortController();
     const started = Date.now();
     await assert.rejects(async () => {
-      for await (const _ of watchEvents(chunked(['{"type":"ADDED","object":{}}\n'], 1, true), controller, 150, "W")) {
+      for await (
+        const _ of watchEvents(chunked(['{"type":"ADDED","object":{}}\n'], 1, true), controller, 150, "W")
+      ) {
         // the first event arrives, then silence
       }
     }, WatchIdleError);
@@ -75,7 +82,9 @@ describe("watchEvents", () => {
 
   it("rejects a line that is not JSON with a message naming the request", async () => {
     await assert.rejects(async () => {
-      for await (const _ of watchEvents(chunked(["<html>\n"]), new AbortController(), 0, "WATCH /x")) { /* */ }
+      for await (const _ of watchEvents(chunked(["<html>\n"]), new AbortController(), 0, "WATCH /x")) {
+        /* */
+      }
     }, /WATCH \/x: the watch stream sent a line that is not JSON/);
   });
 });
