@@ -78,7 +78,29 @@ async function kubectl(args: string[]): Promise<void> {
   if (r.code !== 0) process.stdout.write(r.stderr);
 }
 
-/** Waits until every sample has its expected phase; returns the phases seen last. */
+/** An Event reason each sample should show (Events are written asynchronously, so wait for them). */
+const EXPECTED_EVENT: Record<string, string> = {
+  "orders-to-postgresql": "DeploymentCreated",
+  "clickstream-cleanup": "DeploymentCreated",
+  "audit-log-archive": "SecretResolutionFailed",
+};
+
+/** The Event reasons recorded per DataFlow name in the demo namespace. */
+async function eventReasons(): Promise<Record<string, string[]>> {
+  const r = await cp!.kubectl(["get", "events", "-n", NAMESPACE, "-o", "json"]);
+  const out: Record<string, string[]> = {};
+  if (r.code !== 0) return out;
+  for (
+    const e of JSON.parse(r.stdout).items as Array<
+      { reason: string; involvedObject: { kind: string; name: string } }
+    >
+  ) {
+    if (e.involvedObject.kind === "DataFlow") (out[e.involvedObject.name] ??= []).push(e.reason);
+  }
+  return out;
+}
+
+/** Waits until every sample has its expected phase and Event; returns the phases seen last. */
 async function waitForPhases(timeoutMs: number): Promise<{ ok: boolean; phases: Record<string, string> }> {
   const deadline = Date.now() + timeoutMs;
   let phases: Record<string, string> = {};
@@ -89,7 +111,12 @@ async function waitForPhases(timeoutMs: number): Promise<{ ok: boolean; phases: 
         { metadata: { name: string }; status?: { phase?: string } }
       >;
       phases = Object.fromEntries(items.map((d) => [d.metadata.name, d.status?.phase ?? ""]));
-      if (Object.entries(EXPECTED).every(([n, p]) => phases[n] === p)) return { ok: true, phases };
+      if (Object.entries(EXPECTED).every(([n, p]) => phases[n] === p)) {
+        const reasons = await eventReasons();
+        if (Object.entries(EXPECTED_EVENT).every(([n, r]) => reasons[n]?.includes(r))) {
+          return { ok: true, phases };
+        }
+      }
     }
     if (operator && !operator.running) break;
     await new Promise((r) => setTimeout(r, 500));
@@ -103,6 +130,7 @@ async function main(): Promise<number> {
   cp = await ControlPlane.start();
   console.log(`control plane up at ${cp.info.server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   workDir = await mkdtemp(join(tmpdir(), "dataflow-demo-"));
+  console.log(`temporary directories: ${cp.info.dir} ${workDir} (removed on exit)`);
 
   step("installing the DataFlow CRD, the operator's ServiceAccount and deploy/rbac.yaml");
   const identity = await installOperatorIdentity(cp);
@@ -125,6 +153,8 @@ async function main(): Promise<number> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       PROCESSOR_IMAGE: "ghcr.io/dataflow-operator/dataflow:latest",
       OPERATOR_NAMESPACE: "dataflow-system",
+      // The Events' reportingInstance (in a cluster the pod name comes from the downward API).
+      POD_NAME: "dataflow-operator-demo",
     },
     logFile,
   });
@@ -141,7 +171,12 @@ async function main(): Promise<number> {
   step("what a user sees");
   await kubectl(["get", "df", "-n", NAMESPACE]);
   await kubectl(["get", "configmaps,deployments", "-n", NAMESPACE, "-l", "dataflow.dataflow.io/owned=true"]);
-  await kubectl(["describe", "dataflow", "-n", NAMESPACE]);
+  // One describe per DataFlow, as the events page documents it: kubectl 1.36 leaves the Events
+  // section out when one `describe` call prints several custom resources.
+  for (const name of Object.keys(EXPECTED).sort()) {
+    await kubectl(["describe", "dataflow", "-n", NAMESPACE, name]);
+  }
+  await kubectl(["get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp"]);
 
   if (!ok) {
     console.error(

@@ -262,19 +262,7 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
   });
 
   it("the samples are valid DataFlows for the installed CRD", T, async () => {
-    await cp.kubectlOk([
-      "apply",
-      "--server-side",
-      "--force-conflicts",
-      "-f",
-      join(repoRoot, "deploy", "crd.yaml"),
-    ]);
-    await cp.kubectlOk([
-      "wait",
-      "--for=condition=Established",
-      "crd/dataflows.dataflow.dataflow.io",
-      "--timeout=60s",
-    ]);
+    await installCrd(cp);
     const samples = ["kafka-to-postgresql", "with-transformations", "missing-secret"];
     for (const name of samples) {
       const objects = (await readManifests(`deploy/samples/${name}.yaml`)).map((o) => ({

@@ -53,6 +53,8 @@ function startOperator(name: string): Promise<OperatorProcess> {
       LOG_LEVEL: "debug",
       PROCESSOR_IMAGE,
       PROCESSOR_LOG_LEVEL: "warn",
+      // Exercises the watch of the operator's own Deployment under deploy/rbac.yaml as well.
+      OPERATOR_DEPLOYMENT_NAME: "dataflow-operator",
     },
   }).then((op) => (operators.push(op), op));
 }

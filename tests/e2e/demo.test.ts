@@ -1,0 +1,128 @@
+/**
+ * `deno task demo` as a user runs it: `--once` shows the samples reaching their phases with
+ * their Events and exits 0; without it the demo keeps running until SIGINT (Ctrl-C), which stops
+ * the operator and the control plane and removes every temporary directory.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import process from "node:process";
+import { repoRoot } from "./manifests.ts";
+
+const T = { timeout: 300_000 };
+
+/** The demo under the runtime running this test (deno run -A, or bun). */
+function demoCommand(args: string[]): string[] {
+  const self = process.execPath;
+  return process.versions.bun
+    ? [self, "tests/demo.ts", ...args]
+    : [self, "run", "-A", "tests/demo.ts", ...args];
+}
+
+interface Demo {
+  output: () => string;
+  exited: Promise<number>;
+  signal: (s: NodeJS.Signals) => void;
+  waitFor: (pattern: RegExp, timeoutMs: number) => Promise<void>;
+}
+
+function startDemo(args: string[]): Demo {
+  const [cmd, ...rest] = demoCommand(args);
+  const child = spawn(cmd, rest, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (d) => out += d);
+  child.stderr!.on("data", (d) => out += d);
+  // "close": every byte of output has been read by then.
+  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  return {
+    output: () => out,
+    exited,
+    signal: (s) => child.kill(s),
+    waitFor: async (pattern, timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!pattern.test(out)) {
+        if (child.exitCode !== null) throw new Error(`the demo exited before printing ${pattern}:\n${out}`);
+        if (Date.now() > deadline) throw new Error(`the demo did not print ${pattern}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  };
+}
+
+/** The temporary directories, control plane URL and operator health URL the demo printed. */
+function printed(out: string): { dirs: string[]; server: string; health: string } {
+  const dirs = /temporary directories: (\S+) (\S+)/.exec(out);
+  const server = /control plane up at (https:\/\/\S+)/.exec(out);
+  const health = /operator ready \(health (http:\/\/\S+\/readyz)/.exec(out);
+  assert.ok(dirs && server && health, `the demo did not print its directories and endpoints:\n${out}`);
+  return { dirs: [dirs[1], dirs[2]], server: server[1], health: health[1] };
+}
+
+/** True when nothing listens at the URL any more (a connection error, not an HTTP or TLS answer). */
+
+async function refused(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(3000) });
+    return false;
+  } catch (err) {
+    return /ECONNREFUSED|Connection refused|connect|ConnectionRefused/i.test(
+      String((err as Error).cause ?? err),
+    );
+  }
+}
+
+describe("deno task demo", T, () => {
+  it(
+    "--once shows the samples in their phases with their Events, then cleans up and exits 0",
+    T,
+    async () => {
+      const demo = startDemo(["--once"]);
+      const code = await demo.exited;
+      const out = demo.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /\$ kubectl get df -n dataflow-demo\nNAME\s+PHASE\s+SOURCE\s+SINK\s+AGE\n/);
+      assert.match(out, /audit-log-archive\s+Error\s+kafka\s+postgresql/);
+      assert.match(out, /clickstream-cleanup\s+Running\s+kafka\s+kafka/);
+      assert.match(out, /orders-to-postgresql\s+Running\s+kafka\s+postgresql/);
+      assert.match(
+        out,
+        /Normal\s+ConfigMapCreated\s+\S+\s+dataflow-controller\s+Created ConfigMap dataflow-orders-to-postgresql-spec/,
+      );
+      assert.match(
+        out,
+        /Normal\s+DeploymentCreated\s+\S+\s+dataflow-controller\s+Created Deployment dataflow-clickstream-cleanup/,
+      );
+      assert.match(
+        out,
+        /Warning\s+SecretResolutionFailed\s+\S+\s+dataflow-controller\s+Failed to resolve secrets: .*audit-kafka-credentials/,
+      );
+      assert.match(out, /operator exited with 0/);
+      const { dirs, server, health } = printed(out);
+      for (const d of dirs) assert.equal(existsSync(d), false, `${d} was left behind`);
+      assert.ok(await refused(health), "the operator still listens after the demo exited");
+      assert.ok(await refused(server), "the control plane still listens after the demo exited");
+    },
+  );
+
+  it(
+    "keeps running until Ctrl-C (SIGINT), which stops the operator and the control plane and removes everything",
+    T,
+    async () => {
+      const demo = startDemo([]);
+      await demo.waitFor(/Press Ctrl-C/, 240_000);
+      const { dirs, server, health } = printed(demo.output());
+      for (const d of dirs) assert.ok(existsSync(d), `${d} should exist while the demo runs`);
+      assert.equal(await refused(health), false, "the operator is not serving while the demo runs");
+      demo.signal("SIGINT");
+      const code = await demo.exited;
+      const out = demo.output();
+      assert.equal(code, 0, out);
+      assert.match(out, /SIGINT: cleaning up/);
+      assert.match(out, /operator exited with 0/);
+      for (const d of dirs) assert.equal(existsSync(d), false, `${d} was left behind`);
+      assert.ok(await refused(health), "the operator still listens after Ctrl-C");
+      assert.ok(await refused(server), "the control plane still listens after Ctrl-C");
+    },
+  );
+});
