@@ -222,11 +222,23 @@ export const TransformationSpecSchema = withRules(
 export const QUANTITY_PATTERN =
   "^\\+?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 
-/** A non-negative quantity, as an integer or a string (`500m`, `1Gi`). */
-export const QuantitySchema = z.union([z.int().nonnegative(), z.string().regex(new RegExp(QUANTITY_PATTERN))])
+/** A quantity, as an integer or an unsigned string (`500m`, `1Gi`). */
+export const QuantitySchema = z.union([z.int(), z.string().regex(new RegExp(QUANTITY_PATTERN))])
   .meta({ "x-kubernetes-int-or-string": true });
 
-const quantities = z.record(z.string(), QuantitySchema).optional();
+/** A resource map; the pattern refuses negative strings, this rule negative integers (as the Go webhook did). */
+const MAX_RESOURCES = 32;
+const quantities = withRules(
+  // maxProperties bounds the CEL rule's estimated cost (the API server refuses unbounded maps).
+  z.record(z.string(), QuantitySchema).refine((m) => Object.keys(m).length <= MAX_RESOURCES, {
+    message: `must have at most ${MAX_RESOURCES} resources`,
+  }).meta({ maxProperties: MAX_RESOURCES }),
+  [{
+    cel: "self.all(k, type(self[k]) != int || self[k] >= 0)",
+    message: "resource quantity must not be negative",
+    check: (m) => Object.values(m).every((v) => typeof v !== "number" || v >= 0),
+  }],
+).optional();
 
 /** corev1.ResourceRequirements. */
 export const ResourcesSchema = z.object({
@@ -320,18 +332,24 @@ export interface DataFlow {
 /** The longest DataFlow name: it becomes the value of the `dataflow.dataflow.io/name` label. */
 export const MAX_NAME_LENGTH = 63;
 
+/** A zod issue path in the API server's spelling: `spec.transformations[0].flatten`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`).join("");
+}
+
 /** The outcome of {@link checkSpec}. */
 export type SpecCheck = { ok: true; spec: DataFlowSpec } | { ok: false; problems: string[] };
 
 /**
  * The reconcile-time check: the same schema and rules the API server enforces, for objects stored
- * before the CRD had them. Problems name the field (`spec.source.kafka.brokers: ...`).
+ * before the CRD had them. Problems name the field as the API server does
+ * (`spec.transformations[0].flatten: ...`).
  */
 export function checkSpec(spec: unknown): SpecCheck {
   const result = DataFlowSpecSchema.safeParse(spec);
   if (result.success) return { ok: true, spec: result.data };
   return {
     ok: false,
-    problems: result.error.issues.map((i) => `${["spec", ...i.path.map(String)].join(".")}: ${i.message}`),
+    problems: result.error.issues.map((i) => `${fieldPath(["spec", ...i.path])}: ${i.message}`),
   };
 }
