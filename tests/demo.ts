@@ -130,7 +130,7 @@ async function main(): Promise<number> {
   cp = await ControlPlane.start();
   console.log(`control plane up at ${cp.info.server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   workDir = await mkdtemp(join(tmpdir(), "dataflow-demo-"));
-  console.log(`temporary directories: ${cp.info.dir} ${workDir} (removed on exit)`);
+  console.log(`temporary directories: ${cp.info.dir} ${workDir} (removed on exit); demo pid ${process.pid}`);
 
   step("installing the DataFlow CRD, the operator's ServiceAccount and deploy/rbac.yaml");
   const identity = await installOperatorIdentity(cp);

@@ -27,18 +27,34 @@ interface Demo {
   waitFor: (pattern: RegExp, timeoutMs: number) => Promise<void>;
 }
 
+// The demo runs under a shell that prints its exit status: Deno's node:child_process reports a
+// child that handled the signal it was sent as killed by it, hiding the real exit code. Signals go
+// to the demo's own pid (it prints it), not to the shell.
+const EXIT_MARK = "[demo-exit]";
+
 function startDemo(args: string[]): Demo {
-  const [cmd, ...rest] = demoCommand(args);
-  const child = spawn(cmd, rest, { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("bash", ["-c", `"$@"; echo "${EXIT_MARK} $?"`, "demo", ...demoCommand(args)], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout!.on("data", (d) => out += d);
   child.stderr!.on("data", (d) => out += d);
   // "close": every byte of output has been read by then.
-  const exited = new Promise<number>((resolve) => child.on("close", (code) => resolve(code ?? -1)));
+  const exited = new Promise<number>((resolve) =>
+    child.on("close", () => {
+      const line = out.split("\n").findLast((l) => l.startsWith(EXIT_MARK));
+      resolve(line ? Number(line.slice(EXIT_MARK.length)) : -1);
+    })
+  );
   return {
     output: () => out,
     exited,
-    signal: (s) => child.kill(s),
+    signal: (s) => {
+      const pid = /demo pid (\d+)/.exec(out);
+      assert.ok(pid, "the demo did not print its pid");
+      process.kill(Number(pid[1]), s);
+    },
     waitFor: async (pattern, timeoutMs) => {
       const deadline = Date.now() + timeoutMs;
       while (!pattern.test(out)) {
