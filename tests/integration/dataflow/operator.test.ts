@@ -273,6 +273,40 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
     }]);
   });
 
+  it(
+    "a missing key is named, and adding the key heals (keys read from Secret metadata)",
+    { timeout: 60_000 },
+    async () => {
+      await ready();
+      const ns = await freshNamespace(cp, "df");
+      await cp.kubectlOk(["-n", ns, "create", "secret", "generic", "pg", "--from-literal=password=x"]);
+      await cp.kubectlOk(["apply", "-f", "-"], {
+        input: dataflowYaml(ns, "keyless", { name: "pg", key: "dsn" }),
+      });
+      const d = await waitFor("phase Error", async () => {
+        const x = await df(ns, "keyless");
+        return x?.status?.phase === "Error" && x;
+      });
+      assert.equal(
+        d.status!.message,
+        `Failed to resolve secrets: spec.sink.postgresql.connectionStringSecretRef: key dsn not found in Secret ${ns}/pg`,
+      );
+      await cp.kubectlOk([
+        "-n",
+        ns,
+        "patch",
+        "secret",
+        "pg",
+        "-p",
+        JSON.stringify({ stringData: { dsn: SECRET_VALUE } }),
+      ]);
+      await waitFor(
+        "healed: phase Pending",
+        async () => (await df(ns, "keyless"))?.status?.phase === "Pending",
+      );
+    },
+  );
+
   it("refuses a cross-namespace Secret reference", { timeout: 60_000 }, async () => {
     await ready();
     const ns = await freshNamespace(cp, "df");
