@@ -105,11 +105,7 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
 /** deploy/'s RBAC and operator manifests, when this runs from a source checkout. */
 function deployFile(name: string): string | undefined {
   const url = new URL(`../../deploy/${name}`, import.meta.url);
-  try {
-    return url.protocol === "file:" && existsSync(url) ? readFileSync(url, "utf8") : undefined;
-  } catch {
-    return undefined;
-  }
+  return url.protocol === "file:" && existsSync(url) ? readFileSync(url, "utf8") : undefined;
 }
 
 /**

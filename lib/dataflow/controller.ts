@@ -4,6 +4,8 @@
  * optionally the operator's own Deployment), the controller, the event recorder, and the manager
  * with leader election, health and metrics.
  */
+import type { Deployment } from "kubernetes-types/apps/v1";
+import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import { builtin } from "../kube/resources.ts";
 import { EventRecorder } from "../events/mod.ts";
@@ -57,17 +59,14 @@ export interface Operator {
 /** The keys a Secret's metadata-only cache entry keeps: its data keys, not its managedFields. */
 const DATA_KEYS = "dataKeys";
 
-/** The Secret names a stored DataFlow references in its namespace (tolerates an invalid spec). */
+/** The Secret names a stored DataFlow references in its namespace (also for a spec that fails validation). */
 function referencedSecrets(df: DataFlow): Set<string> {
-  try {
-    const ns = df.metadata.namespace;
-    return new Set(
-      collectSecretRefs(df.spec as DataFlowSpec).filter((u) => !u.ref.namespace || u.ref.namespace === ns)
-        .map((u) => u.ref.name),
-    );
-  } catch {
-    return new Set();
-  }
+  if (!df.spec || typeof df.spec !== "object") return new Set();
+  const ns = df.metadata.namespace;
+  const uses = collectSecretRefs(df.spec as DataFlowSpec).filter((u) =>
+    !u.ref.namespace || u.ref.namespace === ns
+  );
+  return new Set(uses.map((u) => u.ref.name));
 }
 
 /** Builds the operator. Nothing starts until `manager.run()`. */
@@ -105,7 +104,9 @@ export function createOperator(options: OperatorOptions): Operator {
     // Keep managedFields until the transform has read the data keys from them, then drop them.
     stripManagedFields: false,
     transform: (obj) => {
-      const keys = secretKeysFromManagedFields(obj.metadata?.managedFields as never);
+      const keys = secretKeysFromManagedFields(
+        obj.metadata?.managedFields as { fieldsV1?: Record<string, unknown> }[] | undefined,
+      );
       const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
       return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, [DATA_KEYS]: keys };
     },
@@ -117,8 +118,8 @@ export function createOperator(options: OperatorOptions): Operator {
   const key = (ns: string, name: string) => `${ns}/${name}`;
   const cache: DataFlowCache = {
     dataflow: (ns, name) => dataflows.get(key(ns, name)),
-    configMap: (ns, name) => configMaps.get(key(ns, name)) as never,
-    deployment: (ns, name) => deployments.get(key(ns, name)) as never,
+    configMap: (ns, name) => configMaps.get(key(ns, name)) as (ConfigMap & KubeObject) | undefined,
+    deployment: (ns, name) => deployments.get(key(ns, name)) as (Deployment & KubeObject) | undefined,
     secret: (ns, name) => {
       const s = secrets.get(key(ns, name));
       if (!s) return undefined;

@@ -35,8 +35,8 @@ import { phaseFromDeployment, type PhaseReport, statusPatch } from "./status.ts"
 export interface DataFlowCache {
   /** The DataFlow, or undefined when it is gone; may throw (reported as FailedGet). */
   dataflow(namespace: string, name: string): DataFlow | undefined;
-  configMap(namespace: string, name: string): ConfigMap | undefined;
-  deployment(namespace: string, name: string): Deployment | undefined;
+  configMap(namespace: string, name: string): (ConfigMap & KubeObject) | undefined;
+  deployment(namespace: string, name: string): (Deployment & KubeObject) | undefined;
   /** Metadata of a Secret; never its data. */
   secret(namespace: string, name: string): SecretMeta | undefined;
 }
@@ -229,7 +229,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       () =>
         ensureOwned(
           ConfigMapKind,
-          cache.configMap(namespace, configMapName(name)) as never,
+          cache.configMap(namespace, configMapName(name)),
           desiredCm,
           current,
           client,
@@ -240,7 +240,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     const dep = await step("Deployment", () =>
       ensureOwned(
         DeploymentKind,
-        cache.deployment(namespace, deploymentName(name)) as never,
+        cache.deployment(namespace, deploymentName(name)),
         desiredDep,
         current,
         client,
