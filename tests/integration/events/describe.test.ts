@@ -3,7 +3,7 @@
  * object and on a cluster-scoped object, kopf's type mapping, events about events sending
  * nothing, and a 2,000 x "€" message accepted by the real API server.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EventRecorder } from "../../../lib/events/mod.ts";
 import { KubeClient } from "../../../lib/kube/client.ts";
@@ -17,14 +17,20 @@ let ns: string;
 let transport: CountingTransport;
 let client: KubeClient;
 
-before(async () => {
-  cp = await testControlPlane();
-  await installWidgetCrd(cp);
-  ns = await freshNamespace(cp, "ev-describe");
-  transport = new CountingTransport(clientFor(cp).transport);
-  client = new KubeClient(transport);
-});
-after(() => transport.close());
+let setup: Promise<void> | undefined;
+/** Integration tests talk to a real server: allow them time (bun's default is 5 s). */
+const SLOW = { timeout: 120_000 };
+
+/** Shared setup, run by the first test: bun limits hooks to 5 s, while tests take a timeout option. */
+const ready = () =>
+  setup ??= (async () => {
+    cp = await testControlPlane();
+    await installWidgetCrd(cp);
+    ns = await freshNamespace(cp, "ev-describe");
+    transport = new CountingTransport(clientFor(cp).transport);
+    client = new KubeClient(transport);
+  })();
+after(() => transport?.close());
 
 function recorder(): EventRecorder {
   return new EventRecorder(client, {
@@ -35,7 +41,8 @@ function recorder(): EventRecorder {
 }
 
 describe("events seen through kubectl", () => {
-  it("shows info, warn, exception and a kopf-style type on a namespaced custom object", async () => {
+  it("shows info, warn, exception and a kopf-style type on a namespaced custom object", SLOW, async () => {
+    await ready();
     await cp.kubectlOk(["-n", ns, "apply", "-f", "-"], {
       input:
         "apiVersion: events-test.example.com/v1\nkind: Widget\nmetadata: {name: gear}\nspec: {size: 3}\n",
@@ -78,42 +85,48 @@ describe("events seen through kubectl", () => {
     }
   });
 
-  it("records cluster-scoped objects in default with an empty involved namespace, found by describe", async () => {
-    const gadgetName = `g-${Date.now().toString(36)}`;
-    await cp.kubectlOk(["apply", "-f", "-"], {
-      input: `apiVersion: events-test.example.com/v1\nkind: Gadget\nmetadata: {name: ${gadgetName}}\n`,
-    });
-    const gadget = await kubectlJson(cp, ["get", "gadget", gadgetName]);
-    const target = await freshNamespace(cp, "ev-cluster");
-    const nsObj = await kubectlJson(cp, ["get", "namespace", target]);
-    const r = recorder();
-    r.warn(gadget, "Overheated", `Gadget ${gadgetName} is too hot`);
-    r.info(nsObj, "Provisioned", `Namespace ${target} is ready`);
-    await r.close({ timeoutMs: 10_000 });
-    for (const name of [gadgetName, target]) {
-      const events = (await kubectlJson<{ items: ServerEvent[] }>(cp, [
-        "-n",
-        "default",
-        "get",
-        "events",
-        `--field-selector=involvedObject.name=${name},involvedObject.namespace=`,
-      ])).items;
-      assert.equal(events.length, 1, name);
-      assert.equal(events[0].metadata.namespace, "default");
-      assert.equal(events[0].involvedObject.namespace, undefined);
-    }
-    // kubectl's Namespace describer prints no events at all; the generic describer of a
-    // cluster-scoped custom resource searches involvedObject.namespace="" and must find ours.
-    const describe = await cp.kubectlOk(["describe", "gadget", gadgetName]);
-    assert.match(
-      describe.slice(describe.indexOf("Events:")),
-      new RegExp(`Warning\\s+Overheated\\s+\\S+\\s+dataflow-controller\\s+Gadget ${gadgetName} is too hot`),
-    );
-    const table = await cp.kubectlOk(["get", "events", "-A", "--sort-by=.lastTimestamp"]);
-    assert.match(table, new RegExp(`default\\s+\\S+\\s+Normal\\s+Provisioned\\s+namespace/${target}`));
-  });
+  it(
+    "records cluster-scoped objects in default with an empty involved namespace, found by describe",
+    SLOW,
+    async () => {
+      await ready();
+      const gadgetName = `g-${Date.now().toString(36)}`;
+      await cp.kubectlOk(["apply", "-f", "-"], {
+        input: `apiVersion: events-test.example.com/v1\nkind: Gadget\nmetadata: {name: ${gadgetName}}\n`,
+      });
+      const gadget = await kubectlJson(cp, ["get", "gadget", gadgetName]);
+      const target = await freshNamespace(cp, "ev-cluster");
+      const nsObj = await kubectlJson(cp, ["get", "namespace", target]);
+      const r = recorder();
+      r.warn(gadget, "Overheated", `Gadget ${gadgetName} is too hot`);
+      r.info(nsObj, "Provisioned", `Namespace ${target} is ready`);
+      await r.close({ timeoutMs: 10_000 });
+      for (const name of [gadgetName, target]) {
+        const events = (await kubectlJson<{ items: ServerEvent[] }>(cp, [
+          "-n",
+          "default",
+          "get",
+          "events",
+          `--field-selector=involvedObject.name=${name},involvedObject.namespace=`,
+        ])).items;
+        assert.equal(events.length, 1, name);
+        assert.equal(events[0].metadata.namespace, "default");
+        assert.equal(events[0].involvedObject.namespace, undefined);
+      }
+      // kubectl's Namespace describer prints no events at all; the generic describer of a
+      // cluster-scoped custom resource searches involvedObject.namespace="" and must find ours.
+      const describe = await cp.kubectlOk(["describe", "gadget", gadgetName]);
+      assert.match(
+        describe.slice(describe.indexOf("Events:")),
+        new RegExp(`Warning\\s+Overheated\\s+\\S+\\s+dataflow-controller\\s+Gadget ${gadgetName} is too hot`),
+      );
+      const table = await cp.kubectlOk(["get", "events", "-A", "--sort-by=.lastTimestamp"]);
+      assert.match(table, new RegExp(`default\\s+\\S+\\s+Normal\\s+Provisioned\\s+namespace/${target}`));
+    },
+  );
 
-  it("sends nothing for events about core and events.k8s.io Events", async () => {
+  it("sends nothing for events about core and events.k8s.io Events", SLOW, async () => {
+    await ready();
     const r = recorder();
     r.info(
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "seed", namespace: ns, uid: "u-seed" } },
@@ -138,7 +151,8 @@ describe("events seen through kubectl", () => {
     assert.equal(all.filter((e) => e.involvedObject.kind === "Event").length, 0);
   });
 
-  it("has a 2,000 x '€' message accepted, cut to 1024 bytes with head and tail", async () => {
+  it("has a 2,000 x '€' message accepted, cut to 1024 bytes with head and tail", SLOW, async () => {
+    await ready();
     const r = recorder();
     r.warn(
       { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "euro", namespace: ns, uid: "u-euro" } },

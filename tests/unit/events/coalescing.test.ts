@@ -5,6 +5,9 @@ import { EventRecorder } from "../../../lib/events/mod.ts";
 import { COMBINED_PREFIX } from "../../../lib/events/similar.ts";
 import { fakeSetup, pod } from "./fakes.ts";
 
+/** Fake-clock tests that step through many timers: more than bun's 5 s default on a busy machine. */
+const SLOW = { timeout: 60_000 };
+
 function recorder(setup: ReturnType<typeof fakeSetup>, extra: Record<string, unknown> = {}): EventRecorder {
   return new EventRecorder(setup.client, {
     component: "dataflow-controller",
@@ -16,23 +19,27 @@ function recorder(setup: ReturnType<typeof fakeSetup>, extra: Record<string, unk
 }
 
 describe("coalescing identical events", () => {
-  it("writes 1,000 identical warnings over 10 minutes as one Event with count 1,000 in at most 22 calls", async () => {
-    const setup = fakeSetup();
-    const r = recorder(setup);
-    const p = pod("web-1");
-    for (let i = 0; i < 1000; i++) {
-      r.warn(p, "BackOff", "Back-off restarting failed container");
-      await setup.clock.advance(600);
-    }
-    await setup.clock.advance(30_000); // one update interval after the last emit
-    const events = setup.server.list();
-    assert.equal(events.length, 1);
-    assert.equal(events[0].count, 1000);
-    assert.equal(events[0].type, "Warning");
-    assert.ok(setup.server.count() <= 22, `${setup.server.count()} API calls`);
-    assert.equal(setup.server.count("POST"), 1);
-    assert.deepEqual(setup.server.invalid, []);
-  });
+  it(
+    "writes 1,000 identical warnings over 10 minutes as one Event with count 1,000 in at most 22 calls",
+    SLOW,
+    async () => {
+      const setup = fakeSetup();
+      const r = recorder(setup);
+      const p = pod("web-1");
+      for (let i = 0; i < 1000; i++) {
+        r.warn(p, "BackOff", "Back-off restarting failed container");
+        await setup.clock.advance(600);
+      }
+      await setup.clock.advance(30_000); // one update interval after the last emit
+      const events = setup.server.list();
+      assert.equal(events.length, 1);
+      assert.equal(events[0].count, 1000);
+      assert.equal(events[0].type, "Warning");
+      assert.ok(setup.server.count() <= 22, `${setup.server.count()} API calls`);
+      assert.equal(setup.server.count("POST"), 1);
+      assert.deepEqual(setup.server.invalid, []);
+    },
+  );
 
   it("starts the POST of a first occurrence without waiting for any timer", async () => {
     const setup = fakeSetup();
@@ -43,7 +50,7 @@ describe("coalescing identical events", () => {
     assert.equal(setup.server.count("POST"), 1);
   });
 
-  it("never lets the server count lag more than the update interval during a series", async () => {
+  it("never lets the server count lag more than the update interval during a series", SLOW, async () => {
     const setup = fakeSetup();
     const r = recorder(setup);
     const p = pod("lag");
@@ -107,7 +114,7 @@ describe("coalescing identical events", () => {
     assert.equal(setup.server.list().find((e) => e.message === "attempt 3 failed")!.count, 2);
   });
 
-  it("keeps a 3-hour series visible through the one-hour TTL with its count up to date", async () => {
+  it("keeps a 3-hour series visible through the one-hour TTL with its count up to date", SLOW, async () => {
     const setup = fakeSetup();
     setup.server.ttlMs = 3_600_000;
     const r = recorder(setup);
