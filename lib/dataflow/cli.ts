@@ -54,8 +54,9 @@ Environment:
 
 /** Where the CLI writes (tests capture it). */
 export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
+  /** Awaited: the caller may exit the process right after main() resolves (long output must be flushed). */
+  stdout: (text: string) => void | Promise<void>;
+  stderr: (text: string) => void | Promise<void>;
   env: Record<string, string | undefined>;
   /** Install SIGTERM/SIGINT handlers (default true); tests stop the operator through {@link CliIo.onStarted}. */
   handleSignals?: boolean;
@@ -63,9 +64,14 @@ export interface CliIo {
   onStarted?: (operator: Operator) => void;
 }
 
+/** Resolves once the stream has handed the text to the OS, so a process.exit() after it loses nothing. */
+function writeFlushed(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve) => stream.write(text, () => resolve()));
+}
+
 const defaultIo: CliIo = {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
+  stdout: (t) => writeFlushed(process.stdout, t),
+  stderr: (t) => writeFlushed(process.stderr, t),
   env: process.env,
 };
 
@@ -130,49 +136,47 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       },
     });
   } catch (err) {
-    io.stderr(`error: ${(err as Error).message}\n\n${USAGE}`);
+    await io.stderr(`error: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;
   const command = positionals[0] ?? "run";
   if (values.help || command === "help") {
-    io.stdout(USAGE);
+    await io.stdout(USAGE);
     return 0;
   }
   if (positionals.length > 1) {
-    io.stderr(`error: unexpected arguments: ${positionals.slice(1).join(" ")}\n`);
+    await io.stderr(`error: unexpected arguments: ${positionals.slice(1).join(" ")}\n`);
     return 2;
   }
   switch (command) {
     case "version":
-      io.stdout(`dataflow-operator ${VERSION}\n`);
+      await io.stdout(`dataflow-operator ${VERSION}\n`);
       return 0;
     case "crd":
-      io.stdout(crdYaml());
+      await io.stdout(crdYaml());
       return 0;
     case "manifests": {
       const parts = [crdYaml()];
       for (const f of ["rbac.yaml", "operator.yaml"]) {
         const text = deployFile(f);
         if (text) parts.push(text);
-        else {io.stderr(
-            `note: deploy/${f} is not available next to this binary; printing the CRD only for it\n`,
-          );}
+        else await io.stderr(`note: deploy/${f} is not available next to this binary; skipping it\n`);
       }
-      io.stdout(parts.map((p) => p.trimEnd() + "\n").join("---\n"));
+      await io.stdout(parts.map((p) => p.trimEnd() + "\n").join("---\n"));
       return 0;
     }
     case "run":
       break;
     default:
-      io.stderr(`error: unknown command "${command}"\n\n${USAGE}`);
+      await io.stderr(`error: unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 
   try {
     configureLogging({ level: io.env.LOG_LEVEL });
   } catch (err) {
-    io.stderr(`error: ${(err as Error).message}\n`);
+    await io.stderr(`error: ${(err as Error).message}\n`);
     return 2;
   }
   const log = logger("dataflow", "cli");
@@ -210,11 +214,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
   } catch (err) {
     if (err instanceof ConfigError) {
-      io.stderr(`error: ${err.message}\n`);
+      await io.stderr(`error: ${err.message}\n`);
       return 2;
     }
     log.fatal("the operator failed: {error}", { error: (err as Error).message });
-    io.stderr(`error: ${(err as Error).message}\n`);
+    await io.stderr(`error: ${(err as Error).message}\n`);
     return 1;
   }
 }

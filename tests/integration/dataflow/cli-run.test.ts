@@ -114,7 +114,9 @@ describe("the operator run through the CLI", { timeout: 180_000 }, () => {
         "--health-probe-bind-address=127.0.0.1:0",
       ], {
         stdout: () => {},
-        stderr: (t) => stderr += t,
+        stderr: (t) => {
+          stderr += t;
+        },
         env: {
           LOG_LEVEL: "warning",
           PROCESSOR_IMAGE: "example.com/processor:cli",

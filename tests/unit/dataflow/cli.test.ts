@@ -7,7 +7,15 @@ import { crdYaml } from "../../../lib/dataflow/crd.ts";
 
 async function cli(argv: string[], env: Record<string, string | undefined> = {}) {
   let stdout = "", stderr = "";
-  const code = await main(argv, { stdout: (t) => stdout += t, stderr: (t) => stderr += t, env });
+  const code = await main(argv, {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env,
+  });
   return { code, stdout, stderr };
 }
 
