@@ -179,7 +179,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     await io.stderr(`error: ${(err as Error).message}\n`);
     return 2;
   }
-  const log = logger("dataflow", "cli");
+  const log = logger("operator", "cli");
   try {
     const leaderElect = parseBool("leader-elect", values["leader-elect"]!);
     const processor = processorSettingsFromEnv(io.env);

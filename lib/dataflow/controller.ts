@@ -20,7 +20,7 @@ import { createReconciler, type DataFlowCache } from "./reconciler.ts";
 import { API_VERSION, type DataFlow, type DataFlowSpec, KIND } from "./schema.ts";
 import { collectSecretRefs, secretKeysFromManagedFields } from "./secrets.ts";
 
-const log = logger("dataflow", "controller");
+const log = logger("operator", "controller");
 
 /** The Lease name of leader election (the Go operator's LeaderElectionID). */
 export const LEASE_NAME = "dataflow-operator.dataflow.io";

@@ -61,7 +61,7 @@ export interface DataFlowRequest {
   log?: Logger;
 }
 
-const baseLog = logger("dataflow", "reconciler");
+const baseLog = logger("operator", "reconciler");
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
