@@ -4,13 +4,16 @@
 #
 #   docker build -t dataflow-operator:0.1.0 .
 #
-# HONESTY NOTE: this file has NOT been built. The machine it was written on has no Docker (or other
-# container) engine and cannot reach a container registry, so neither stage has ever run. What IS
-# tested is the exact build command of stage 1 (`bun build --compile ... mod.ts`, the repository's
-# `compile:bun` task plus the two autoload flags) and the resulting binary, which CI runs the
-# end-to-end suite against (tests/e2e/operator.test.ts with DATAFLOW_OPERATOR_CMD). The image's
-# facts come from the Bun binary's linkage (libc, libpthread, libdl, libm only: no libgcc_s, no
-# OpenSSL), which is why base-nossl (not static/scratch, not cc) is the base.
+# HONESTY NOTE: this image has NOT been built. The machine it was written on has no Docker (or other
+# container) engine and cannot reach a container registry, so neither FROM image was ever pulled
+# and neither stage ever ran as such. What was run, outside Docker, is stage 1's commands in a copy
+# of exactly the files it COPYs (package.json, mod.ts, lib/) with Bun 1.4.5: `bun install
+# --production --ignore-scripts` (4 packages) and the `bun build --compile` line below (a 105 MiB
+# binary; `version` and `crd` work under `env -i`, i.e. with no HOME and no other environment).
+# The same compile of mod.ts is what CI runs the end-to-end suite against (tests/e2e/ with
+# DATAFLOW_OPERATOR_CMD=dist/dataflow-operator-bun). The base image follows from the binary's
+# linkage (ldd: libc, libpthread, libdl, libm only; no libgcc_s, no OpenSSL), which is why it is
+# distroless base-nossl (not static/scratch, which lack glibc; not cc, which only adds libgcc_s).
 #
 # Runtime expectations (deploy/operator.yaml and the Helm chart set them):
 #   - runs as uid/gid 65532 (the distroless `nonroot` user), runAsNonRoot: true;
