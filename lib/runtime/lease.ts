@@ -112,6 +112,7 @@ export class LeaderElector {
   #leadingAc = new AbortController();
   #renewAc?: AbortController;
   #renewLoop?: Promise<void>;
+  #acquiring?: Promise<boolean>;
   #status;
   #log;
 
@@ -176,8 +177,14 @@ export class LeaderElector {
    * is renewed in the background until {@link release} or {@link stop}, or until renewal fails
    * past the renew deadline, which aborts {@link leadingSignal}.
    */
-  async acquire(signal?: AbortSignal): Promise<boolean> {
-    if (this.#leading) return true;
+  acquire(signal?: AbortSignal): Promise<boolean> {
+    if (this.#leading) return Promise.resolve(true);
+    // One loop per elector: a second caller shares the running attempt.
+    this.#acquiring ??= this.#acquire(signal).finally(() => (this.#acquiring = undefined));
+    return this.#acquiring;
+  }
+
+  async #acquire(signal?: AbortSignal): Promise<boolean> {
     this.#log.info("waiting to acquire lease {lease} as {identity}");
     const watching = new AbortController();
     const stopWatching = () => watching.abort();
