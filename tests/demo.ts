@@ -133,7 +133,7 @@ async function main(): Promise<number> {
   console.log(`temporary directories: ${cp.info.dir} ${workDir} (removed on exit); demo pid ${process.pid}`);
 
   step("installing the DataFlow CRD, the operator's ServiceAccount and deploy/rbac.yaml");
-  const identity = await installOperatorIdentity(cp);
+  const identity = await installOperatorIdentity(cp, 24 * 3600); // a token that outlives a long demo
   console.log(`the operator will run as ${identity.name}, with deploy/rbac.yaml's permissions only`);
 
   step(`applying deploy/samples/*.yaml to namespace ${NAMESPACE}`);
