@@ -4,7 +4,7 @@
  * `dataflow_status`, a foreign object that is not overwritten, a Secret rotation rolling the
  * processor, and the operator's own Deployment re-reconciling every DataFlow.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import type { Deployment } from "kubernetes-types/apps/v1";
@@ -127,7 +127,8 @@ describe("the operator run through the CLI", { timeout: 180_000 }, () => {
         handleSignals: false,
         onStarted: (op) => operator = op,
       });
-      await waitFor("the operator to start", async () => operator && operator.manager.ports.length >= 1)
+      await waitFor("the operator to start", () =>
+        Promise.resolve(operator && operator.manager.ports.length >= 1))
         .catch((err) => {
           throw new Error(`${err.message}; ports ${operator?.manager.ports}; stderr: ${stderr}`);
         });

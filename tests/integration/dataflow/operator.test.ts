@@ -3,7 +3,7 @@
  * owned objects, phases, `kubectl describe dataflow` events, updates, idle resync, secrets,
  * cross-namespace refusal, API-server validation, deletion, and no secret value anywhere.
  */
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import type { Deployment } from "kubernetes-types/apps/v1";
