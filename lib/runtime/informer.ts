@@ -32,6 +32,12 @@ export interface InformerOptions {
   name?: string;
   /** Page size of the initial list (default 500). */
   pageSize?: number;
+  /**
+   * Fill the cache from a streaming list (`watch` with `sendInitialEvents=true`) instead of LIST
+   * requests, continuing on the same stream (client-go's WatchList). Falls back to LIST when the
+   * server refuses it. Default false.
+   */
+  streamingList?: boolean;
   /** Server-side watch timeout is drawn from [min, 2·min) seconds (default min 290 s, as kube-rs). */
   minWatchTimeoutSeconds?: number;
   /** Abort a watch on which nothing arrived (not even a bookmark) for this long (default: watch timeout + 5 s). */
@@ -132,6 +138,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   #lastFailureAt = -Infinity;
   #unhealthySince?: number;
   #resyncTimer?: TimerHandle;
+  #streamingUnsupported = false;
   #log;
   #metrics;
 
@@ -272,11 +279,19 @@ export class Informer<T extends KubeObject = KubeObject> {
     let needList = true;
     while (!signal.aborted) {
       try {
-        if (needList) {
-          await this.#list(signal);
-          needList = false;
+        let end: WatchEnd;
+        if (needList && this.options.streamingList && !this.#streamingUnsupported) {
+          const replaced = this.stats.relists;
+          end = await this.#watch(signal, true);
+          // Still unfilled when the stream ended before its initial-events-end bookmark.
+          needList = this.stats.relists === replaced;
+        } else {
+          if (needList) {
+            await this.#list(signal);
+            needList = false;
+          }
+          end = await this.#watch(signal);
         }
-        const end = await this.#watch(signal);
         if (end === "stopped") break;
         if (end === "expired") {
           this.stats.expired++;
@@ -434,7 +449,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  async #watch(signal: AbortSignal): Promise<WatchEnd> {
+  /**
+   * One watch. With `initial`, it is a streaming list: events are collected until the bookmark
+   * that marks the end of the initial state, the cache is replaced with them at once, and the
+   * same stream then goes on as a normal watch.
+   */
+  async #watch(signal: AbortSignal, initial = false): Promise<WatchEnd> {
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -457,7 +477,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         labelSelector: this.options.labelSelector,
         fieldSelector: this.options.fieldSelector,
         metadataOnly: this.options.metadataOnly,
-        resourceVersion: this.#rv,
+        resourceVersion: this.#rv ?? (initial ? "" : undefined),
+        resourceVersionMatch: initial ? "NotOlderThan" : undefined,
+        sendInitialEvents: initial ? true : undefined,
         allowWatchBookmarks: true,
         timeoutSeconds,
         // The informer's own watchdog (below) also covers a request that never gets headers.
@@ -467,28 +489,52 @@ export class Informer<T extends KubeObject = KubeObject> {
           this.#unhealthySince = undefined;
         },
       });
+      let buffer = initial ? new Map<string, T>() : undefined;
       for await (const ev of stream) {
         arm();
         received++;
         this.stats.events++;
         if (ev.type === "ERROR") {
-          if (ev.error instanceof GoneError) return "expired";
+          if (ev.error instanceof GoneError) {
+            if (buffer) this.#rv = undefined; // the requested RV is gone: stream the latest state instead
+            return buffer ? "closed" : "expired";
+          }
+          if (buffer) return this.#streamingRefused(ev.error);
           throw ev.error;
         }
         const rv = (ev.object as KubeObject)?.metadata?.resourceVersion;
         if (ev.type === "BOOKMARK") {
-          if (rv) this.#rv = rv;
+          const end =
+            (ev.object as KubeObject)?.metadata?.annotations?.["k8s.io/initial-events-end"] === "true";
+          if (buffer && end && rv) {
+            this.stats.lists++;
+            this.#replace([...buffer.values()], rv);
+            buffer = undefined;
+          } else if (rv && !buffer) this.#rv = rv;
+          continue;
+        }
+        if (buffer) {
+          const key = objectKey(ev.object as KubeObject);
+          if (ev.type === "DELETED") buffer.delete(key);
+          else buffer.set(key, ev.object);
           continue;
         }
         this.#apply(ev.type, ev.object);
         if (rv) this.#rv = rv;
       }
       if (signal.aborted) return "stopped";
+      if (buffer) {
+        // Closed before the initial state was complete: nothing was applied; stream again.
+        return received === 0 && this.#clock.now() - started < 1000 ? "short" : "closed";
+      }
       if (received === 0 && this.#clock.now() - started < 1000) return "short";
       this.#log.debug("watch of {informer} closed by the server; resuming from {rv}", { rv: this.#rv });
       return "closed";
     } catch (err) {
       if (signal.aborted) return "stopped";
+      if (initial && !this.#synced && err instanceof ApiError && [400, 403, 422].includes(err.code)) {
+        return this.#streamingRefused(err);
+      }
       if (ac.signal.aborted && ac.signal.reason instanceof WatchIdleError || err instanceof WatchIdleError) {
         this.#log.info("watch of {informer} was silent for {idleMs} ms; resuming from {rv}", {
           idleMs,
@@ -511,6 +557,15 @@ export class Informer<T extends KubeObject = KubeObject> {
       signal.removeEventListener("abort", onAbort);
       ac.abort();
     }
+  }
+
+  /** The server refused a streaming list (an old server, or the feature is off): use LIST from now on. */
+  #streamingRefused(err: unknown): WatchEnd {
+    this.#streamingUnsupported = true;
+    this.#log.warning("{informer}: the server refused a streaming list ({error}); falling back to LIST", {
+      error: (err as Error).message,
+    });
+    return "closed";
   }
 
   #apply(type: "ADDED" | "MODIFIED" | "DELETED", raw: T): void {

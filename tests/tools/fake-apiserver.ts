@@ -360,6 +360,31 @@ export class FakeApiServer implements Transport {
       return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
     }
     this.#watches.add(w);
+    if (q.get("sendInitialEvents") === "true") {
+      // A streaming list: the current state as ADDED events, a bookmark marking its end, then changes.
+      if (q.get("resourceVersionMatch") !== "NotOlderThan") {
+        this.#watches.delete(w);
+        return statusResponse(
+          422,
+          "Invalid",
+          "resourceVersionMatch: Forbidden: sendInitialEvents requires NotOlderThan",
+        );
+      }
+      for (const o of this.#coll(p.collection).values()) {
+        if (matches(o, w.namespace, w.selector)) this.#send(w, { type: "ADDED", object: o });
+      }
+      this.#send(w, {
+        type: "BOOKMARK",
+        object: {
+          kind: "Bookmark",
+          metadata: {
+            resourceVersion: this.resourceVersion,
+            annotations: { "k8s.io/initial-events-end": "true" },
+          },
+        },
+      });
+      return new Response(body, { status: 200, headers: { "content-type": "application/json" } });
+    }
     for (const c of this.#history) {
       if (c.rv > from && c.collection === p.collection && matches(c.object, w.namespace, w.selector)) {
         this.#send(w, { type: c.type, object: c.object });

@@ -94,6 +94,33 @@ describe("informer on the real API server", () => {
     }
   });
 
+  it("fills the cache with a streaming list (sendInitialEvents) when the server supports it", async () => {
+    const admin = clientFor(cp);
+    const ns = await freshNamespace(cp, "stream");
+    for (let i = 0; i < 5; i++) {
+      await admin.create(builtin.ConfigMap, { metadata: { name: `c${i}`, namespace: ns } });
+    }
+    const { client, faults } = faultyClient(cp);
+    const inf = new Informer<ConfigMap & KubeObject>(client, builtin.ConfigMap, {
+      namespace: ns,
+      streamingList: true,
+      registry: new Registry(),
+    });
+    const run = inf.start();
+    try {
+      await inf.waitForSync();
+      assert.equal(faults.count({ verb: "LIST" }), 0, "no LIST: the watch delivered the initial state");
+      assert.equal(faults.count({ verb: "WATCH" }), 1);
+      assert.deepEqual(cached(inf), await fresh(admin, ns));
+      await admin.create(builtin.ConfigMap, { metadata: { name: "later", namespace: ns } });
+      await eventually(() => inf.get(`${ns}/later`) !== undefined, "a change on the same stream");
+      assert.equal(faults.count({ verb: "WATCH" }), 1);
+    } finally {
+      inf.stop();
+      await run;
+    }
+  });
+
   it("recovers across a kube-apiserver restart: 410 relist, deletes for vanished objects, cache equal to a fresh list", async () => {
     const own = await ControlPlane.start({ binDir: cp.info.binDir });
     try {

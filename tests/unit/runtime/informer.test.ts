@@ -406,3 +406,39 @@ describe("informer: cache", () => {
     assert.deepEqual(inf.byIndex("namespace", "ns1").map((o) => o.metadata?.name).sort(), ["b", "d"]);
   });
 });
+
+describe("informer: streaming list", () => {
+  it("fills the cache from one watch with sendInitialEvents and goes on on the same stream (scenario 20)", async () => {
+    const { api, inf, until, watches, events } = setup({ streamingList: true });
+    api.put(CM, cm("a"));
+    api.put(CM, cm("b"));
+    inf.start();
+    await inf.waitForSync();
+    assert.equal(api.count("LIST"), 0, "no LIST request");
+    assert.equal(watches().length, 1);
+    const q = watches()[0].query!;
+    assert.equal(q.get("sendInitialEvents"), "true");
+    assert.equal(q.get("resourceVersionMatch"), "NotOlderThan");
+    assert.equal(q.get("allowWatchBookmarks"), "true");
+    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/b"]);
+    assert.equal(inf.lastSyncResourceVersion, api.resourceVersion);
+    api.put(CM, cm("c"));
+    await until(() => inf.size === 3, "c over the same stream");
+    assert.equal(watches().length, 1, "the same stream carried on");
+    assert.deepEqual(events, ["add a", "add b", "add c"]);
+  });
+
+  it("falls back to LIST when the server refuses a streaming list", async () => {
+    const { api, inf, until } = setup({ streamingList: true });
+    api.put(CM, cm("a"));
+    api.intercept = (r) =>
+      r.verb === "WATCH" && r.query?.get("sendInitialEvents")
+        ? statusResponse(422, "Invalid", "sendInitialEvents is not supported")
+        : undefined;
+    inf.start();
+    await inf.waitForSync();
+    assert.equal(api.count("LIST"), 1);
+    await until(() => api.openWatches === 1, "the plain watch");
+    assert.deepEqual(inf.keys(), ["ns/a"]);
+  });
+});
