@@ -85,6 +85,7 @@ export class EventRecorder implements EventSink {
   #closed = false;
   #closeResult?: Promise<CloseResult>;
   #lastClosedLog = -Infinity;
+  readonly #dropSummary = new Map<string, { count: number; since: number; loggedAt: number }>();
   #sequence = 0;
 
   /**
@@ -216,6 +217,25 @@ export class EventRecorder implements EventSink {
     this.#metrics.series.set({}, this.#index.size);
   }
 
+  /**
+   * Drops the caller cannot see are summarised at warning level at most once a minute per reason
+   * (each one is also in the debug log and the metrics), so none is silent and none floods the log.
+   */
+  #summarizeDrop(reason: "invalid" | "queue_full", example: string): void {
+    const now = this.#clock.now();
+    const entry = this.#dropSummary.get(reason) ?? { count: 0, since: now, loggedAt: -Infinity };
+    entry.count++;
+    this.#dropSummary.set(reason, entry);
+    if (now - entry.loggedAt < 60_000) return;
+    log.warning("dropped {count} Kubernetes event(s) ({reason}) since {since}, e.g. for {example}", {
+      count: entry.count,
+      reason,
+      since: new Date(entry.since).toISOString(),
+      example,
+    });
+    this.#dropSummary.set(reason, { count: 0, since: now, loggedAt: now });
+  }
+
   #logEmission(
     object: string,
     type: string,
@@ -243,6 +263,7 @@ export class EventRecorder implements EventSink {
     const rawReason = String(fields?.reason ?? "");
     if (typeof ref === "string") {
       this.#metrics.dropped.inc({ reason: "invalid" });
+      this.#summarizeDrop("invalid", `an object (${ref})`);
       this.#logEmission("?", type, rawReason, "", "dropped", { dropReason: "invalid", problem: ref });
       return;
     }
@@ -339,6 +360,7 @@ export class EventRecorder implements EventSink {
     };
     if (!this.#writer.admit(s)) {
       this.#metrics.dropped.inc({ reason: "queue_full" });
+      this.#summarizeDrop("queue_full", object);
       this.#logEmission(object, type, reason, message, "dropped", { dropReason: "queue_full" });
       return;
     }

@@ -259,14 +259,20 @@ export class Writer {
         s.readySlot = -1;
         this.#inFlight++;
         s.inFlight = true;
-        void this.#write(s).finally(() => {
-          s.inFlight = false;
-          this.#inFlight--;
-          this.schedule(s);
-          if (!s.pending && s.evicted) this.#d.onForget(s);
-          this.#checkIdle();
-          this.#pump();
-        });
+        void this.#write(s)
+          .catch((err) => this.#internalError(s, err))
+          .finally(() => {
+            s.inFlight = false;
+            this.#inFlight--;
+            try {
+              this.schedule(s);
+              if (!s.pending && s.evicted) this.#d.onForget(s);
+              this.#checkIdle();
+              this.#pump();
+            } catch (err) {
+              this.#internalError(s, err);
+            }
+          });
       }
     }
   }
@@ -406,6 +412,18 @@ export class Writer {
         this.#dropSeries(s, reason);
       }
     }
+  }
+
+  /** A recorder bug: logged and counted, never thrown at the operator (no unhandled rejection either). */
+  #internalError(s: Series, err: unknown): void {
+    log.error("event recorder internal error for {object}: {error}", {
+      object: describeRef(s.ref),
+      error: String(err),
+    });
+    try {
+      this.#dropSeries(s, "internal");
+      this.#checkIdle();
+    } catch { /* already logged; the series stays as it is */ }
   }
 
   /** Drops the unwritten occurrences of a series; a never-created series is forgotten. */

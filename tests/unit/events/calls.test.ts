@@ -165,4 +165,29 @@ describe("call site", () => {
     assert.equal(setup.server.count(), 0);
     assert.equal(setup.registry.counter("events_dropped_total", "", ["reason"]).get({ reason: "closed" }), 1);
   });
+
+  it("gives two replicas (different reportingInstance) two Events, never a 409", async () => {
+    const setup = fakeSetup();
+    const a = new EventRecorder(setup.client, {
+      component: "c",
+      instance: "pod-a",
+      clock: setup.clock,
+      registry: setup.registry,
+    });
+    const b = new EventRecorder(setup.client, {
+      component: "c",
+      instance: "pod-b",
+      clock: setup.clock,
+      registry: setup.registry,
+    });
+    for (let i = 0; i < 3; i++) {
+      a.warn(pod("shared"), "Conflict", "same text");
+      b.warn(pod("shared"), "Conflict", "same text");
+    }
+    await setup.clock.advance(1000);
+    const events = setup.server.list();
+    assert.deepEqual(events.map((e) => e.reportingInstance).sort(), ["pod-a", "pod-b"]);
+    assert.ok(events.every((e) => e.count === 3));
+    assert.ok(setup.server.requests.every((q) => q.status === 201));
+  });
 });

@@ -114,7 +114,7 @@ describe("failures", () => {
     await setup.clock.advance(60_000);
     assert.equal(setup.server.count(), 1);
     assert.equal(dropped(setup, "namespace_terminating"), 1);
-    assert.equal(lines.filter((l) => /"level":"(ERROR|WARNING)"/.test(l)).length, 0);
+    assert.equal(lines.filter((l) => /"level":"(ERROR|WARN)"/.test(l)).length, 0);
   });
 
   it("does not retry 422 and logs the field causes", async () => {

@@ -62,4 +62,20 @@ describe("observability", () => {
     assert.match(text, /events_queue_depth 0/);
     assert.equal(setup.server.list().find((e) => e.involvedObject.name === "a")!.count, 5);
   });
+
+  it("summarises drops the caller cannot see at warning level, at most once a minute", async () => {
+    const setup = fakeSetup();
+    const r = new EventRecorder(setup.client, {
+      component: "c",
+      clock: setup.clock,
+      registry: setup.registry,
+    });
+    lines.length = 0;
+    for (let i = 0; i < 5; i++) r.info({ metadata: { name: "kindless" } }, "R", "m");
+    await setup.clock.advance(61_000);
+    r.info({ metadata: { name: "kindless" } }, "R", "m");
+    const warnings = lines.filter((l) => l.level === "WARN");
+    assert.equal(warnings.length, 2);
+    assert.equal(warnings[1].count, 5, "the second summary counts the four after the first plus this one");
+  });
 });
