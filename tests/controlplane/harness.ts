@@ -104,12 +104,20 @@ current-context: test
   );
 }
 
-/** Starts a process under a guard shell that kills it when `parentPid` disappears. */
-function guarded(bin: string, args: string[], logPath: string): ChildProcess {
+/**
+ * Starts a process under a guard shell that stops it (TERM, then KILL after 10 s) when the guard is
+ * told to, or when this test process disappears — then also removes `orphanDir`, so a test run
+ * that was killed leaves neither servers nor temp files behind.
+ */
+function guarded(bin: string, args: string[], logPath: string, orphanDir?: string): ChildProcess {
   const script = `"$@" & child=$!
-trap 'kill -TERM $child 2>/dev/null; wait $child; exit' TERM INT
-while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done
-kill -TERM $child 2>/dev/null; sleep 2; kill -KILL $child 2>/dev/null; wait $child`;
+stop() { kill -TERM $child 2>/dev/null; for _ in $(seq 100); do kill -0 $child 2>/dev/null || break; sleep 0.1; done
+  kill -KILL $child 2>/dev/null; wait $child 2>/dev/null; }
+trap 'stop; exit 0' TERM INT
+while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1 & wait $!; done
+if ! kill -0 ${process.pid} 2>/dev/null; then stop; ${
+    orphanDir ? `sleep 3; rm -rf ${JSON.stringify(orphanDir)}` : ":"
+  }; fi`;
   return spawn("bash", ["-c", `exec >>${JSON.stringify(logPath)} 2>&1; ${script}`, "guard", bin, ...args], {
     stdio: "ignore",
   });
@@ -193,23 +201,28 @@ export class ControlPlane {
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcdLog = join(dir, "etcd.log");
-    this.#etcd = guarded(join(binDir, "etcd"), [
-      "--data-dir",
-      join(dir, "etcd"),
-      "--listen-client-urls",
-      etcdUrl,
-      "--advertise-client-urls",
-      etcdUrl,
-      "--listen-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
-      "--initial-advertise-peer-urls",
-      `http://127.0.0.1:${peerPort}`,
-      "--initial-cluster",
-      `default=http://127.0.0.1:${peerPort}`,
-      "--unsafe-no-fsync",
-      "--log-level",
-      "warn",
-    ], etcdLog);
+    this.#etcd = guarded(
+      join(binDir, "etcd"),
+      [
+        "--data-dir",
+        join(dir, "etcd"),
+        "--listen-client-urls",
+        etcdUrl,
+        "--advertise-client-urls",
+        etcdUrl,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${peerPort}`,
+        "--initial-cluster",
+        `default=http://127.0.0.1:${peerPort}`,
+        "--unsafe-no-fsync",
+        "--log-level",
+        "warn",
+      ],
+      etcdLog,
+      dir,
+    );
     await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcdLog);
 
     const server = `https://127.0.0.1:${apiPort}`;
