@@ -155,6 +155,3 @@ export const CRD_HEADER =
 export function crdYaml(): string {
   return CRD_HEADER + stringify(crdManifest(), { lineWidth: 0 });
 }
-
-/** The apiVersion the CRD serves, re-exported for callers that only import the CRD. */
-export const CRD_API_VERSION = API_VERSION;
