@@ -7,15 +7,7 @@
  */
 import { stringify } from "yaml";
 import { z } from "zod";
-import {
-  API_VERSION,
-  DataFlowSpecSchema,
-  DataFlowStatusSchema,
-  GROUP,
-  KIND,
-  MAX_NAME_LENGTH,
-  VERSION,
-} from "./schema.ts";
+import { DataFlowSpecSchema, DataFlowStatusSchema, GROUP, KIND, MAX_NAME_LENGTH, VERSION } from "./schema.ts";
 
 /** The plural resource name. */
 export const PLURAL = "dataflows";
