@@ -2,8 +2,8 @@
  * A minimal operator process for the leader-election tests: a Manager with a Lease, one
  * controller over the ConfigMaps labelled `runtime-test=work` in RT_NAMESPACE, whose reconcile
  * writes (through the manager's fenced client) the ConfigMap `ledger-<name>` with its identity.
- * It prints one JSON line per fact on stdout: started, leading, not-leading, write, write-ok,
- * write-failed, exit. It exits with the manager's exit code, and on its own when its parent dies.
+ * It prints one JSON line per fact on stdout: started, leading, not-leading, reconcile-start and
+ * reconcile-end (with RT_RECONCILE_SLEEP_MS, a slow reconcile), write, write-ok, write-failed, exit. It exits with the manager's exit code, and on its own when its parent dies.
  */
 import process from "node:process";
 import { connect } from "../../../lib/kube/config.ts";
@@ -34,12 +34,24 @@ const mgr = new Manager({
   },
   healthBindAddress: "127.0.0.1:0",
   metricsBindAddress: "127.0.0.1:0",
-  shutdownTimeoutMs: 5_000,
+  shutdownTimeoutMs: Number(env.RT_SHUTDOWN_MS ?? 5_000),
 });
 const work = new Informer(conn.client, builtin.ConfigMap, { namespace, labelSelector: "runtime-test=work" });
 const controller = new Controller({
   name: "ledger",
   reconcile: async (ctx) => {
+    const slow = Number(env.RT_RECONCILE_SLEEP_MS ?? 0);
+    if (slow > 0) {
+      say("reconcile-start", { key: ctx.key });
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, slow);
+        ctx.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          reject(ctx.signal.reason);
+        }, { once: true });
+      });
+      say("reconcile-end", { key: ctx.key });
+    }
     say("write", { key: ctx.key });
     try {
       await mgr.client.patch(builtin.ConfigMap, `ledger-${ctx.name}`, {
