@@ -442,3 +442,43 @@ describe("informer: streaming list", () => {
     assert.deepEqual(inf.keys(), ["ns/a"]);
   });
 });
+
+describe("informer: memory", () => {
+  it("a 10k-object cache without managedFields is measurably smaller (scenario 23)", async () => {
+    const managedFields = [
+      {
+        manager: "kubectl-client-side-apply",
+        operation: "Update",
+        apiVersion: "v1",
+        time: "2026-01-01T00:00:00Z",
+        fieldsType: "FieldsV1",
+        fieldsV1: {
+          "f:data": { ".": {}, "f:v": {} },
+          "f:metadata": { "f:labels": { ".": {}, "f:app": {} } },
+        },
+      },
+      {
+        manager: "dataflow-controller",
+        operation: "Apply",
+        apiVersion: "v1",
+        time: "2026-01-01T00:00:00Z",
+        fieldsType: "FieldsV1",
+        fieldsV1: { "f:metadata": { "f:annotations": { "f:x": {} } } },
+      },
+    ];
+    const sizes: number[] = [];
+    for (const strip of [false, true]) {
+      const { api, inf } = setup({ stripManagedFields: strip });
+      for (let i = 0; i < 10_000; i++) {
+        api.put(CM, cm(`c${i}`, "ns", { labels: { app: "x" }, managedFields }));
+      }
+      inf.start();
+      await inf.waitForSync();
+      assert.equal(inf.size, 10_000);
+      sizes.push(inf.list().reduce((n, o) => n + JSON.stringify(o).length, 0));
+      inf.stop();
+    }
+    const [kept, stripped] = sizes;
+    assert.ok(stripped < kept * 0.5, `stripped cache ${stripped} B vs ${kept} B`);
+  });
+});
