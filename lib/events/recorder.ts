@@ -7,6 +7,8 @@
  * delayed write simply carries a larger count. Retries are the recorder's own (the client it is
  * given is re-wrapped with retries off) so one failing namespace never holds up the others.
  */
+import { hostname } from "node:os";
+import process from "node:process";
 import { KubeClient } from "../kube/client.ts";
 import { builtin } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
@@ -55,13 +57,13 @@ export interface RecorderSettings {
   keepNewlines: boolean;
 }
 
+/** `$POD_NAME` (set from the downward API), then `$HOSTNAME`, then the host name, then the component. */
 function defaultInstance(component: string): string {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
-  let host = env.POD_NAME || env.HOSTNAME || "";
+  let host = process.env.POD_NAME || process.env.HOSTNAME || "";
   if (!host) {
     try {
-      host = (globalThis as { Deno?: { hostname?(): string } }).Deno?.hostname?.() ?? "";
-    } catch { /* no permission for the host name: fall back to the component */ }
+      host = hostname();
+    } catch { /* no permission to read the host name: fall back to the component */ }
   }
   return normalizeInstance(host, component);
 }
