@@ -13,7 +13,12 @@ import {
   ServerError,
   TooManyRequestsError,
 } from "../kube/errors.ts";
+import { logger } from "../observe/log.ts";
 import type { DropReason } from "./metrics.ts";
+import { describeRef } from "./reference.ts";
+import type { Series } from "./series.ts";
+
+const log = logger("events");
 
 /** The decision for one failed write. */
 export type FailureAction =
@@ -65,4 +70,93 @@ export function classifyFailure(err: unknown, creating: boolean, unansweredCreat
 export function describeCauses(err: unknown): string {
   if (!(err instanceof InvalidError)) return "";
   return err.causes.map((c) => `${c.field ?? "?"}: ${c.message ?? c.reason ?? ""}`).join("; ");
+}
+
+/** What {@link applyFailure} needs from the writer. */
+export interface FailureContext {
+  now: number;
+  settings: { retryBaseMs: number; retryMaxDelayMs: number; retryTotalMs: number };
+  random: () => number;
+  newName(s: Series): string;
+  /** Drops the series' unwritten occurrences, counted under `reason`. */
+  drop(s: Series, reason: DropReason): void;
+  /** True the first time `key` (reason + namespace) is seen: such failures are logged loudly once. */
+  firstInNamespace(key: string): boolean;
+}
+
+/** Carries out a {@link FailureAction} on a series: schedules the retry, adopts, or drops and logs. */
+export function applyFailure(
+  s: Series,
+  err: unknown,
+  creating: boolean,
+  action: FailureAction,
+  ctx: FailureContext,
+): void {
+  const now = ctx.now;
+  const object = describeRef(s.ref);
+  switch (action.kind) {
+    case "retry":
+    case "rename": {
+      if (err instanceof ConnectionError && creating) s.unansweredCreate = true;
+      if (action.kind === "rename") s.name = ctx.newName(s);
+      s.failingSince ??= now;
+      s.attempt++;
+      const { retryBaseMs, retryMaxDelayMs, retryTotalMs } = ctx.settings;
+      // Full jitter: a random wait up to the doubled cap, so replicas do not retry in step.
+      const backoff = action.kind === "rename"
+        ? 0
+        : ctx.random() * Math.min(retryMaxDelayMs, retryBaseMs * 2 ** (s.attempt - 1));
+      const wait = Math.max(action.kind === "retry" ? action.retryAfterMs : 0, backoff);
+      if (now + wait - s.failingSince > retryTotalMs || s.attempt > 50) {
+        log.warning("giving up on Event for {object} after {attempts} attempts: {error}", {
+          object,
+          attempts: s.attempt,
+          error: String(err),
+        });
+        ctx.drop(s, "retry_exhausted");
+        return;
+      }
+      s.dueAt = now + wait;
+      log.debug("Event write for {object} failed; retrying in {waitMs} ms: {error}", {
+        object,
+        waitMs: Math.round(wait),
+        error: String(err),
+      });
+      return;
+    }
+    case "adopt":
+      s.created = true; // our unanswered create went through; the next update sets the exact count
+      s.serverCount = 0;
+      s.attempt = 0;
+      s.failingSince = undefined;
+      return;
+    case "recreate":
+    case "drop": {
+      const reason: DropReason = action.kind === "drop" ? action.reason : "rejected";
+      const level = action.kind === "drop" ? action.level : "error";
+      const once = action.kind === "drop" && action.oncePerNamespace;
+      const first = ctx.firstInNamespace(`${reason}\u0000${s.namespace}`) || !once;
+      const props = {
+        object,
+        namespace: s.namespace,
+        reason: s.reason,
+        error: String(err),
+        causes: describeCauses(err),
+      };
+      if (reason === "forbidden" && first) {
+        log.error(
+          "cannot write Events in namespace {namespace}: {error}. Grant create and patch on events (core group); " +
+            "further failures in this namespace are logged at debug level",
+          props,
+        );
+      } else if (first && level === "error") {
+        log.error("Event for {object} was refused and dropped: {error} {causes}", props);
+      } else if (first && level === "warning") {
+        log.warning("Event for {object} dropped ({namespace}): {error}", props);
+      } else {
+        log.debug("Event for {object} dropped ({namespace}): {error}", props);
+      }
+      ctx.drop(s, reason);
+    }
+  }
 }

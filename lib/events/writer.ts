@@ -7,11 +7,11 @@
  * creates, Normal creates, Warning count updates, Normal count updates.
  */
 import type { KubeClient } from "../kube/client.ts";
-import { ApiError, ConnectionError } from "../kube/errors.ts";
+import { ApiError } from "../kube/errors.ts";
 import type { ResourceType } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import { TokenBucket } from "./budget.ts";
-import { classifyFailure, describeCauses } from "./failures.ts";
+import { applyFailure, classifyFailure, type FailureAction } from "./failures.ts";
 import type { DropReason, EventMetrics } from "./metrics.ts";
 import { describeRef } from "./reference.ts";
 import { createBody, needsWrite, type Reporter, type Series, updatePatch } from "./series.ts";
@@ -343,75 +343,20 @@ export class Writer {
     }
   }
 
-  #failed(s: Series, err: unknown, creating: boolean, action: ReturnType<typeof classifyFailure>): void {
-    const now = this.#d.clock.now();
-    const object = describeRef(s.ref);
-    switch (action.kind) {
-      case "retry":
-      case "rename": {
-        if (err instanceof ConnectionError && creating) s.unansweredCreate = true;
-        if (action.kind === "rename") s.name = this.#d.newName(s);
-        s.failingSince ??= now;
-        s.attempt++;
-        const { retryBaseMs, retryMaxDelayMs, retryTotalMs } = this.#d.settings;
-        const backoff = action.kind === "rename"
-          ? 0
-          : this.#d.random() * Math.min(retryMaxDelayMs, retryBaseMs * 2 ** (s.attempt - 1));
-        const wait = Math.max(action.kind === "retry" ? action.retryAfterMs : 0, backoff);
-        if (now + wait - s.failingSince > retryTotalMs || s.attempt > 50) {
-          log.warning("giving up on Event for {object} after {attempts} attempts: {error}", {
-            object,
-            attempts: s.attempt,
-            error: String(err),
-          });
-          this.#dropSeries(s, "retry_exhausted");
-          return;
-        }
-        s.dueAt = now + wait;
-        log.debug("Event write for {object} failed; retrying in {waitMs} ms: {error}", {
-          object,
-          waitMs: Math.round(wait),
-          error: String(err),
-        });
-        return;
-      }
-      case "adopt":
-        s.created = true; // our unanswered create went through; the next update sets the exact count
-        s.serverCount = 0;
-        s.attempt = 0;
-        s.failingSince = undefined;
-        return;
-      case "recreate":
-      case "drop": {
-        const reason: DropReason = action.kind === "drop" ? action.reason : "rejected";
-        const level = action.kind === "drop" ? action.level : "error";
-        const onceKey = `${reason}\u0000${s.namespace}`;
-        const first = !(action.kind === "drop" && action.oncePerNamespace) || !this.#logged.has(onceKey);
+  #failed(s: Series, err: unknown, creating: boolean, action: FailureAction): void {
+    applyFailure(s, err, creating, action, {
+      now: this.#d.clock.now(),
+      settings: this.#d.settings,
+      random: this.#d.random,
+      newName: this.#d.newName,
+      drop: (series, reason) => this.#dropSeries(series, reason),
+      firstInNamespace: (key) => {
         if (this.#logged.size > 10_000) this.#logged.clear();
-        this.#logged.add(onceKey);
-        const props = {
-          object,
-          namespace: s.namespace,
-          reason: s.reason,
-          error: String(err),
-          causes: describeCauses(err),
-        };
-        if (reason === "forbidden" && first) {
-          log.error(
-            "cannot write Events in namespace {namespace}: {error}. Grant create and patch on events (core group); " +
-              "further failures in this namespace are logged at debug level",
-            props,
-          );
-        } else if (first && level === "error") {
-          log.error("Event for {object} was refused and dropped: {error} {causes}", props);
-        } else if (first && level === "warning") {
-          log.warning("Event for {object} dropped ({namespace}): {error}", props);
-        } else {
-          log.debug("Event for {object} dropped ({namespace}): {error}", props);
-        }
-        this.#dropSeries(s, reason);
-      }
-    }
+        const first = !this.#logged.has(key);
+        this.#logged.add(key);
+        return first;
+      },
+    });
   }
 
   /** A recorder bug: logged and counted, never thrown at the operator (no unhandled rejection either). */
