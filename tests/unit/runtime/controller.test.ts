@@ -5,6 +5,7 @@
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { KubeObject } from "../../../lib/kube/client.ts";
+import { ConflictError } from "../../../lib/kube/errors.ts";
 import { type ResourceType, resourceType as rtype } from "../../../lib/kube/resources.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
@@ -193,6 +194,25 @@ describe("controller", () => {
     await clock.advance(10_000);
     assert.equal(count("controller_runtime_reconcile_panics_total"), 2);
     assert.equal(total("success"), 1, "the worker survived and the key finally succeeded");
+    await c.stop();
+    await run;
+  });
+
+  it("a 409 Conflict after a stale read is requeued with backoff and logged below error level (scenario 38)", async () => {
+    captureLogs();
+    const at: number[] = [];
+    const { clock, c } = setup(() => {
+      at.push(clock.now());
+      if (at.length === 1) {
+        throw new ConflictError("PUT x: the object has been modified", { code: 409, reason: "Conflict" });
+      }
+    });
+    const run = c.start();
+    c.enqueue("ns/x");
+    await clock.advance(100);
+    assert.deepEqual(at, [0, 5]);
+    const conflictLines = lines.filter((l) => String(l.message).includes("conflict"));
+    assert.ok(conflictLines.length === 1 && conflictLines[0].level === "INFO");
     await c.stop();
     await run;
   });
