@@ -40,7 +40,8 @@ export interface ManagerLeaderElection {
 
 /** Anything the manager flushes at shutdown (after controllers drained, before the lease is released). */
 export interface Closer {
-  close(options?: { timeoutMs?: number }): Promise<void>;
+  /** Flushes and stops; the resolved value (e.g. a flush report) is ignored. */
+  close(options?: { timeoutMs?: number }): Promise<unknown>;
 }
 
 /** A readiness or liveness check: passes unless it throws or returns false (or a failure reason string). */
