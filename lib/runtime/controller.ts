@@ -12,7 +12,7 @@ import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 import type { Informer } from "./informer.ts";
 import { objectKey, ownerKey, splitKey } from "./keys.ts";
 import type { RateLimiter } from "./ratelimit.ts";
-import { WorkQueue } from "./queue.ts";
+import { LOW_PRIORITY, WorkQueue } from "./queue.ts";
 
 /** What a reconciler receives for one key. */
 export interface ReconcileContext {
@@ -255,16 +255,19 @@ export class Controller {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       for (const s of this.#sources) {
-        const enqueue = (o: KubeObject) => {
-          for (const k of s.keys(o)) if (k) this.queue.add(k);
+        // Initial-list adds and resyncs (same resourceVersion) go at low priority, so real
+        // changes are served first after a restart (controller-runtime's priority queue).
+        const enqueue = (o: KubeObject, low: boolean) => {
+          for (const k of s.keys(o)) if (k) this.queue.add(k, low ? { priority: LOW_PRIORITY } : undefined);
         };
         this.#unsubscribe.push(s.informer.on({
-          add: enqueue,
+          add: (o, initial) => enqueue(o, initial === true),
           update: (oldObj, newObj) => {
-            enqueue(oldObj);
-            enqueue(newObj);
+            const resync = oldObj.metadata?.resourceVersion === newObj.metadata?.resourceVersion;
+            enqueue(oldObj, resync);
+            enqueue(newObj, resync);
           },
-          delete: enqueue,
+          delete: (o) => enqueue(o, false),
         }));
       }
       await this.#waitForSync();

@@ -64,7 +64,8 @@ export interface BackoffOptions {
 
 /** Event handlers of an informer; each is called with cached objects (never mutate them). */
 export interface InformerHandlers<T> {
-  add?(obj: T): void;
+  /** `isInInitialList` is true for the objects of the first list, and for the cache contents replayed to a late handler. */
+  add?(obj: T, isInInitialList?: boolean): void;
   /** Also called by resync, with `oldObj === newObj` resourceVersions. */
   update?(oldObj: T, newObj: T): void;
   /** The last known state of the object (for a relist-detected delete, the cached one). */
@@ -264,7 +265,11 @@ export class Informer<T extends KubeObject = KubeObject> {
    */
   on(handlers: InformerHandlers<T>): () => void {
     this.#handlers.add(handlers);
-    if (this.#synced) { for (const o of this.#store.values()) this.#call(handlers, "add", o); }
+    if (this.#synced) {
+      for (const o of this.#store.values()) {
+        this.#call(handlers, "add", o, undefined, true);
+      }
+    }
     return () => this.#handlers.delete(handlers);
   }
 
@@ -442,7 +447,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#metrics.objects.set({ name: this.name }, fresh.size);
     this.#unhealthySince = undefined;
     this.#log.debug("listed {count} objects of {informer} at {rv}", { count: fresh.size, rv });
-    for (const [type, a, b] of events) this.#emit(type, a, b);
+    const initial = !this.#synced;
+    for (const [type, a, b] of events) this.#emit(type, a, b, initial);
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -598,13 +604,17 @@ export class Informer<T extends KubeObject = KubeObject> {
     return (this.options.transform ? this.options.transform(obj) : obj) as T;
   }
 
-  #emit(type: keyof InformerHandlers<T>, a: T, b?: T): void {
-    for (const h of this.#handlers) this.#call(h, type, a, b);
+  #emit(type: keyof InformerHandlers<T>, a: T, b?: T, initial = false): void {
+    for (const h of this.#handlers) this.#call(h, type, a, b, initial);
   }
 
-  #call(h: InformerHandlers<T>, type: keyof InformerHandlers<T>, a: T, b?: T): void {
+  #call(h: InformerHandlers<T>, type: keyof InformerHandlers<T>, a: T, b?: T, initial = false): void {
     try {
-      const r: unknown = type === "update" ? h.update?.(a, b!) : h[type]?.(a);
+      const r: unknown = type === "update"
+        ? h.update?.(a, b!)
+        : type === "add"
+        ? h.add?.(a, initial)
+        : h.delete?.(a);
       if (r instanceof Promise) r.catch((err) => this.#handlerError(type, err));
     } catch (err) {
       this.#handlerError(type, err);

@@ -72,12 +72,61 @@ function queueMetrics(registry: Registry) {
   };
 }
 
-/** A deduplicating, delaying, rate-limited queue of string keys. */
+/** Priority of keys from an initial list or a resync, served after real changes (controller-runtime's `LowPriority`). */
+export const LOW_PRIORITY = -100;
+
+/** Options of one add. */
+export interface AddOptions {
+  /**
+   * Higher runs first; FIFO within a level (default 0). A key added again with a higher
+   * priority moves up (to the back of that level); a lower one never moves it down.
+   */
+  priority?: number;
+}
+
+/** FIFO lists of keys per priority level. */
+class Levels {
+  #levels = new Map<number, string[]>();
+  #size = 0;
+  get length(): number {
+    return this.#size;
+  }
+  push(key: string, priority: number): void {
+    let l = this.#levels.get(priority);
+    if (!l) this.#levels.set(priority, l = []);
+    l.push(key);
+    this.#size++;
+  }
+  shift(): string | undefined {
+    if (this.#size === 0) return undefined;
+    const top = Math.max(...[...this.#levels].filter(([, l]) => l.length).map(([p]) => p));
+    this.#size--;
+    return this.#levels.get(top)!.shift();
+  }
+  remove(key: string, priority: number): boolean {
+    const l = this.#levels.get(priority);
+    const i = l ? l.indexOf(key) : -1;
+    if (i < 0) return false;
+    l!.splice(i, 1);
+    this.#size--;
+    return true;
+  }
+  keys(): string[] {
+    return [...this.#levels.values()].flat();
+  }
+  clear(): void {
+    this.#levels.clear();
+    this.#size = 0;
+  }
+}
+
+/** A deduplicating, delaying, rate-limited queue of string keys, with priority levels. */
 export class WorkQueue {
   readonly name: string;
   readonly rateLimiter: RateLimiter;
   readonly clock: Clock;
-  #queue: string[] = [];
+  #queue = new Levels();
+  #priority = new Map<string, number>();
   #dirty = new Set<string>();
   #processing = new Map<string, number>();
   #waiting = new Map<string, { at: number; timer: TimerHandle }>();
@@ -105,20 +154,29 @@ export class WorkQueue {
   }
 
   /** Queues `key` unless it is already waiting to run; a key being processed runs once more after `done`. */
-  add(key: string): void {
+  add(key: string, options: AddOptions = {}): void {
     if (this.#shuttingDown) return;
+    const priority = options.priority ?? 0;
     const w = this.#waiting.get(key);
     if (w) {
       this.clock.clearTimeout(w.timer);
       this.#waiting.delete(key);
     }
-    if (this.#dirty.has(key)) return;
+    if (this.#dirty.has(key)) {
+      const current = this.#priority.get(key) ?? 0;
+      if (priority > current) {
+        this.#priority.set(key, priority);
+        if (this.#queue.remove(key, current)) this.#queue.push(key, priority);
+      }
+      return;
+    }
     this.#dirty.add(key);
+    this.#priority.set(key, priority);
     this.#m?.adds.inc(this.#labels);
     if (!this.#addedAt.has(key)) this.#addedAt.set(key, this.clock.now());
     this.#setDepth();
     if (this.#processing.has(key)) return;
-    this.#queue.push(key);
+    this.#queue.push(key, priority);
     this.#wake();
   }
 
@@ -179,7 +237,7 @@ export class WorkQueue {
     this.#processing.delete(key);
     this.#m?.work.observe(this.#labels, (this.clock.now() - started) / 1000);
     if (this.#dirty.has(key) && !this.#discard) {
-      this.#queue.push(key);
+      this.#queue.push(key, this.#priority.get(key) ?? 0);
       this.#wake();
     }
     if (this.#processing.size === 0) {
@@ -217,8 +275,9 @@ export class WorkQueue {
     this.#waiting.clear();
     if (options.discardQueued) {
       this.#discard = true;
-      for (const k of this.#queue) this.#addedAt.delete(k);
-      this.#queue = [];
+      for (const k of this.#queue.keys()) this.#addedAt.delete(k);
+      this.#queue.clear();
+      this.#priority.clear();
       this.#dirty.clear();
       this.#setDepth();
     }
@@ -265,6 +324,7 @@ export class WorkQueue {
     const now = this.clock.now();
     this.#processing.set(key, now);
     this.#dirty.delete(key);
+    this.#priority.delete(key);
     const added = this.#addedAt.get(key);
     this.#addedAt.delete(key);
     if (added !== undefined) this.#m?.latency.observe(this.#labels, (now - added) / 1000);

@@ -23,7 +23,7 @@ class StubInformer {
   constructor(readonly name: string, readonly resourceType: ResourceType = rtype("v1", "Thing", "things")) {}
   on(h: InformerHandlers<KubeObject>) {
     this.handlers.add(h);
-    if (this.synced) { for (const o of this.objects.values()) h.add?.(o); }
+    if (this.synced) { for (const o of this.objects.values()) h.add?.(o, true); }
     return () => this.handlers.delete(h);
   }
   hasSynced() {
@@ -336,6 +336,28 @@ describe("controller", () => {
     c.enqueueAll();
     await clock.advance(1);
     assert.equal(keys.at(-1), "ns/f");
+    await c.stop();
+    await run;
+  });
+
+  it("initial-list adds and resyncs run after real changes (low priority) (scenario 21)", async () => {
+    const keys: string[] = [];
+    const { clock, c } = setup((ctx) => {
+      keys.push(ctx.key);
+    });
+    const inf = new StubInformer("things");
+    for (const n of ["a", "b", "c"]) {
+      inf.objects.set(`ns/${n}`, { metadata: { name: n, namespace: "ns", resourceVersion: "1" } });
+    }
+    c.for(inf.asInformer());
+    c.queue.add("first"); // occupies the single worker while the rest is queued
+    const run = c.start();
+    const b = inf.objects.get("ns/b")!;
+    inf.update(b, b); // a resync: same resourceVersion
+    const cObj = inf.objects.get("ns/c")!;
+    inf.update(cObj, { metadata: { name: "c", namespace: "ns", resourceVersion: "2" } }); // a real change of c
+    await clock.advance(10);
+    assert.deepEqual(keys, ["first", "ns/c", "ns/a", "ns/b"]);
     await c.stop();
     await run;
   });

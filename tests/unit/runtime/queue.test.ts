@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
-import { WorkQueue } from "../../../lib/runtime/queue.ts";
+import { LOW_PRIORITY, WorkQueue } from "../../../lib/runtime/queue.ts";
 import {
   BucketRateLimiter,
   defaultControllerRateLimiter,
@@ -53,6 +53,21 @@ describe("work queue", () => {
     const q = new WorkQueue({ name: "q", clock: new FakeClock() });
     for (const k of ["c", "a", "b", "a"]) q.add(k);
     assert.deepEqual([await q.get(), await q.get(), await q.get()], ["c", "a", "b"]);
+  });
+
+  it("serves higher priorities first, FIFO within a level; a re-add can raise a key, never lower it", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+    q.add("low1", { priority: LOW_PRIORITY });
+    q.add("low2", { priority: LOW_PRIORITY });
+    q.add("n1");
+    q.add("low3", { priority: LOW_PRIORITY });
+    q.add("n2");
+    q.add("low2"); // a real change to a key queued at low priority
+    q.add("n1", { priority: LOW_PRIORITY }); // never lowered
+    assert.equal(q.len(), 5);
+    const order = [];
+    for (let i = 0; i < 5; i++) order.push(await q.get());
+    assert.deepEqual(order, ["n1", "n2", "low2", "low1", "low3"]);
   });
 
   it("delayed adds: the earliest deadline wins, in either order, and fire once (scenario 4)", async () => {
