@@ -258,11 +258,13 @@ export class EventRecorder implements EventSink {
     });
   }
 
-  #emit(obj: EventTarget, fields: EventFields): void {
-    const type: EventType = normalizeType(fields?.type);
+  #emit(obj: EventTarget, given: EventFields | undefined): void {
+    // Untyped callers may pass nothing: that is an event with an empty reason and message, not a crash.
+    const fields: Partial<EventFields> = typeof given === "object" && given !== null ? given : {};
+    const type: EventType = normalizeType(fields.type);
     this.#metrics.emitted.inc({ type });
     const ref = toRef(obj);
-    const rawReason = String(fields?.reason ?? "");
+    const rawReason = String(fields.reason ?? "");
     if (typeof ref === "string") {
       this.#metrics.dropped.inc({ reason: "invalid" });
       this.#summarizeDrop("invalid", `an object (${ref})`);
