@@ -52,7 +52,10 @@ describe("call site", () => {
       assert.doesNotThrow(() => r.event(obj as never, undefined as never));
     }
     // Only the object whose getter throws reaches the internal-error path (4 calls); the rest is handled.
-    assert.equal(setup.registry.counter("events_dropped_total", "", ["reason"]).get({ reason: "internal" }), 4);
+    assert.equal(
+      setup.registry.counter("events_dropped_total", "", ["reason"]).get({ reason: "internal" }),
+      4,
+    );
   });
 
   it("throws at construction for a component that the API server would refuse", () => {
