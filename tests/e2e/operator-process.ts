@@ -59,6 +59,8 @@ export class OperatorProcess {
   /** The health endpoint base, e.g. http://127.0.0.1:40124. */
   readonly healthUrl: string;
   readonly name: string;
+  /** The extra environment it was started with. */
+  readonly env: Record<string, string>;
   #child: ChildProcess;
   #exit: Promise<number>;
   #log?: WriteStream;
@@ -66,12 +68,14 @@ export class OperatorProcess {
 
   private constructor(
     name: string,
+    env: Record<string, string>,
     child: ChildProcess,
     metricsPort: number,
     healthPort: number,
     logFile?: string,
   ) {
     this.name = name;
+    this.env = env;
     this.#child = child;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     this.healthUrl = `http://127.0.0.1:${healthPort}`;
@@ -125,7 +129,14 @@ export class OperatorProcess {
       detached: true,
       env: { ...process.env, ...options.env, PARENT_PID: String(process.pid), EXIT_MARK },
     });
-    return new OperatorProcess(options.name ?? "operator", child, metricsPort, healthPort, options.logFile);
+    return new OperatorProcess(
+      options.name ?? "operator",
+      options.env ?? {},
+      child,
+      metricsPort,
+      healthPort,
+      options.logFile,
+    );
   }
 
   /** Resolves with the exit code once the process has exited. */

@@ -12,6 +12,7 @@ import type { Deployment } from "kubernetes-types/apps/v1";
 import { clientFor, freshNamespace } from "../controlplane/env.ts";
 import { ControlPlane, type Identity } from "../controlplane/harness.ts";
 import type { KubeClient } from "../../lib/kube/client.ts";
+import { isNotFound } from "../../lib/kube/errors.ts";
 import { builtin } from "../../lib/kube/resources.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../lib/dataflow/names.ts";
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
@@ -27,6 +28,7 @@ import {
   sumOf,
 } from "./observe.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { pick, readManifests } from "./manifests.ts";
 import { dataflow, type DataFlowBody, secret, SecretValues } from "./fixtures.ts";
 
 const T = { timeout: 600_000 };
@@ -41,11 +43,27 @@ let ns: string;
 const secrets = new SecretValues();
 const operators: OperatorProcess[] = [];
 
+/**
+ * The manager container of deploy/operator.yaml: the suite runs the operator with its arguments
+ * (bind addresses moved to free loopback ports) and sets every environment variable it sets.
+ */
+async function manifestContainer(): Promise<{ args: string[]; envNames: string[] }> {
+  const dep = pick(await readManifests("deploy/operator.yaml"), "Deployment");
+  const c = dep.spec.template.spec.containers.find((x: { name: string }) => x.name === "manager");
+  assert.equal(c.args[0], "run");
+  return {
+    args: c.args.slice(1).filter((a: string) => !/^--(metrics|health-probe)-bind-address=/.test(a)),
+    envNames: c.env.map((e: { name: string }) => e.name),
+  };
+}
+
+let manifest: { args: string[]; envNames: string[] };
+
 function startOperator(name: string): Promise<OperatorProcess> {
   return OperatorProcess.start({
     name,
     kubeconfig: identity.kubeconfigPath,
-    args: ["--leader-elect=true"],
+    args: manifest.args,
     env: {
       POD_NAME: name,
       OPERATOR_NAMESPACE,
@@ -71,13 +89,12 @@ async function getDataFlow(name: string): Promise<DataFlowBody> {
   );
 }
 
+/** The value of `p`, or undefined when the object does not exist (any other error is thrown). */
 async function maybe<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (err) {
-    if ((err as { code?: number }).code === 404) return undefined;
+  return await p.catch((err) => {
+    if (isNotFound(err)) return undefined;
     throw err;
-  }
+  });
 }
 
 function phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlowBody> {
@@ -94,8 +111,13 @@ function phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlo
   );
 }
 
+/**
+ * The oldest running replica. Replicas are stopped oldest first, so it holds the Lease (the
+ * two-replica test asserts that against the Lease's holderIdentity).
+ */
 function leader(): OperatorProcess {
   const running = operators.filter((o) => o.running);
+  assert.ok(running.length > 0, "no operator replica is running");
   return running[0];
 }
 
@@ -105,6 +127,8 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     admin = clientFor(cp);
     identity = await installOperatorIdentity(cp);
     ns = await freshNamespace(cp, "e2e");
+    manifest = await manifestContainer();
+    assert.deepEqual(manifest.args, ["--leader-elect=true"]);
     const op = await startOperator("replica-a");
     await op.waitHealthy("/readyz", 120_000);
   }, T);
@@ -113,6 +137,14 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     for (const op of operators) await op.stop();
     await cp?.stop();
   }, T);
+
+  it("runs with deploy/operator.yaml's arguments and environment", T, () => {
+    const op = operators[0];
+    const given = Object.keys(op.env);
+    for (const name of manifest.envNames) {
+      assert.ok(given.includes(name), `${name} of deploy/operator.yaml not set`);
+    }
+  });
 
   it("runs as the operator's ServiceAccount, which is not an admin", T, async () => {
     const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:dataflow-operator`;
