@@ -290,6 +290,8 @@ export class FaultTransport implements Transport {
       },
       cancel: (reason) => {
         done();
+        cutReason ??= new Error("cancelled by the reader");
+        wake?.();
         return reader.cancel(reason);
       },
     });
