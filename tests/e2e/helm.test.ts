@@ -179,6 +179,17 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
     assert.deepEqual(pick(chart, "Role").rules, pick(deploy, "Role").rules);
   });
 
+  it("the chart's default operator pod is deploy/operator.yaml's (no drift between the two)", T, async () => {
+    const chart = pick(await renderChart("dataflow-operator", "dataflow-system"), "Deployment");
+    const plain = pick(await readManifests("deploy/operator.yaml"), "Deployment");
+    const comparable = (d: Manifest) => {
+      const spec = structuredClone(d.spec.template.spec);
+      return { replicas: d.spec.replicas, name: d.metadata.name, namespace: d.metadata.namespace, spec };
+    };
+    // Labels differ on purpose (the chart adds Helm's); the pod itself must not.
+    assert.deepEqual(comparable(chart), comparable(plain));
+  });
+
   it("non-default values are honoured and the API server accepts the result", T, async () => {
     const objects = await renderChart("df", ns, custom);
     // rbac.create=false, serviceAccount.create=false, crds.install=false: none of those objects.
