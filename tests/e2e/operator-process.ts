@@ -50,6 +50,16 @@ while kill -0 $child 2>/dev/null; do
 done
 finish`;
 
+/**
+ * The operator's environment: ours without KUBECONFIG, so the only cluster it can reach is the one
+ * of `--kubeconfig` (the demo and the tests must never touch a user's cluster), plus `extra`.
+ */
+function operatorEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "KUBECONFIG") env[k] = v;
+  return { ...env, ...extra, PARENT_PID: String(process.pid), EXIT_MARK };
+}
+
 /** A running operator process. */
 export class OperatorProcess {
   /** Every line the process wrote to stdout or stderr, in order. */
@@ -127,7 +137,7 @@ export class OperatorProcess {
       // Its own process group: a terminal's Ctrl-C reaches only us (we stop the operator in order),
       // and the SIGKILL fallback can take the guard and the operator down together.
       detached: true,
-      env: { ...process.env, ...options.env, PARENT_PID: String(process.pid), EXIT_MARK },
+      env: operatorEnv(options.env),
     });
     return new OperatorProcess(
       options.name ?? "operator",
