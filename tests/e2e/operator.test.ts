@@ -19,6 +19,7 @@ import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
 import { markReady } from "./kubelet.ts";
 import {
   apiserverWrites,
+  type CoreEvent,
   eventsFor,
   eventually,
   grown,
@@ -108,6 +109,19 @@ function phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlo
     },
     60_000,
     async () => `status: ${JSON.stringify((await getDataFlow(name)).status)}\n${operators.at(-1)?.tail(20)}`,
+  );
+}
+
+/** The DataFlow's Events once every reason in `reasons` is there (the recorder writes asynchronously). */
+function eventsWith(name: string, ...reasons: string[]): Promise<CoreEvent[]> {
+  return eventually(
+    `Events ${reasons.join(", ")} of ${name}`,
+    async () => {
+      const events = await eventsFor(cp, ns, name);
+      return reasons.every((r) => occurrences(events, r) > 0) ? events : undefined;
+    },
+    30_000,
+    async () => JSON.stringify(await eventsFor(cp, ns, name)),
   );
 }
 
@@ -206,7 +220,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     assert.equal(mount.readOnly, true);
     assert.ok(ref.path.startsWith(mount.mountPath + "/"), `${ref.path} is not under ${mount.mountPath}`);
 
-    const events = await eventsFor(cp, ns, "orders");
+    const events = await eventsWith("orders", "ConfigMapCreated", "DeploymentCreated");
     assert.equal(occurrences(events, "ConfigMapCreated"), 1);
     assert.equal(occurrences(events, "DeploymentCreated"), 1);
     const described = await cp.kubectlOk(["describe", "dataflow", "orders", "-n", ns]);
@@ -257,7 +271,8 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     assert.equal(JSON.parse(cm.data!["spec.json"]).source.kafka.topic, "orders-v2");
     await markReady(admin, ns, "dataflow-orders");
     await phaseIs("orders", "Running");
-    await sleep(SETTLE_MS);
+    await eventsWith("orders", "ConfigMapUpdated", "DeploymentUpdated");
+    await sleep(SETTLE_MS); // then nothing more may come
     const events = await eventsFor(cp, ns, "orders");
     assert.equal(occurrences(events, "ConfigMapUpdated"), 1, JSON.stringify(events));
     assert.equal(occurrences(events, "DeploymentUpdated"), 1, JSON.stringify(events));
@@ -329,7 +344,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       await apply(dataflow("needs-secret", { connectionStringSecretRef: { name: "late-db", key: "url" } }));
       const df = await phaseIs("needs-secret", "Error", /late-db/);
       assert.match(df.status!.message!, /^Failed to resolve secrets: .*late-db/);
-      const events = await eventsFor(cp, ns, "needs-secret");
+      const events = await eventsWith("needs-secret", "SecretResolutionFailed");
       const warn = events.find((e) => e.reason === "SecretResolutionFailed")!;
       assert.equal(warn.type, "Warning");
       assert.match(warn.message, /^Failed to resolve secrets: .*late-db/);
@@ -365,7 +380,9 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     );
     const df = await phaseIs("cross", "Error", /another namespace|cross-namespace/);
     assert.match(df.status!.message!, new RegExp(`${other}/foreign`));
-    const warn = (await eventsFor(cp, ns, "cross")).find((e) => e.reason === "SecretResolutionFailed");
+    const warn = (await eventsWith("cross", "SecretResolutionFailed")).find((e) =>
+      e.reason === "SecretResolutionFailed"
+    );
     assert.ok(warn, "no SecretResolutionFailed event");
     assert.equal(
       await maybe(admin.get(builtin.ConfigMap, "dataflow-cross-spec", { namespace: ns })),
@@ -442,7 +459,10 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       await sleep(SETTLE_MS);
       assert.equal(await writesOf(b), 0, `the standby wrote:\n${b.tail()}`);
       assert.ok(await writesOf(a) > 0);
-      assert.equal(occurrences(await eventsFor(cp, ns, "two-replicas"), "DeploymentCreated"), 1);
+      assert.equal(
+        occurrences(await eventsWith("two-replicas", "DeploymentCreated"), "DeploymentCreated"),
+        1,
+      );
 
       assert.equal(await a.stop("SIGTERM"), 0);
       await eventually("replica-d holds the Lease", async () => {
