@@ -1,0 +1,126 @@
+/**
+ * Starting the operator for a benchmark: on Deno (`deno run -A mod.ts`) or as the Bun-compiled
+ * binary (dist/dataflow-operator-bun), through the packaging engineer's OperatorProcess (guarded,
+ * output kept), plus the operator's pid and the few of its own metrics the benchmarks read (to
+ * know when it is idle; request counts come from the API server, see apiserver.ts).
+ */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import process from "node:process";
+import { OperatorProcess } from "../../tests/e2e/operator-process.ts";
+import { repoRoot } from "../../tests/e2e/manifests.ts";
+import { waitForPid } from "./proc.ts";
+import { sleep } from "./stats.ts";
+
+/** The runtimes the operator is measured on. */
+export type Runtime = "deno" | "bun";
+
+/** The compiled Bun executable (dist/ is git-ignored). */
+export const BUN_BINARY = join(repoRoot, "dist", "dataflow-operator-bun");
+
+/** The exact build command of {@link BUN_BINARY}. */
+export const BUN_BUILD = [
+  "bun",
+  "build",
+  "--compile",
+  "--minify",
+  "--outfile",
+  "dist/dataflow-operator-bun",
+  "mod.ts",
+];
+
+let built: Promise<{ seconds: number; bytes: number }> | undefined;
+
+/** Builds the Bun binary from the current sources, once per benchmark process. */
+export function ensureBunBinary(): Promise<{ seconds: number; bytes: number }> {
+  built ??= (async () => {
+    const t0 = performance.now();
+    await promisify(execFile)(BUN_BUILD[0], BUN_BUILD.slice(1), { cwd: repoRoot });
+    const seconds = (performance.now() - t0) / 1000;
+    if (!existsSync(BUN_BINARY)) throw new Error(`${BUN_BUILD.join(" ")} produced no ${BUN_BINARY}`);
+    return { seconds, bytes: statSync(BUN_BINARY).size };
+  })();
+  return built;
+}
+
+/** The operator command line per runtime, as the results files state it. */
+export function commandOf(runtime: Runtime): string {
+  return runtime === "deno" ? "deno run -A mod.ts" : "dist/dataflow-operator-bun";
+}
+
+/** Options of {@link startOperator}. */
+export interface BenchOperatorOptions {
+  runtime: Runtime;
+  kubeconfig: string;
+  /** Extra `run` flags (leader election is off unless `leaderElect`). */
+  args?: string[];
+  leaderElect?: boolean;
+  env?: Record<string, string>;
+  name?: string;
+}
+
+/** A running operator and its own process id. */
+export interface BenchOperator {
+  op: OperatorProcess;
+  pid: number;
+  /** Date.now() just before the process was spawned. */
+  spawnedAt: number;
+}
+
+/** Starts the operator (the Bun binary is built first when needed); resolves once its pid is known. */
+export async function startOperator(options: BenchOperatorOptions): Promise<BenchOperator> {
+  if (options.runtime === "bun") await ensureBunBinary();
+  // OperatorProcess reads the command from the environment at start.
+  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun" ? BUN_BINARY : "deno run -A mod.ts";
+  const args = [`--leader-elect=${options.leaderElect ? "true" : "false"}`, ...(options.args ?? [])];
+  const spawnedAt = Date.now();
+  const op = await OperatorProcess.start({
+    kubeconfig: options.kubeconfig,
+    args,
+    env: { LOG_LEVEL: "info", ...options.env },
+    name: options.name ?? `operator-${options.runtime}`,
+  });
+  const needle = `--metrics-bind-address=${new URL(op.metricsUrl).host}`;
+  const pid = await waitForPid(needle).catch(async (err) => {
+    await op.stop("SIGKILL", 1000);
+    throw new Error(`${err.message}\n${op.tail()}`);
+  });
+  return { op, pid, spawnedAt };
+}
+
+/** Sums a metric of Prometheus text over the series whose labels contain every `labels` pair. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name + "{") && !line.startsWith(name + " ")) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    n += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return n;
+}
+
+/**
+ * Waits until the operator has run at least `reconciles` reconciles (all results) and its work
+ * queue is empty; returns its metrics text at that moment.
+ */
+export async function waitForReconciles(
+  op: OperatorProcess,
+  reconciles: number,
+  timeoutMs = 600_000,
+  pollMs = 250,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    if (!op.running) throw new Error(`${op.name} exited:\n${op.tail()}`);
+    last = await op.metrics().catch(() => "");
+    const done = metricSum(last, "controller_runtime_reconcile_total", { controller: "dataflow" });
+    const depth = metricSum(last, "workqueue_depth", { name: "dataflow" });
+    const active = metricSum(last, "controller_runtime_active_workers", { controller: "dataflow" });
+    if (done >= reconciles && depth === 0 && active === 0) return last;
+    await sleep(pollMs);
+  }
+  throw new Error(`${op.name}: fewer than ${reconciles} reconciles within ${timeoutMs} ms:\n${op.tail()}`);
+}

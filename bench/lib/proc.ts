@@ -1,0 +1,55 @@
+/**
+ * Linux process facts from /proc: finding the operator's own process (not its guard shell) by a
+ * unique command-line argument, and its resident memory (VmRSS, VmHWM).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+
+/** Resident memory of a process in bytes. */
+export interface Memory {
+  /** Current resident set size (VmRSS). */
+  rss: number;
+  /** Peak resident set size since the process started (VmHWM). */
+  hwm: number;
+}
+
+/**
+ * The pid of the process whose command line contains `needle` (as one argument) and which is not a
+ * shell: the operator itself, not the guard `bash` that OperatorProcess runs it under.
+ */
+export function findPid(needle: string): number | undefined {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (!args.includes(needle)) continue;
+      const comm = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+      if (comm === "bash" || comm === "sh") continue;
+      return Number(entry);
+    } catch {
+      // The process ended while we looked: not ours.
+    }
+  }
+  return undefined;
+}
+
+/** Waits until {@link findPid} finds the process (the guard spawns it a moment after us). */
+export async function waitForPid(needle: string, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pid = findPid(needle);
+    if (pid) return pid;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`no process with argument ${needle} within ${timeoutMs} ms`);
+}
+
+/** VmRSS and VmHWM of `pid` from /proc/<pid>/status. */
+export function memoryOf(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => {
+    const m = status.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    if (!m) throw new Error(`/proc/${pid}/status has no ${field}`);
+    return Number(m[1]) * 1024;
+  };
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+}

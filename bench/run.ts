@@ -1,0 +1,63 @@
+/**
+ * The benchmark runner: `deno task bench [name ...] [--small]` (`deno run --allow-all bench/run.ts`).
+ * Without names it runs all of them in order; shared control planes and the 10,000-DataFlow
+ * cluster are created once per run and reused (see lib/context.ts). `--small` shrinks every size
+ * tenfold and writes to bench/results/tmp/ (git-ignored), for building and debugging.
+ */
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { repoRoot } from "../tests/e2e/manifests.ts";
+import { BenchContext, sizes } from "./lib/context.ts";
+import { idle } from "./idle.ts";
+import { throughput } from "./throughput.ts";
+
+/** A benchmark: its name (for the command line) and how to run it. */
+interface Benchmark {
+  name: string;
+  run: (ctx: BenchContext) => Promise<void>;
+}
+
+/** Figure 5, the event recorder engineer's storm benchmark: its own script and control plane. */
+function storm(): Promise<void> {
+  const r = spawnSync("deno", ["run", "-A", "bench/events/storm.ts"], { cwd: repoRoot, stdio: "inherit" });
+  if (r.status !== 0) throw new Error(`bench/events/storm.ts exited ${r.status}`);
+  return Promise.resolve();
+}
+
+const BENCHMARKS: Benchmark[] = [
+  { name: "throughput", run: (ctx) => throughput(ctx) },
+  { name: "idle", run: (ctx) => idle(ctx) },
+  { name: "storm", run: () => storm() },
+];
+
+async function main(argv: string[]): Promise<number> {
+  const small = argv.includes("--small");
+  const wanted = argv.filter((a) => !a.startsWith("--"));
+  const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));
+  if (unknown.length) {
+    console.error(
+      `unknown benchmark(s): ${unknown.join(", ")}; known: ${BENCHMARKS.map((b) => b.name).join(", ")}`,
+    );
+    return 2;
+  }
+  const command = ["deno task bench", ...argv].join(" ");
+  const ctx = new BenchContext(sizes(small), command);
+  let failed = 0;
+  try {
+    for (const b of BENCHMARKS) {
+      if (wanted.length && !wanted.includes(b.name)) continue;
+      console.log(`== ${b.name} (${new Date().toISOString()})`);
+      try {
+        await b.run(ctx);
+      } catch (err) {
+        failed++;
+        console.error(`benchmark ${b.name} failed: ${(err as Error).stack ?? err}`);
+      }
+    }
+  } finally {
+    await ctx.close();
+  }
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,255 @@
+/**
+ * Benchmark 1, throughput: create N (1,000) DataFlows, 16 creates in flight, and time until every
+ * one has its ConfigMap, its Deployment and status.observedGeneration == generation (seen through
+ * watches). In the same run, the floor: a minimal script making the same writes as fast as the
+ * API server takes them (writer.ts, same concurrency). Runs alternate floor / operator, each in a
+ * fresh namespace, with a fresh operator (`--namespace` scoped) per run. Writes are counted at
+ * the API server. Targets: operator time <= 1.5 x floor; <= 6 API writes per new DataFlow.
+ */
+import { freshNamespace } from "../tests/controlplane/env.ts";
+import {
+  byVerbResource,
+  diffRequests,
+  formatCounts,
+  operatorWrites,
+  otherWrites,
+  type RequestCounts,
+  snapshotRequests,
+  subtract,
+} from "./lib/apiserver.ts";
+import type { BenchContext } from "./lib/context.ts";
+import { ConvergenceWatch } from "./lib/converge.ts";
+import { machineInfo } from "./lib/machine.ts";
+import { commandOf, metricSum, type Runtime, startOperator } from "./lib/operator.ts";
+import { writeResults } from "./lib/report.ts";
+import { fmt, median, range, sleep } from "./lib/stats.ts";
+import { createDataFlows, floorWrites, names } from "./lib/writer.ts";
+import type { KubeClient } from "../lib/kube/client.ts";
+
+const CONCURRENCY = 16;
+
+interface Measured {
+  seconds: number;
+  delta: RequestCounts;
+}
+
+/** Waits until the operator's resources see no new writes for 2 s (events are written asynchronously). */
+async function settle(admin: KubeClient, maxMs = 60_000): Promise<RequestCounts> {
+  let last = await snapshotRequests(admin);
+  let quiet = 0;
+  const deadline = Date.now() + maxMs;
+  while (quiet < 2 && Date.now() < deadline) {
+    await sleep(1000);
+    const now = await snapshotRequests(admin);
+    quiet = operatorWrites(diffRequests(last, now)) === 0 ? quiet + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/** Times `work` (which writes into `ns`) until all `dfNames` converged; counts the requests of the whole episode. */
+async function measure(
+  admin: KubeClient,
+  ns: string,
+  dfNames: string[],
+  work: () => Promise<void>,
+): Promise<Measured> {
+  const watch = new ConvergenceWatch(admin, ns);
+  await watch.start();
+  try {
+    const before = await snapshotRequests(admin);
+    const t0 = performance.now();
+    const [, tEnd] = await Promise.all([work(), watch.waitAll(dfNames, 30 * 60_000)]);
+    const seconds = (tEnd - t0) / 1000;
+    const after = await settle(admin);
+    return { seconds, delta: diffRequests(before, after) };
+  } finally {
+    watch.stop();
+  }
+}
+
+interface OperatorProfile {
+  reconciles: Record<string, number>;
+  reconcileSeconds: number;
+  requests: Record<string, number>;
+  requestSeconds: Record<string, number>;
+}
+
+function profileOf(before: string, after: string): OperatorProfile {
+  const d = (name: string, labels: Record<string, string>) =>
+    metricSum(after, name, labels) - metricSum(before, name, labels);
+  const reconciles: Record<string, number> = {};
+  for (const result of ["success", "error", "requeue_after"]) {
+    reconciles[result] = d("controller_runtime_reconcile_total", { controller: "dataflow", result });
+  }
+  const requests: Record<string, number> = {};
+  const requestSeconds: Record<string, number> = {};
+  for (const method of ["GET", "POST", "PUT", "PATCH", "DELETE"]) {
+    requests[method] = d("rest_client_requests_total", { method });
+    const count = d("rest_client_request_duration_seconds_count", { verb: method });
+    if (count) {
+      requestSeconds[method] = d("rest_client_request_duration_seconds_sum", { verb: method }) / count;
+    }
+  }
+  return {
+    reconciles,
+    reconcileSeconds: d("controller_runtime_reconcile_time_seconds_sum", { controller: "dataflow" }),
+    requests,
+    requestSeconds,
+  };
+}
+
+/** Runs the throughput benchmark and writes bench/results/throughput.md. */
+export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): Promise<void> {
+  const { cp, admin, identity } = await ctx.cluster("main");
+  const machine = await machineInfo(admin);
+  const n = ctx.sizes.throughput;
+  const dfNames = names("df", n);
+  // Warm-up (not timed): the first writes of a kind after the CRD was installed are slower.
+  const warm = await freshNamespace(cp, "tp-warm");
+  await floorWrites(admin, warm, names("warm", 50), CONCURRENCY);
+  const runs: { floor: Measured; operator: Measured; profile: OperatorProfile; namespace: string }[] = [];
+  for (let run = 0; run < ctx.sizes.runs; run++) {
+    const floorNs = await freshNamespace(cp, "tp-floor");
+    const floor = await measure(
+      admin,
+      floorNs,
+      dfNames,
+      () => floorWrites(admin, floorNs, dfNames, CONCURRENCY),
+    );
+    console.log(`  run ${run + 1}: floor ${fmt(floor.seconds, 2)} s`);
+
+    const ns = await freshNamespace(cp, "tp-op");
+    const { op } = await startOperator({
+      runtime,
+      kubeconfig: identity.kubeconfigPath,
+      args: [`--namespace=${ns}`],
+    });
+    try {
+      await op.waitHealthy("/readyz");
+      const opBefore = await op.metrics();
+      const operator = await measure(
+        admin,
+        ns,
+        dfNames,
+        () => createDataFlows(admin, ns, dfNames, CONCURRENCY),
+      );
+      const profile = profileOf(opBefore, await op.metrics());
+      runs.push({ floor, operator, profile, namespace: ns });
+      console.log(
+        `  run ${run + 1}: operator ${fmt(operator.seconds, 2)} s, ratio ${
+          fmt(operator.seconds / floor.seconds, 2)
+        }`,
+      );
+    } finally {
+      const code = await op.stop("SIGTERM");
+      if (code !== 0) console.log(`  operator exited ${code}:\n${op.tail(10)}`);
+    }
+  }
+  ctx.reconciled = { namespace: runs.at(-1)!.namespace, count: n };
+
+  const own = { "POST dataflows": n };
+  const perDf = (m: Measured, subtractOwn: boolean) => {
+    const w = byVerbResource(m.delta, { writesOnly: true });
+    return subtractOwn ? subtract(w, own) : w;
+  };
+  const opWrites = runs.map((r) => (operatorWrites(r.operator.delta) - n) / n);
+  const floorWritesPer = runs.map((r) => (operatorWrites(r.floor.delta) - n) / n);
+  const ratios = runs.map((r) => r.operator.seconds / r.floor.seconds);
+  const medRatio = median(ratios);
+  const medWrites = median(opWrites);
+  const last = runs.at(-1)!;
+  const p = last.profile;
+  const reconcileTotal = Object.values(p.reconciles).reduce((a, b) => a + b, 0);
+  const body = [
+    `Operator: \`${
+      commandOf(runtime)
+    }\` (1 worker, the default, as the Go operator), \`--leader-elect=false\`, scoped with`,
+    `\`--namespace\` to a fresh namespace per run, with the ServiceAccount of deploy/rbac.yaml. DataFlows are created by`,
+    `the benchmark ${CONCURRENCY} at a time in both cases; the clock runs from the first create until the last DataFlow has its`,
+    `ConfigMap, Deployment and observedGeneration == generation, as seen by watches. ${ctx.sizes.runs} runs, floor and operator`,
+    `alternating in the same control plane; figures are medians.`,
+    "",
+    `| Run | Floor (s) | Operator (s) | Ratio operator / floor | Operator writes per new DataFlow |`,
+    `|---|---|---|---|---|`,
+    ...runs.map((r, i) =>
+      `| ${i + 1} | ${fmt(r.floor.seconds, 2)} | ${fmt(r.operator.seconds, 2)} | ${fmt(ratios[i], 2)} | ${
+        fmt(opWrites[i], 2)
+      } |`
+    ),
+    `| **median** | **${fmt(median(runs.map((r) => r.floor.seconds)), 2)}** | **${
+      fmt(median(runs.map((r) => r.operator.seconds)), 2)
+    }** | **${fmt(medRatio, 2)}** | **${fmt(medWrites, 2)}** |`,
+    "",
+    `- Throughput: operator ${fmt(n / median(runs.map((r) => r.operator.seconds)), 0)} DataFlows/s, floor ${
+      fmt(n / median(runs.map((r) => r.floor.seconds)), 0)
+    } DataFlows/s (range of operator times ${range(runs.map((r) => r.operator.seconds), 2)} s).`,
+    `- Target operator <= 1.5 x floor: **${medRatio <= 1.5 ? "met" : "not met"}** (median ratio ${
+      fmt(medRatio, 2)
+    }).`,
+    `- Target <= 6 API writes per new DataFlow, events included: **${
+      medWrites <= 6 ? "met" : "not met"
+    }** (median ${fmt(medWrites, 2)}; floor: ${
+      fmt(median(floorWritesPer), 2)
+    }, its DataFlow create excluded like the operator's).`,
+    "",
+    `### Where the requests go (last run, at the API server, per DataFlow; the benchmark's ${n} DataFlow creates excluded)`,
+    "",
+    `- Operator writes: ${formatCounts(perDf(last.operator, true), n)}`,
+    `- Operator writes with status codes: ${
+      formatCounts(
+        subtract(byVerbResource(last.operator.delta, { writesOnly: true, withCode: true }), {
+          "POST dataflows 201": n,
+        }),
+        n,
+      )
+    }`,
+    `- Operator reads (GET/LIST): ${
+      formatCounts(
+        Object.fromEntries(
+          Object.entries(byVerbResource(last.operator.delta)).filter(([k]) => /^(GET|LIST)/.test(k)),
+        ),
+        n,
+      )
+    }`,
+    `- Floor writes: ${formatCounts(perDf(last.floor, true), n)}`,
+    `- Other writes during the operator run (not the operator's: the API server's own): ${
+      formatCounts(Object.fromEntries(otherWrites(last.operator.delta)))
+    }`,
+    "",
+    `### Operator profile (last run, its own /metrics deltas)`,
+    "",
+    `- Reconciles: ${reconcileTotal} for ${n} DataFlows (${fmt(reconcileTotal / n, 2)} per DataFlow; ${
+      formatCounts(p.reconciles)
+    }).`,
+    `- Time inside reconciles: ${fmt(p.reconcileSeconds, 2)} s in total, ${
+      fmt(p.reconcileSeconds / reconcileTotal * 1000, 2)
+    } ms per reconcile, ` +
+    `${fmt(p.reconcileSeconds / last.operator.seconds * 100, 0)} % of the run's ${
+      fmt(last.operator.seconds, 2)
+    } s.`,
+    `- Client requests: ${formatCounts(p.requests)}; mean latency per request: ${
+      Object.entries(p.requestSeconds).map(([k, v]) => `${k} ${fmt(v * 1000, 1)} ms`).join(", ")
+    }.`,
+  ];
+  writeResults({
+    name: "throughput",
+    title: "Benchmark 1: throughput (operator vs. floor)",
+    command: ctx.command,
+    machine,
+    small: ctx.sizes.small,
+    body,
+    data: {
+      runtime,
+      n,
+      concurrency: CONCURRENCY,
+      runs: runs.map((r) => ({
+        floorSeconds: r.floor.seconds,
+        operatorSeconds: r.operator.seconds,
+        floorRequests: Object.fromEntries(r.floor.delta),
+        operatorRequests: Object.fromEntries(r.operator.delta),
+        profile: r.profile,
+      })),
+    },
+  });
+}
