@@ -169,8 +169,9 @@ describe("events seen through kubectl", () => {
       "events",
       "--field-selector=involvedObject.name=euro",
     ])).items;
-    const bytes = new TextEncoder().encode(ev.message).length;
+    const message = ev.message ?? "";
+    const bytes = new TextEncoder().encode(message).length;
     assert.ok(bytes <= 1024 && bytes > 1000, `${bytes} bytes`);
-    assert.ok(ev.message.startsWith("€€€") && ev.message.endsWith("€€€") && ev.message.includes("..."));
+    assert.ok(message.startsWith("€€€") && message.endsWith("€€€") && message.includes("..."));
   });
 });

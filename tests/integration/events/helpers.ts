@@ -114,7 +114,8 @@ export interface ServerEvent {
   metadata: { name: string; namespace: string };
   involvedObject: { kind: string; name: string; namespace?: string; uid?: string; apiVersion?: string };
   reason: string;
-  message: string;
+  /** Absent when empty (the API server omits empty strings). */
+  message?: string;
   type: string;
   count: number;
   firstTimestamp?: string;
