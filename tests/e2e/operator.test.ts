@@ -3,23 +3,22 @@
  * `deno run -A mod.ts` by default, the Bun-compiled binary in CI) under the ServiceAccount of
  * deploy/, bound only to deploy/rbac.yaml, against a real kube-apiserver of its own. Users act
  * with kubectl as admin; what they see (`kubectl describe`, Events, status) is what is asserted.
+ * This file: a DataFlow's life (create, ready, change, idle, secrets, invalid spec, deletion).
+ * operator-ha.test.ts: restarts and two replicas.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
-import { clientFor, freshNamespace } from "../controlplane/env.ts";
-import { ControlPlane, type Identity } from "../controlplane/harness.ts";
+import type { ControlPlane, Identity } from "../controlplane/harness.ts";
+import { freshNamespace } from "../controlplane/env.ts";
 import type { KubeClient } from "../../lib/kube/client.ts";
-import { isNotFound } from "../../lib/kube/errors.ts";
 import { builtin } from "../../lib/kube/resources.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../lib/dataflow/names.ts";
-import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
+import { OPERATOR_NAMESPACE } from "./install.ts";
 import { markReady } from "./kubelet.ts";
 import {
   apiserverWrites,
-  type CoreEvent,
   eventsFor,
   eventually,
   grown,
@@ -28,134 +27,34 @@ import {
   sleep,
   sumOf,
 } from "./observe.ts";
-import { OperatorProcess } from "./operator-process.ts";
-import { pick, readManifests } from "./manifests.ts";
-import { dataflow, type DataFlowBody, secret, SecretValues } from "./fixtures.ts";
+import { maybe, OperatorSuite, PROCESSOR_IMAGE, SETTLE_MS } from "./operator-suite.ts";
+import { dataflow, secret } from "./fixtures.ts";
 
 const T = { timeout: 600_000 };
-const PROCESSOR_IMAGE = "registry.example/dataflow-processor:e2e";
-/** Seconds of quiet after which "nothing happened" is asserted. */
-const SETTLE_MS = 4_000;
-
+const suite = new OperatorSuite();
+const { secrets, operators } = suite;
 let cp: ControlPlane;
 let admin: KubeClient;
 let identity: Identity;
 let ns: string;
-const secrets = new SecretValues();
-const operators: OperatorProcess[] = [];
-
-/**
- * The manager container of deploy/operator.yaml: the suite runs the operator with its arguments
- * (bind addresses moved to free loopback ports) and sets every environment variable it sets.
- */
-async function manifestContainer(): Promise<{ args: string[]; envNames: string[] }> {
-  const dep = pick(await readManifests("deploy/operator.yaml"), "Deployment");
-  const c = dep.spec.template.spec.containers.find((x: { name: string }) => x.name === "manager");
-  assert.equal(c.args[0], "run");
-  return {
-    args: c.args.slice(1).filter((a: string) => !/^--(metrics|health-probe)-bind-address=/.test(a)),
-    envNames: c.env.map((e: { name: string }) => e.name),
-  };
-}
-
-let manifest: { args: string[]; envNames: string[] };
-
-function startOperator(name: string): Promise<OperatorProcess> {
-  return OperatorProcess.start({
-    name,
-    kubeconfig: identity.kubeconfigPath,
-    args: manifest.args,
-    env: {
-      POD_NAME: name,
-      OPERATOR_NAMESPACE,
-      // debug: every API write and every event emission is logged, so the no-secret check covers them.
-      LOG_LEVEL: "debug",
-      PROCESSOR_IMAGE,
-      PROCESSOR_LOG_LEVEL: "warn",
-      // Exercises the watch of the operator's own Deployment under deploy/rbac.yaml as well.
-      OPERATOR_DEPLOYMENT_NAME: "dataflow-operator",
-    },
-  }).then((op) => (operators.push(op), op));
-}
-
-async function apply(body: unknown): Promise<void> {
-  await cp.kubectlOk(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(body) });
-}
-
-async function getDataFlow(name: string): Promise<DataFlowBody> {
-  return await admin.get<DataFlowBody>(
-    { apiVersion: "dataflow.dataflow.io/v1", kind: "DataFlow", plural: "dataflows", namespaced: true },
-    name,
-    { namespace: ns },
-  );
-}
-
-/** The value of `p`, or undefined when the object does not exist (any other error is thrown). */
-async function maybe<T>(p: Promise<T>): Promise<T | undefined> {
-  return await p.catch((err) => {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  });
-}
-
-function phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlowBody> {
-  return eventually(
-    `DataFlow ${name} phase ${phase}`,
-    async () => {
-      const df = await getDataFlow(name);
-      const ok = df.status?.phase === phase && (!message || message.test(df.status?.message ?? "")) &&
-        df.status?.observedGeneration === df.metadata.generation;
-      return ok ? df : undefined;
-    },
-    60_000,
-    async () => `status: ${JSON.stringify((await getDataFlow(name)).status)}\n${operators.at(-1)?.tail(20)}`,
-  );
-}
-
-/** The DataFlow's Events once every reason in `reasons` is there (the recorder writes asynchronously). */
-function eventsWith(name: string, ...reasons: string[]): Promise<CoreEvent[]> {
-  return eventually(
-    `Events ${reasons.join(", ")} of ${name}`,
-    async () => {
-      const events = await eventsFor(cp, ns, name);
-      return reasons.every((r) => occurrences(events, r) > 0) ? events : undefined;
-    },
-    30_000,
-    async () => JSON.stringify(await eventsFor(cp, ns, name)),
-  );
-}
-
-/**
- * The oldest running replica. Replicas are stopped oldest first, so it holds the Lease (the
- * two-replica test asserts that against the Lease's holderIdentity).
- */
-function leader(): OperatorProcess {
-  const running = operators.filter((o) => o.running);
-  assert.ok(running.length > 0, "no operator replica is running");
-  return running[0];
-}
+const apply = (body: unknown) => suite.apply(body);
+const getDataFlow = (name: string) => suite.getDataFlow(name);
+const phaseIs = (name: string, phase: string, message?: RegExp) => suite.phaseIs(name, phase, message);
+const eventsWith = (name: string, ...reasons: string[]) => suite.eventsWith(name, ...reasons);
+const leader = () => suite.leader();
 
 describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => {
   before(async () => {
-    cp = await ControlPlane.start();
-    admin = clientFor(cp);
-    identity = await installOperatorIdentity(cp);
-    ns = await freshNamespace(cp, "e2e");
-    manifest = await manifestContainer();
-    assert.deepEqual(manifest.args, ["--leader-elect=true"]);
-    const op = await startOperator("replica-a");
-    await op.waitHealthy("/readyz", 120_000);
+    await suite.setUp("replica-a");
+    ({ cp, admin, identity, ns } = suite);
   }, T);
 
-  after(async () => {
-    for (const op of operators) await op.stop();
-    await cp?.stop();
-  }, T);
+  after(() => suite.tearDown(), T);
 
   it("runs with deploy/operator.yaml's arguments and environment", T, () => {
     const op = operators[0];
     const given = Object.keys(op.env);
-    for (const name of manifest.envNames) {
+    for (const name of suite.manifest.envNames) {
       assert.ok(given.includes(name), `${name} of deploy/operator.yaml not set`);
     }
   });
@@ -315,29 +214,6 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
   );
 
   it(
-    "a fresh operator (restart) re-reconciles a converged DataFlow with no write and no event",
-    T,
-    async () => {
-      const old = leader();
-      assert.equal(await old.stop("SIGTERM"), 0, `exit code after SIGTERM; output:\n${old.tail()}`);
-      const w0 = await apiserverWrites(cp);
-      const eventsBefore = await eventsFor(cp, ns, "orders");
-      const op = await startOperator("replica-c");
-      await op.waitHealthy("/readyz", 120_000);
-      // A new leader may wait out the old Lease (up to its duration) before reconciling.
-      await eventually(
-        "the restarted operator's first reconcile",
-        async () =>
-          sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total") >= 1 || undefined,
-        60_000,
-      );
-      await sleep(SETTLE_MS);
-      assert.deepEqual(grown(w0, await apiserverWrites(cp)), {});
-      assert.deepEqual(await eventsFor(cp, ns, "orders"), eventsBefore);
-    },
-  );
-
-  it(
     "a missing Secret gives SecretResolutionFailed and Error, and heals when the Secret appears",
     T,
     async () => {
@@ -434,81 +310,10 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
   });
 
   it(
-    "with two replicas only the leader writes; the standby takes over when the leader stops",
+    "no secret value appears in any ConfigMap, Event, DataFlow, Deployment or operator log line",
     T,
     async () => {
-      const a = leader();
-      const b = await startOperator("replica-d");
-      await b.waitHealthy("/healthz", 120_000);
-      const lease = await cp.kubectlOk([
-        "get",
-        "lease",
-        "dataflow-operator.dataflow.io",
-        "-n",
-        OPERATOR_NAMESPACE,
-        "-o",
-        "jsonpath={.spec.holderIdentity}",
-      ]);
-      assert.equal(lease, a.name);
-      const writesOf = async (op: OperatorProcess) =>
-        sumOf(parsePrometheus(await op.metrics()), "rest_client_requests_total", (l) => l.method !== "GET");
-      assert.equal(await writesOf(b), 0);
-
-      await apply(dataflow("two-replicas", { connectionString: "postgres://app@db/app" }));
-      await phaseIs("two-replicas", "Pending");
-      await sleep(SETTLE_MS);
-      assert.equal(await writesOf(b), 0, `the standby wrote:\n${b.tail()}`);
-      assert.ok(await writesOf(a) > 0);
-      assert.equal(
-        occurrences(await eventsWith("two-replicas", "DeploymentCreated"), "DeploymentCreated"),
-        1,
-      );
-
-      assert.equal(await a.stop("SIGTERM"), 0);
-      await eventually("replica-d holds the Lease", async () => {
-        const h = await cp.kubectlOk([
-          "get",
-          "lease",
-          "dataflow-operator.dataflow.io",
-          "-n",
-          OPERATOR_NAMESPACE,
-          "-o",
-          "jsonpath={.spec.holderIdentity}",
-        ]);
-        return h === b.name || undefined;
-      }, 60_000);
-      await markReady(admin, ns, "dataflow-two-replicas");
-      await phaseIs("two-replicas", "Running");
-      assert.ok(await writesOf(b) > 0);
-    },
-  );
-
-  it(
-    "no secret value appears in any ConfigMap, Event, DataFlow status, Deployment or operator log line",
-    T,
-    async () => {
-      const dump = [
-        await cp.kubectlOk(["get", "configmaps", "-A", "-o", "json"]),
-        await cp.kubectlOk(["get", "events", "-A", "-o", "json"]),
-        await cp.kubectlOk(["get", "dataflows", "-A", "-o", "json"]),
-        await cp.kubectlOk(["get", "deployments", "-A", "-o", "json"]),
-      ].join("\n");
-      const logs = operators.flatMap((o) => o.lines);
-      assert.ok(logs.length > 20, "too few operator log lines to be a meaningful check");
-      assert.ok(secrets.values.length >= 4);
-      for (const v of secrets.values) {
-        assert.ok(!dump.includes(v), `a secret value leaked into the API objects`);
-        const leaked = logs.find((l) => l.includes(v));
-        assert.equal(leaked, undefined, `a secret value leaked into an operator log line`);
-      }
-      // The control: the values are real and present where they belong (in the Secrets).
-      const inSecrets = await cp.kubectlOk(["get", "secrets", "-A", "-o", "json"]);
-      const decoded = JSON.parse(inSecrets).items
-        .flatMap((s: { data?: Record<string, string> }) => Object.values(s.data ?? {}))
-        .map((b64: string) => Buffer.from(b64, "base64").toString()).join("\n");
-      for (const label of ["orders-db", "late-db-rotated", "foreign"]) {
-        assert.ok(decoded.includes(secrets.get(label)), `control: the ${label} value is not in its Secret`);
-      }
+      await suite.assertNoSecretLeak(["orders-db", "late-db-rotated", "foreign"]);
     },
   );
 });
