@@ -159,4 +159,42 @@ describe("coalescing identical events", () => {
     assert.equal(events.length, 1000);
     assert.ok(events.every((e) => e.count === 2), "no count lost on eviction");
   });
+
+  it("gives distinct messages their own Events again once the 10-minute window has passed", async () => {
+    const setup = fakeSetup();
+    const r = recorder(setup);
+    for (let i = 0; i < 12; i++) r.warn(pod("w"), "Failed", `first wave ${i}`);
+    await setup.clock.advance(601_000);
+    for (let i = 0; i < 5; i++) r.warn(pod("w"), "Failed", `second wave ${i}`);
+    await setup.clock.advance(31_000);
+    const events = setup.server.list();
+    assert.equal(events.filter((e) => e.message.startsWith("second wave")).length, 5, "not folded");
+    assert.equal(
+      events.filter((e) => e.message.startsWith(COMBINED_PREFIX)).length,
+      1,
+      "only the first wave folded",
+    );
+  });
+
+  it("starts a new Event for an identical event after the series was idle for the window", async () => {
+    const setup = fakeSetup();
+    const r = recorder(setup);
+    r.info(pod("idle"), "Synced", "ok");
+    await setup.clock.advance(1000);
+    r.info(pod("idle"), "Synced", "ok");
+    await setup.clock.advance(31_000);
+    await setup.clock.advance(600_000);
+    r.info(pod("idle"), "Synced", "ok");
+    await setup.clock.advance(1000);
+    assert.deepEqual(setup.server.list().map((e) => e.count), [2, 1]);
+  });
+
+  it("writes events about cluster-scoped objects to kube-system when configured", async () => {
+    const setup = fakeSetup();
+    const r = recorder(setup, { clusterNamespace: "kube-system" });
+    r.info({ apiVersion: "v1", kind: "Node", metadata: { name: "node-1", uid: "n1" } }, "Ready", "ok");
+    await setup.clock.advance(1000);
+    assert.equal(setup.server.list()[0].metadata.namespace, "kube-system");
+    assert.equal(setup.server.list()[0].involvedObject.namespace, undefined);
+  });
 });

@@ -179,4 +179,23 @@ describe("failures", () => {
       (posts[1].body!.metadata as { name: string }).name,
     );
   });
+
+  it("backs off exponentially with full jitter up to the cap", async () => {
+    const setup = fakeSetup();
+    setup.server.fault = () => statusResponse(503, "ServiceUnavailable", "down");
+    // random() = 1 gives the upper edge of every jittered wait: 500, 1000, 2000, ... capped at 4000.
+    const r = make(setup, { random: () => 0.999999, retryMaxDelayMs: 4000 });
+    r.warn(pod("a"), "R", "x");
+    await setup.clock.advance(20_000);
+    const times = setup.server.requests.map((q) => q.at);
+    const gaps = times.slice(1).map((t, i) => t - times[i]);
+    assert.deepEqual(gaps.slice(0, 6).map((g) => Math.round(g / 100) * 100), [
+      500,
+      1000,
+      2000,
+      4000,
+      4000,
+      4000,
+    ]);
+  });
 });
