@@ -14,7 +14,10 @@ import { repoRoot } from "./manifests.ts";
 /** The operator command line (argv prefix) under test. */
 export function operatorCommand(): string[] {
   const cmd = process.env.DATAFLOW_OPERATOR_CMD?.trim();
-  return cmd ? cmd.split(/\s+/) : [process.env.DENO_BIN ?? "deno", "run", "-A", "mod.ts"];
+  if (cmd) return cmd.split(/\s+/);
+  // Under Deno, the very deno running us (it may not be on PATH, e.g. under npx); else deno from PATH.
+  const deno = process.env.DENO_BIN ?? (/deno[^/]*$/.test(process.execPath) ? process.execPath : "deno");
+  return [deno, "run", "-A", "mod.ts"];
 }
 
 /** Options of {@link OperatorProcess.start}. */
