@@ -11,6 +11,7 @@ import { FakeClock } from "../../../lib/runtime/clock.ts";
 import { Informer, type InformerOptions } from "../../../lib/runtime/informer.ts";
 import { controllerIndexValue } from "../../../lib/runtime/keys.ts";
 import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";
+import { FaultTransport } from "../../tools/fault-transport.ts";
 
 const CM = "v1/configmaps";
 const cm = (name: string, ns = "ns", extra: Record<string, unknown> = {}): KubeObject => ({
@@ -193,6 +194,30 @@ describe("informer: watch", () => {
     assert.equal(watches()[1].query?.get("resourceVersion"), rv);
     assert.equal(api.count("LIST"), 1);
     assert.deepEqual(events, ["add a", "add b"]);
+  });
+
+  it("a stream that breaks off mid-body (reset, fetch body timeout) resumes from the last RV without relisting (scenario 16)", async () => {
+    const api = new FakeApiServer();
+    const faults = new FaultTransport(api);
+    const clock = new FakeClock();
+    const client = new KubeClient(faults, { sleep: () => Promise.resolve(), registry: new Registry() });
+    const inf = new Informer(client, builtin.ConfigMap, { clock, registry: new Registry() });
+    running.push(inf);
+    inf.start();
+    await inf.waitForSync();
+    for (let i = 0; i < 50 && faults.openStreams === 0; i++) await clock.advance(10);
+    api.put(CM, cm("a"));
+    for (let i = 0; i < 50 && inf.size === 0; i++) await clock.advance(10);
+    const rv = inf.lastSyncResourceVersion;
+    await new Promise((r) => setTimeout(r, 5));
+    clock.jump(2_000); // the watch has lived a while
+    faults.cutWatches(new TypeError("terminated: other side closed"));
+    for (let i = 0; i < 100 && faults.count({ verb: "WATCH" }) < 2; i++) await clock.advance(10);
+    const w = faults.seen.filter((r) => r.verb === "WATCH");
+    assert.equal(w.length, 2);
+    assert.match(w[1].query, new RegExp(`resourceVersion=${rv}`));
+    assert.equal(faults.count({ verb: "LIST" }), 1);
+    assert.equal(inf.stats.failures, 0, "handled as a clean reconnect");
   });
 
   it("relists on a 410 ERROR event and resumes from the new list RV (scenario 13)", async () => {

@@ -158,6 +158,48 @@ describe("manager", () => {
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), "HTTP is closed last, but closed");
   });
 
+  it("readiness fails while an informer's watch is stale, and recovers", async () => {
+    const api = new FakeApiServer();
+    const registry = new Registry();
+    const client = new KubeClient(api, { registry, retry: { maxRetries: 0 } });
+    const informer = new Informer(client, builtin.ConfigMap, {
+      registry,
+      staleAfterMs: 300,
+      backoff: { initialMs: 50, maxMs: 100 },
+      name: "cms",
+    });
+    const mgr = new Manager({
+      client,
+      name: "t",
+      registry,
+      healthBindAddress: "127.0.0.1:0",
+      metricsBindAddress: "127.0.0.1:0",
+      handleSignals: false,
+    });
+    mgr.addInformer(informer);
+    cleanups.push(() => mgr.stop());
+    const run = mgr.run();
+    await waitFor(() => informer.hasSynced() && api.openWatches === 1, "the watch");
+    const port = mgr.ports[0];
+    assert.equal((await get(port, "/readyz")).status, 200);
+    api.intercept = (
+      r,
+    ) => (r.verb === "WATCH" ? statusResponse(503, "ServiceUnavailable", "down") : undefined);
+    await sleep(5);
+    api.closeWatches();
+    let failing = { status: 0, body: "" };
+    await waitFor(() => informer.isStale(), "staleness");
+    failing = await get(port, "/readyz");
+    assert.equal(failing.status, 500);
+    assert.match(failing.body, /\[-\]informer-cms failed: reason withheld/);
+    assert.equal((await get(port, "/healthz")).status, 200, "liveness is not affected");
+    api.intercept = undefined;
+    await waitFor(() => !informer.isStale(), "recovery");
+    assert.equal((await get(port, "/readyz")).status, 200);
+    mgr.stop();
+    assert.equal(await run, 0);
+  });
+
   it("a reconcile hanging past the shutdown timeout makes run resolve 1 (scenario 39)", async () => {
     const { api, mgr, reconciled } = setup(
       { shutdownTimeoutMs: 300 },
