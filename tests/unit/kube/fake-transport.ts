@@ -6,23 +6,8 @@ export interface Recorded extends KubeRequest {
   url: string;
 }
 
-/** Builds a JSON response. */
-export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
-}
-
-/** Builds a Status body response. */
-export function status(
-  code: number,
-  reason: string,
-  message = reason,
-  extra: Record<string, unknown> = {},
-): Response {
-  return json(code, { kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message, ...extra });
-}
+/** Response builders shared with the fake API server. */
+export { jsonResponse as json, statusResponse as status } from "../../tools/fake-apiserver.ts";
 
 /** A transport whose answers come from `handler`. */
 export class FakeTransport implements Transport {
