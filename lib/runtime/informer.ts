@@ -38,9 +38,15 @@ export interface InformerOptions {
    * server refuses it. Default false.
    */
   streamingList?: boolean;
-  /** Server-side watch timeout is drawn from [min, 2·min) seconds (default min 290 s, as kube-rs). */
+  /**
+   * The server-side watch timeout is drawn from [min, min + min(min, 50)) seconds (default
+   * [240, 290) s: randomised to spread reconnects, and below the 300 s body timeout of undici and Bun).
+   */
   minWatchTimeoutSeconds?: number;
-  /** Abort a watch on which nothing arrived (not even a bookmark) for this long (default: watch timeout + 5 s). */
+  /**
+   * Abort and resume a watch on which nothing arrived (not even a bookmark, which the API server
+   * sends about every minute) for this long, including a request that never got headers (default 90 s).
+   */
   idleTimeoutMs?: number;
   /** Backoff between failed list/watch attempts: 800 ms doubling to 30 s with jitter, reset after 2 min healthy. */
   backoff?: Partial<BackoffOptions>;
@@ -116,7 +122,7 @@ const DEFAULT_BACKOFF: BackoffOptions = {
   resetAfterMs: 120_000,
 };
 
-/** A list + watch cache of one resource type. */
+/** A list + watch cache of one resource type. An informer runs once: after `stop()`, make a new one. */
 export class Informer<T extends KubeObject = KubeObject> {
   readonly name: string;
   readonly resourceType: ResourceType;
