@@ -29,6 +29,7 @@ import {
 } from "./observe.ts";
 import { maybe, OperatorSuite, PROCESSOR_IMAGE, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
+import { dryRunServer } from "./manifests.ts";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -118,6 +119,18 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     const mount = c.volumeMounts!.find((m) => m.name === vol.name)!;
     assert.equal(mount.readOnly, true);
     assert.ok(ref.path.startsWith(mount.mountPath + "/"), `${ref.path} is not under ${mount.mountPath}`);
+    // The processor pod passes the "restricted" Pod Security Standard, as PodSecurity admission
+    // enforces it (a dry-run Pod from the template in a namespace that enforces it).
+    const psa = await freshNamespace(cp, "psa");
+    await cp.kubectlOk(["label", "namespace", psa, "pod-security.kubernetes.io/enforce=restricted"]);
+    const probe = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "processor-probe", namespace: psa },
+      spec: pod.spec,
+    };
+    const admitted = await dryRunServer(cp, [probe]);
+    assert.equal(admitted.code, 0, admitted.stderr);
 
     const events = await eventsWith("orders", "ConfigMapCreated", "DeploymentCreated");
     assert.equal(occurrences(events, "ConfigMapCreated"), 1);
