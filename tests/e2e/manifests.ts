@@ -20,22 +20,26 @@ export const chartDir: string = join(repoRoot, "deploy", "helm", "dataflow-opera
 // deno-lint-ignore no-explicit-any
 export type Manifest = any;
 
-/** Runs a command; resolves with its exit code and output, never rejects on a non-zero exit. */
+/**
+ * Runs a command; resolves with its exit code and output, never rejects on a non-zero exit. `env`
+ * is added to ours; a variable set to undefined is removed.
+ */
 export function runCommand(
   cmd: string,
   args: string[],
-  options: { input?: string; env?: Record<string, string | undefined> } = {},
+  options: { input?: string; env?: Record<string, string | undefined>; cwd?: string } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
+  // Removed explicitly: runtimes differ in how they pass an undefined value on.
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v;
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...options.env },
-    });
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], env, cwd: options.cwd });
     let stdout = "", stderr = "";
     child.stdout!.on("data", (d) => stdout += d);
     child.stderr!.on("data", (d) => stderr += d);
     child.on("error", (e) => resolve({ code: -1, stdout, stderr: stderr + e.message }));
-    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // "close": all output has been read by then.
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
     child.stdin!.end(options.input ?? "");
   });
 }
