@@ -246,9 +246,14 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
   });
 
   it(
-    "leaderElection.enabled=false drops the Lease Role; serviceAccount.create=false needs a name",
+    "crds.keep=false drops the keep policy; leaderElection.enabled=false the Lease Role; serviceAccount.create=false needs a name",
     T,
     async () => {
+      const notKept = pick(
+        await renderChart("dataflow-operator", ns, { "crds.keep": false }),
+        "CustomResourceDefinition",
+      );
+      assert.equal(notKept.metadata.annotations?.["helm.sh/resource-policy"], undefined);
       const noLease = await renderChart("dataflow-operator", ns, { "leaderElection.enabled": false });
       assert.equal(noLease.filter((o) => o.kind === "Role" || o.kind === "RoleBinding").length, 0);
       assert.ok(noLease.some((o) => o.kind === "ClusterRole"));
