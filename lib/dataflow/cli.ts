@@ -5,7 +5,6 @@
  * PROCESSOR_LOG_LEVEL, OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE) plus `--kubeconfig`,
  * `--context`, `--namespace` and `--leader-elect` (on by default).
  */
-import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { connect } from "../kube/config.ts";
@@ -14,6 +13,7 @@ import { configureLogging, logger } from "../observe/log.ts";
 import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
 import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
 import { crdYaml } from "./crd.ts";
+import { OPERATOR_YAML, RBAC_YAML } from "./manifests.generated.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The operator's version (package.json). */
@@ -108,12 +108,6 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
   };
 }
 
-/** deploy/'s RBAC and operator manifests, when this runs from a source checkout. */
-function deployFile(name: string): string | undefined {
-  const url = new URL(`../../deploy/${name}`, import.meta.url);
-  return url.protocol === "file:" && existsSync(url) ? readFileSync(url, "utf8") : undefined;
-}
-
 /**
  * Runs the CLI; resolves with the process exit code (0 ok, 1 operator failure, 2 usage or
  * configuration error).
@@ -157,12 +151,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       await io.stdout(crdYaml());
       return 0;
     case "manifests": {
-      const parts = [crdYaml()];
-      for (const f of ["rbac.yaml", "operator.yaml"]) {
-        const text = deployFile(f);
-        if (text) parts.push(text);
-        else await io.stderr(`note: deploy/${f} is not available next to this binary; skipping it\n`);
-      }
+      const parts = [crdYaml(), RBAC_YAML, OPERATOR_YAML];
       await io.stdout(parts.map((p) => p.trimEnd() + "\n").join("---\n"));
       return 0;
     }
