@@ -10,92 +10,19 @@ import { ApiError, ConnectionError, GoneError, ServerError, TooManyRequestsError
 import type { ResourceType } from "../kube/resources.ts";
 import { WatchIdleError } from "../kube/watch.ts";
 import { logger } from "../observe/log.ts";
-import { defaultRegistry, type Registry } from "../observe/metrics.ts";
+import { defaultRegistry } from "../observe/metrics.ts";
 import { type Clock, jitter, realClock, type TimerHandle } from "./clock.ts";
 import { controllerIndexValue, controllerOf, objectKey } from "./keys.ts";
+import type {
+  BackoffOptions,
+  IndexName,
+  InformerHandlers,
+  InformerOptions,
+  InformerStats,
+} from "./informer-options.ts";
+import { IndexedStore } from "./store.ts";
 
-/** Options of {@link Informer}. */
-export interface InformerOptions {
-  /** Watch one namespace (default: all namespaces, or the cluster for cluster-scoped kinds). */
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** Cache PartialObjectMetadata only (metadata, no spec/status): for kinds whose bodies are not needed. */
-  metadataOnly?: boolean;
-  /** Drop `metadata.managedFields` before caching (default true). */
-  stripManagedFields?: boolean;
-  /** Any other change to objects before they are cached (runs after managedFields stripping). */
-  transform?: (obj: KubeObject) => KubeObject;
-  /** Deliver an update (old and new with the same resourceVersion) for every cached object this often; no API call. */
-  resyncMs?: number;
-  /** Name for logs, metrics and readiness checks (default: the kind, plus the namespace). */
-  name?: string;
-  /** Page size of the initial list (default 500). */
-  pageSize?: number;
-  /**
-   * Fill the cache from a streaming list (`watch` with `sendInitialEvents=true`) instead of LIST
-   * requests, continuing on the same stream (client-go's WatchList). Falls back to LIST when the
-   * server refuses it. Default false.
-   */
-  streamingList?: boolean;
-  /**
-   * The server-side watch timeout is drawn from [min, min + min(min, 50)) seconds (default
-   * [240, 290) s: randomised to spread reconnects, and below the 300 s body timeout of undici and Bun).
-   */
-  minWatchTimeoutSeconds?: number;
-  /**
-   * Abort and resume a watch on which nothing arrived (not even a bookmark, which the API server
-   * sends about every minute) for this long, including a request that never got headers (default 90 s).
-   */
-  idleTimeoutMs?: number;
-  /** Backoff between failed list/watch attempts: 800 ms doubling to 30 s with jitter, reset after 2 min healthy. */
-  backoff?: Partial<BackoffOptions>;
-  /** The informer counts as stale when it has had no working watch for this long (default 60 s). */
-  staleAfterMs?: number;
-  clock?: Clock;
-  /** Where the informer's metrics go (default: the process registry). */
-  registry?: Registry;
-}
-
-/** Exponential backoff with jitter (client-go reflector defaults). */
-export interface BackoffOptions {
-  initialMs: number;
-  factor: number;
-  /** Adds up to `jitter × delay` at random. */
-  jitter: number;
-  maxMs: number;
-  /** The backoff restarts from `initialMs` after this long without failures. */
-  resetAfterMs: number;
-}
-
-/** Event handlers of an informer; each is called with cached objects (never mutate them). */
-export interface InformerHandlers<T> {
-  /** `isInInitialList` is true for the objects of the first list, and for the cache contents replayed to a late handler. */
-  add?(obj: T, isInInitialList?: boolean): void;
-  /** Also called by resync, with `oldObj === newObj` resourceVersions. */
-  update?(oldObj: T, newObj: T): void;
-  /** The last known state of the object (for a relist-detected delete, the cached one). */
-  delete?(obj: T): void;
-}
-
-/** The built-in index names: by namespace, and by controller owner (see {@link controllerIndexValue}). */
-export type IndexName = "namespace" | "controller";
-
-/** Counters of what an informer did (for tests and debugging). */
-export interface InformerStats {
-  /** LIST requests sent (pages included). */
-  lists: number;
-  /** Successful full lists (initial and relists). */
-  relists: number;
-  /** WATCH requests started. */
-  watches: number;
-  /** Events received from watches (bookmarks included). */
-  events: number;
-  /** Failed list or watch attempts that were backed off. */
-  failures: number;
-  /** Watches that ended with 410 Expired/Gone (each followed by a relist). */
-  expired: number;
-}
+export type * from "./informer-options.ts";
 
 interface ListBase {
   namespace?: string;
@@ -131,9 +58,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** What the informer did so far. */
   readonly stats: InformerStats = { lists: 0, relists: 0, watches: 0, events: 0, failures: 0, expired: 0 };
   #clock: Clock;
-  #store = new Map<string, T>();
-  #indexers = new Map<string, (obj: T) => string[]>();
-  #indexes = new Map<string, Map<string, Set<string>>>();
+  #store: IndexedStore<T>;
   #handlers = new Set<InformerHandlers<T>>();
   #rv?: string;
   #synced = false;
@@ -155,6 +80,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.options = options;
     this.name = options.name ?? (options.namespace ? `${rt.kind}/${options.namespace}` : rt.kind);
     this.#clock = options.clock ?? realClock;
+    this.#store = new IndexedStore<T>(this.name);
     this.#backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#log = logger("runtime", "informer").with({ informer: this.name });
     this.addIndex("namespace", (o) => [o.metadata?.namespace ?? ""]);
@@ -236,12 +162,12 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Every cached object. */
   list(): T[] {
-    return [...this.#store.values()];
+    return this.#store.values();
   }
 
   /** Every cached key. */
   keys(): string[] {
-    return [...this.#store.keys()];
+    return this.#store.keys();
   }
 
   /** Number of cached objects. */
@@ -251,17 +177,12 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Cached objects by index: `namespace` → namespace name; `controller` → `<ownerKind>/<namespace>/<ownerName>`. */
   byIndex(index: IndexName | string, value: string): T[] {
-    const idx = this.#indexes.get(index);
-    if (!idx) throw new Error(`informer ${this.name}: no index named ${index}`);
-    return [...(idx.get(value) ?? [])].map((k) => this.#store.get(k)!).filter(Boolean);
+    return this.#store.byIndex(index, value);
   }
 
   /** Adds a custom index: `fn` returns the index values of an object. Existing objects are indexed at once. */
   addIndex(name: string, fn: (obj: T) => string[]): void {
-    if (this.#indexers.has(name)) throw new Error(`informer ${this.name}: index ${name} exists`);
-    this.#indexers.set(name, fn);
-    this.#indexes.set(name, new Map());
-    for (const [k, o] of this.#store) this.#index(name, fn, k, o, true);
+    this.#store.addIndex(name, fn);
   }
 
   /**
@@ -443,10 +364,8 @@ export class Informer<T extends KubeObject = KubeObject> {
         events.push(["update", prev, o]);
       } else fresh.set(k, prev);
     }
-    for (const [k, o] of old) if (!fresh.has(k)) events.push(["delete", o]);
-    for (const [k, o] of old) this.#unindex(k, o);
-    this.#store = fresh;
-    for (const [k, o] of fresh) this.#indexAll(k, o);
+    for (const [k, o] of old.entries()) if (!fresh.has(k)) events.push(["delete", o]);
+    old.replace(fresh);
     this.#rv = rv;
     this.stats.relists++;
     this.#metrics.lists.inc({ name: this.name });
@@ -583,17 +502,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   #apply(type: "ADDED" | "MODIFIED" | "DELETED", raw: T): void {
     const o = this.#prepare(raw);
     const key = objectKey(o);
-    const prev = this.#store.get(key);
     if (type === "DELETED") {
-      if (prev) this.#unindex(key, prev);
-      this.#store.delete(key);
+      const prev = this.#store.delete(key);
       this.#metrics.objects.set({ name: this.name }, this.#store.size);
       this.#emit("delete", prev ?? o);
       return;
     }
-    if (prev) this.#unindex(key, prev);
-    this.#store.set(key, o);
-    this.#indexAll(key, o);
+    const prev = this.#store.set(key, o);
     this.#metrics.objects.set({ name: this.name }, this.#store.size);
     if (prev) this.#emit("update", prev, o);
     else this.#emit("add", o);
@@ -642,33 +557,5 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (this.#synced) { for (const o of this.#store.values()) this.#emit("update", o, o); }
       this.#scheduleResync();
     }, Math.max(1000, every));
-  }
-
-  #indexAll(key: string, obj: T): void {
-    for (const [name, fn] of this.#indexers) this.#index(name, fn, key, obj, true);
-  }
-
-  #unindex(key: string, obj: T): void {
-    for (const [name, fn] of this.#indexers) this.#index(name, fn, key, obj, false);
-  }
-
-  #index(name: string, fn: (obj: T) => string[], key: string, obj: T, add: boolean): void {
-    const idx = this.#indexes.get(name)!;
-    let values: string[];
-    try {
-      values = fn(obj);
-    } catch {
-      values = [];
-    }
-    for (const v of values) {
-      let set = idx.get(v);
-      if (add) {
-        if (!set) idx.set(v, set = new Set());
-        set.add(key);
-      } else if (set) {
-        set.delete(key);
-        if (!set.size) idx.delete(v);
-      }
-    }
   }
 }
