@@ -23,6 +23,8 @@ import {
 import { OperatorProcess } from "./operator-process.ts";
 import { OperatorSuite, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
+import { repoRoot } from "./manifests.ts";
+import { join } from "node:path";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -54,6 +56,39 @@ describe("the DataFlow operator's replicas, under deploy/rbac.yaml", T, () => {
     await phaseIs("orders", "Running", /^Processor pod is running$/);
     await eventsWith("orders", "ConfigMapCreated", "DeploymentCreated");
   });
+
+  it(
+    "a change of the operator's own Deployment (deploy/operator.yaml, applied for real) re-reconciles every DataFlow, writing nothing",
+    T,
+    async () => {
+      const op = leader();
+      const reconciles = async () =>
+        sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total");
+      await cp.kubectlOk(["apply", "-f", join(repoRoot, "deploy", "operator.yaml")]);
+      await sleep(SETTLE_MS); // the Deployment's appearance may itself trigger a pass; let it finish
+      const r0 = await reconciles();
+      const w0 = await apiserverWrites(cp);
+      const events0 = await eventsFor(cp, ns, "orders");
+      // A new PROCESSOR_IMAGE rolled out to the operator's Deployment: a spec change of it.
+      await cp.kubectlOk([
+        "set",
+        "env",
+        "-n",
+        OPERATOR_NAMESPACE,
+        "deployment/dataflow-operator",
+        "PROCESSOR_IMAGE=registry.example/dataflow-processor:next",
+      ]);
+      await eventually(
+        "a reconcile of orders after the operator Deployment changed",
+        async () => (await reconciles()) > r0 || undefined,
+      );
+      await sleep(SETTLE_MS);
+      // The only write is kubectl's own PATCH of the operator Deployment; the running operator's
+      // settings did not change, so its converged DataFlow needs nothing.
+      assert.deepEqual(grown(w0, await apiserverWrites(cp)), { "deployments PATCH": 1 });
+      assert.deepEqual(await eventsFor(cp, ns, "orders"), events0);
+    },
+  );
 
   it(
     "a fresh operator (restart) re-reconciles a converged DataFlow with no write and no event",
