@@ -56,6 +56,7 @@ export class KubeletStandIn {
   /** The last error of a pass (kept, not thrown, so the loop goes on; callers may show it). */
   lastError?: Error;
 
+  /** Watches one namespace (or all), passing every `intervalMs` (default 1 s). */
   constructor(client: KubeClient, options: { namespace?: string; intervalMs?: number } = {}) {
     this.#client = client;
     this.#namespace = options.namespace;

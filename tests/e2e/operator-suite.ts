@@ -49,12 +49,19 @@ async function manifestContainer(): Promise<ManifestContainer> {
 
 /** One operator end-to-end file's world. Call {@link setUp} in `before`, {@link tearDown} in `after`. */
 export class OperatorSuite {
+  /** The file's private control plane. */
   cp!: ControlPlane;
+  /** An admin client (the user's side: reads objects, writes Deployment status). */
   admin!: KubeClient;
+  /** The operator's ServiceAccount identity (deploy/rbac.yaml's permissions only). */
   identity!: Identity;
+  /** The namespace the file's DataFlows live in. */
   ns!: string;
+  /** deploy/operator.yaml's manager container, as run. */
   manifest!: ManifestContainer;
+  /** Every secret value the file put into a Secret. */
   readonly secrets = new SecretValues();
+  /** Every replica started, in order. */
   readonly operators: OperatorProcess[] = [];
 
   /** Starts the control plane, installs deploy/, and starts replica `first` (waits for /readyz). */
