@@ -8,8 +8,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { freshNamespace, testControlPlane } from "../controlplane/env.ts";
-import type { ControlPlane } from "../controlplane/harness.ts";
+import { freshNamespace } from "../controlplane/env.ts";
+import { ControlPlane } from "../controlplane/harness.ts";
 import { installCrd } from "./install.ts";
 import {
   chartDir,
@@ -76,13 +76,15 @@ function podOf(dep: Manifest, namespace: string): Manifest {
 
 describe("Helm chart and deploy/ manifests against the real API server", T, () => {
   before(async () => {
-    cp = await testControlPlane();
+    // A private control plane, stopped in `after`: this file installs the CRD and creates
+    // dataflow-system for real, and must leave no server behind when it runs alone.
+    cp = await ControlPlane.start();
     await helmBinary();
     ns = await freshNamespace(cp, "helm");
   }, T);
   after(async () => {
-    await cp.kubectl(["delete", "namespace", ns, "--wait=false"]);
-  });
+    await cp?.stop();
+  }, T);
 
   it("helm lint --strict passes", T, async () => {
     const r = await runCommand(await helmBinary(), ["lint", "--strict", chartDir]);
