@@ -118,8 +118,10 @@ while kill -0 ${process.pid} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep
 if ! kill -0 ${process.pid} 2>/dev/null; then stop; ${
     orphanDir ? `sleep 3; rm -rf ${JSON.stringify(orphanDir)}` : ":"
   }; fi`;
+  // Its own process group, so that a last-resort kill of the group takes the server down with it.
   return spawn("bash", ["-c", `exec >>${JSON.stringify(logPath)} 2>&1; ${script}`, "guard", bin, ...args], {
     stdio: "ignore",
+    detached: true,
   });
 }
 
@@ -371,8 +373,14 @@ export class ControlPlane {
 async function stopProcess(child?: ChildProcess): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  // The guard stops its server (TERM, then KILL after 10 s). Killing only the guard would orphan
+  // the server, so the last resort after 30 s is a KILL of the guard's whole process group.
   child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch { /* already gone */ }
+  }, 30_000);
   await exited;
   clearTimeout(timer);
 }
