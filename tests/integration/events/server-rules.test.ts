@@ -104,7 +104,7 @@ describe("kube-apiserver Event validation (as the recorder assumes)", () => {
       const cluster = { apiVersion: "v1", kind: "Namespace", name: ns };
       await assert.rejects(create(body({ involvedObject: cluster })), InvalidError);
       await create(
-        body({ involvedObject: cluster, metadata: { name: `rule-cl-${seq++}`, namespace: "default" } }),
+        body({ involvedObject: cluster, metadata: { name: `rule-cl-${ns}-${seq++}`, namespace: "default" } }),
         "default",
       );
     },
