@@ -179,7 +179,19 @@ try {
   }
   if (!values["no-binary"] && existsSync("tests/e2e") && !values.only?.length) {
     const bin = join(root, "dist", "dataflow-operator-bun");
-    if (await run(bun, ["build", "--compile", "--minify", "--sourcemap", "--outfile", bin, "mod.ts"]) !== 0) {
+    if (
+      await run(bun, [
+        "build",
+        "--compile",
+        "--minify",
+        "--sourcemap",
+        "--no-compile-autoload-dotenv",
+        "--no-compile-autoload-bunfig",
+        "--outfile",
+        bin,
+        "mod.ts",
+      ]) !== 0
+    ) {
       problems.push("bun build --compile failed");
       totals.failed++;
     } else {

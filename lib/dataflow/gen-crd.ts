@@ -1,5 +1,6 @@
 /**
- * Writes the generated deploy files: deploy/crd.yaml from the zod schema, and
+ * Writes the generated deploy files: deploy/crd.yaml from the zod schema (and its copy in the Helm
+ * chart, deploy/helm/dataflow-operator/files/crd.yaml), and
  * lib/dataflow/manifests.generated.ts, which embeds deploy/rbac.yaml and deploy/operator.yaml so
  * that `dataflow-operator manifests` prints them from a compiled binary too.
  * Run: `deno run -A lib/dataflow/gen-crd.ts` (tests/unit/dataflow/crd-fresh.test.ts fails when either is stale).
@@ -10,6 +11,10 @@ import { crdYaml } from "./crd.ts";
 
 /** The path of the generated CRD file. */
 export const CRD_PATH = fileURLToPath(new URL("../../deploy/crd.yaml", import.meta.url));
+/** The Helm chart's copy of the CRD (helm.test.ts checks it equals deploy/crd.yaml). */
+export const CHART_CRD_PATH = fileURLToPath(
+  new URL("../../deploy/helm/dataflow-operator/files/crd.yaml", import.meta.url),
+);
 /** The path of the generated module embedding deploy/'s hand-written manifests. */
 export const MANIFESTS_MODULE_PATH = fileURLToPath(new URL("./manifests.generated.ts", import.meta.url));
 
@@ -28,7 +33,7 @@ export const OPERATOR_YAML: string = ${JSON.stringify(read("operator.yaml"))};
 }
 
 if (import.meta.main) {
-  writeFileSync(CRD_PATH, crdYaml());
+  for (const path of [CRD_PATH, CHART_CRD_PATH]) writeFileSync(path, crdYaml());
   writeFileSync(MANIFESTS_MODULE_PATH, manifestsModule());
-  console.log(`wrote ${CRD_PATH} and ${MANIFESTS_MODULE_PATH}`);
+  console.log(`wrote ${CRD_PATH}, ${CHART_CRD_PATH} and ${MANIFESTS_MODULE_PATH}`);
 }
