@@ -161,8 +161,9 @@ describe(`200 DataFlows under churn and faults (seed ${SEED})`, T, () => {
 
       await sleep(3_000);
       leader = await fleet.waitLeader(30_000);
-      const write = await nextLine(leader, /API write .*(configmaps|deployments|dataflows)/, 20_000);
-      const code = await fleet.kill(leader);
+      let write = "";
+      const writing = /API write .*(configmaps|deployments|dataflows)/;
+      const code = await fleet.kill(leader, async () => write = await nextLine(leader, writing, 20_000));
       happened.killedMidWrite = leader.name;
       note(
         `SIGKILLed the leader ${leader.name} right after it logged a write (exit ${code}): ${

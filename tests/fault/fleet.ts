@@ -182,11 +182,13 @@ export class Fleet {
   }
 
   /**
-   * SIGKILLs the operator process itself (not its guard shell, which then reports exit 137), at
-   * once, so whatever it was doing is cut off mid-way; recorded as a kill and restarted.
+   * SIGKILLs the operator process itself (not its guard shell, which then reports exit 137), so
+   * whatever it was doing is cut off mid-way; recorded as a kill, and restarted. The pid is looked
+   * up first and the signal sent the moment `when` resolves (e.g. on its next write log line).
    */
-  async kill(r: Replica): Promise<number> {
+  async kill(r: Replica, when: () => Promise<unknown> = () => Promise.resolve()): Promise<number> {
     const pid = await operatorPid(r.process);
+    await when();
     r.expectedExit = "killed";
     process.kill(pid, "SIGKILL");
     const code = await Promise.race([

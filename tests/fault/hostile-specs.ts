@@ -235,7 +235,15 @@ const CATEGORIES: Array<[string, number, Make]> = [
     return refused("ConfigMapFailed", /^Failed to create or update ConfigMap: .*Too long/);
   }],
   ["deeply nested unknown fields in affinity", 10, (b, p) => {
-    b.spec.affinity = deep(p.int(20, 150)) as Record<string, unknown>;
+    b.spec.affinity = p.chance(0.5) ? deep(p.int(20, 150)) as Record<string, unknown> : {
+      // A real rule next to a typo'd one, nested: the typo must not be dropped silently.
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: "zone", operator: "In", values: ["a"] }] }],
+        },
+      },
+      podAntiAfinity: deep(p.int(3, 30)),
+    };
     // Stored (affinity keeps unknown fields); nothing a Deployment can carry, so it must not run.
     return refused(/.+/, /.+/);
   }],
