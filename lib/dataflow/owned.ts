@@ -77,6 +77,7 @@ export async function ensureOwned<T extends KubeObject>(
       const object = await client.create(kind.rt, desired, {
         namespace,
         fieldManager: FIELD_MANAGER,
+        fieldValidation: "Strict",
         signal,
       });
       return { object, action: "created" };
@@ -92,9 +93,13 @@ export async function ensureOwned<T extends KubeObject>(
     );
   }
   if (!kind.differs(existing, desired, df)) return { object: existing, action: "unchanged" };
+  // Strict: an unknown field (a typo inside spec.affinity, which the CRD keeps free-form) is
+  // refused rather than pruned, so the user gets DeploymentFailed instead of a silently ignored
+  // setting, and the stored object cannot differ from the desired one forever after.
   const object = await client.replace(kind.rt, kind.merge(existing, desired), {
     namespace,
     fieldManager: FIELD_MANAGER,
+    fieldValidation: "Strict",
     signal,
   });
   return { object, action: "updated" };

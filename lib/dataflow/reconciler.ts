@@ -11,7 +11,7 @@
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { KubeObject } from "../kube/client.ts";
-import { InvalidError, isConflict, isNotFound } from "../kube/errors.ts";
+import { BadRequestError, InvalidError, isConflict, isNotFound } from "../kube/errors.ts";
 import { builtin } from "../kube/resources.ts";
 import type { EventSink, EventTarget } from "../events/mod.ts";
 import { type Logger, logger } from "../observe/log.ts";
@@ -220,9 +220,10 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         if (err instanceof NotOwnedError) {
           return { result: { requeueAfterMs: deps.notOwnedRetryMs ?? 60_000 } };
         }
-        // The API server refused the object itself (e.g. a malformed affinity): retrying cannot help,
-        // a spec change (which triggers a reconcile) can.
-        if (err instanceof InvalidError) return { result: undefined };
+        // The API server refused the object itself (a malformed affinity: 422; an unknown field under
+        // strict field validation: 400): retrying cannot help, a spec change (which triggers a
+        // reconcile) can.
+        if (err instanceof InvalidError || err instanceof BadRequestError) return { result: undefined };
         throw err;
       }
     };

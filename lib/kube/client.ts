@@ -302,7 +302,11 @@ export class KubeClient {
   }
 
   #writeQuery(opts: WriteOptions): Record<string, string | boolean | undefined> {
-    return { fieldManager: opts.fieldManager, dryRun: opts.dryRun ? "All" : undefined };
+    return {
+      fieldManager: opts.fieldManager,
+      dryRun: opts.dryRun ? "All" : undefined,
+      fieldValidation: opts.fieldValidation,
+    };
   }
 
   async #json<T>(call: Call): Promise<T> {
@@ -373,10 +377,12 @@ export class KubeClient {
         const refusedUnprocessed = err instanceof TooManyRequestsError ||
           (err instanceof ServerError && err.retryAfterSeconds !== undefined);
         if (!call.idempotent && !refusedUnprocessed) throw err;
+        // The server's Retry-After is what it asked for (plus a little jitter so clients spread
+        // out); without one, full-jitter exponential backoff.
         const retryAfterMs = ((err as ApiError).retryAfterSeconds ?? 0) * 1000;
-        const backoff = Math.random() *
-          Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt);
-        const wait = Math.min(60_000, Math.max(retryAfterMs, backoff));
+        const wait = retryAfterMs > 0
+          ? Math.min(60_000, retryAfterMs * (1 + Math.random() * 0.1))
+          : Math.random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt);
         this.#retries.inc({ code, verb, host: this.#host });
         log.debug("retrying {verb} {path} after {waitMs} ms: {error}", {
           verb,

@@ -62,6 +62,11 @@ export interface WriteOptions {
   namespace?: string;
   fieldManager?: string;
   dryRun?: boolean;
+  /**
+   * What the server does with unknown or duplicate fields: `Strict` refuses the write (400), so a
+   * typo is reported instead of being pruned silently; the server's default is `Warn`.
+   */
+  fieldValidation?: "Strict" | "Warn" | "Ignore";
   signal?: AbortSignal;
 }
 
