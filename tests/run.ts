@@ -4,9 +4,11 @@
  *   2. the test control plane: built once into the cache (tests/controlplane/build.sh) and started;
  *      if either fails, the run fails here, loudly — integration tests are never skipped;
  *   3. every test file under tests/unit, tests/integration and tests/e2e on Deno, then on Bun;
- *   4. the end-to-end suite again against the Bun-compiled single binary;
+ *   4. the end-to-end suite again against the Bun-compiled single binary, then the fault suite
+ *      (tests/fault: churn under injected faults, hostile specs) with that binary as the operator;
  *   5. one closing line `N passed, N failed` over every runtime.
- * Flags: --no-static (skip step 1), --no-bun, --no-binary, --only <dir-or-file> (a subset of tests).
+ * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --only <dir-or-file> (a subset
+ * of tests).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     "no-static": { type: "boolean" },
     "no-bun": { type: "boolean" },
     "no-binary": { type: "boolean" },
+    "no-fault": { type: "boolean" },
     only: { type: "string", multiple: true },
   },
 });
@@ -202,6 +205,17 @@ try {
         `${tmp}/binary.xml`,
         { ...env, DATAFLOW_OPERATOR_CMD: bin },
       );
+      // The fault suite starts private control planes (it restarts the API server) and needs
+      // Deno.serve, so it runs once, on Deno, with the operator as the compiled binary.
+      if (existsSync("tests/fault") && !values["no-fault"]) {
+        await testStep(
+          "fault suite (operator: the Bun binary)",
+          deno,
+          ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/fault.xml`, "tests/fault"],
+          `${tmp}/fault.xml`,
+          { DATAFLOW_OPERATOR_CMD: bin },
+        );
+      }
     }
   }
   exitCode = problems.length || totals.failed ? 1 : 0;
