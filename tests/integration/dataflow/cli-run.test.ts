@@ -6,7 +6,6 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
@@ -18,26 +17,8 @@ import { main } from "../../../lib/dataflow/cli.ts";
 import type { Operator } from "../../../lib/dataflow/controller.ts";
 import { CONFIG_HASH_ANNOTATION, DataFlowType } from "../../../lib/dataflow/names.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";
-import { CRD_PATH } from "../../../lib/dataflow/gen-crd.ts";
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
+import { installCrd } from "../../e2e/install.ts";
+import { waitFor } from "./support.ts";
 
 function manifest(ns: string, name: string): string {
   return JSON.stringify({
@@ -94,15 +75,7 @@ describe("the operator run through the CLI", { timeout: 180_000 }, () => {
     setupDone ??= (async () => {
       cp = await testControlPlane();
       admin = clientFor(cp);
-      await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
-        input: readFileSync(CRD_PATH, "utf8"),
-      });
-      await cp.kubectlOk([
-        "wait",
-        "--for=condition=Established",
-        "crd/dataflows.dataflow.dataflow.io",
-        "--timeout=60s",
-      ]);
+      await installCrd(cp);
       leaseNs = await freshNamespace(cp, "cli-lease");
       opNs = await freshNamespace(cp, "cli-op");
       exit = main([

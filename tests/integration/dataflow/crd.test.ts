@@ -5,11 +5,10 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { freshNamespace, testControlPlane } from "../../controlplane/env.ts";
 import type { ControlPlane } from "../../controlplane/harness.ts";
 import { checkSpec } from "../../../lib/dataflow/schema.ts";
-import { CRD_PATH } from "../../../lib/dataflow/gen-crd.ts";
+import { installCrd } from "../../e2e/install.ts";
 
 const ref = (name: string, key: string) => ({ name, key });
 const kafkaSink = { type: "kafka", kafka: { brokers: ["b:9092"], topic: "out" } };
@@ -127,15 +126,7 @@ describe("the DataFlow CRD on the API server", { timeout: 120_000 }, () => {
   const ready = () =>
     setup ??= (async () => {
       cp = await testControlPlane();
-      await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
-        input: readFileSync(CRD_PATH, "utf8"),
-      });
-      await cp.kubectlOk([
-        "wait",
-        "--for=condition=Established",
-        "crd/dataflows.dataflow.dataflow.io",
-        "--timeout=60s",
-      ]);
+      await installCrd(cp);
       ns = await freshNamespace(cp, "crd");
     })();
 

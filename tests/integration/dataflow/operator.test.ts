@@ -5,7 +5,6 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
@@ -13,50 +12,15 @@ import type { ControlPlane } from "../../controlplane/harness.ts";
 import { KubeClient, type KubeObject } from "../../../lib/kube/client.ts";
 import { isNotFound } from "../../../lib/kube/errors.ts";
 import { builtin } from "../../../lib/kube/resources.ts";
-import type { KubeRequest, Transport } from "../../../lib/kube/transport.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { createOperator, type Operator } from "../../../lib/dataflow/controller.ts";
 import { CONFIG_HASH_ANNOTATION, DataFlowType, FINALIZER } from "../../../lib/dataflow/names.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";
-import { CRD_PATH } from "../../../lib/dataflow/gen-crd.ts";
+import { installCrd } from "../../e2e/install.ts";
+import { CountingTransport, waitFor } from "./support.ts";
 
 const SECRET_VALUE = "postgres://app:Sup3r-S3cret-Value@db:5432/app";
-
-/** Counts the writes (non-GET requests) that go through it. */
-class CountingTransport implements Transport {
-  writes: string[] = [];
-  constructor(readonly inner: Transport) {}
-  get server() {
-    return this.inner.server;
-  }
-  request(req: KubeRequest): Promise<Response> {
-    if (req.method !== "GET") this.writes.push(`${req.method} ${req.path}`);
-    return this.inner.request(req);
-  }
-  close() {
-    this.inner.close();
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
 
 function dataflowYaml(ns: string, name: string, sinkRef: Record<string, string>, topic = "orders"): string {
   return JSON.stringify({
@@ -98,15 +62,7 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
   const ready = () =>
     setupDone ??= (async () => {
       cp = await testControlPlane();
-      await cp.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", "-"], {
-        input: readFileSync(CRD_PATH, "utf8"),
-      });
-      await cp.kubectlOk([
-        "wait",
-        "--for=condition=Established",
-        "crd/dataflows.dataflow.dataflow.io",
-        "--timeout=60s",
-      ]);
+      await installCrd(cp);
       configureLogging({ level: "debug", write: (line) => logs.push(line) });
       admin = clientFor(cp);
       counting = new CountingTransport(admin.transport);
