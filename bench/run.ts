@@ -7,8 +7,13 @@
 import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { repoRoot } from "../tests/e2e/manifests.ts";
+import { configureLogging } from "../lib/observe/log.ts";
 import { BenchContext, sizes } from "./lib/context.ts";
+import { binary } from "./binary.ts";
+import { failover } from "./failover.ts";
 import { idle } from "./idle.ts";
+import { memory } from "./memory.ts";
+import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
 
 /** A benchmark: its name (for the command line) and how to run it. */
@@ -28,9 +33,15 @@ const BENCHMARKS: Benchmark[] = [
   { name: "throughput", run: (ctx) => throughput(ctx) },
   { name: "idle", run: (ctx) => idle(ctx) },
   { name: "storm", run: () => storm() },
+  { name: "memory", run: (ctx) => memory(ctx) },
+  { name: "startup", run: (ctx) => startup(ctx) },
+  { name: "failover", run: (ctx) => failover(ctx) },
+  { name: "binary", run: (ctx) => binary(ctx) },
 ];
 
 async function main(argv: string[]): Promise<number> {
+  // The library's own log lines (informers, client retries) of the benchmark process: BENCH_LOG_LEVEL=debug.
+  configureLogging({ level: process.env.BENCH_LOG_LEVEL ?? "warning", format: "text" });
   const small = argv.includes("--small");
   const wanted = argv.filter((a) => !a.startsWith("--"));
   const unknown = wanted.filter((w) => !BENCHMARKS.some((b) => b.name === w));

@@ -1,0 +1,157 @@
+/**
+ * Benchmark 3, memory: resident memory (VmRSS, VmHWM from /proc/<pid>/status) of the operator
+ * with 10,000 DataFlows and their 20,000 ConfigMaps and Deployments cached, on Deno and on Bun
+ * (the compiled binary), against the idle baseline of the same runtime (the same operator on a
+ * control plane without DataFlows). Targets on Bun: <= 150 MB in total, <= 2.5 KB per cached
+ * object; peak during the initial list <= 1.5 x the settled figure. MB and KB are decimal
+ * (10^6, 10^3 bytes), the stricter reading.
+ */
+import type { BenchContext } from "./lib/context.ts";
+import { machineInfo } from "./lib/machine.ts";
+import { commandOf, metricSum, type Runtime, startOperator, waitForReconciles } from "./lib/operator.ts";
+import { readyAt } from "./lib/probe.ts";
+import { memoryOf } from "./lib/proc.ts";
+import { writeResults } from "./lib/report.ts";
+import { fmt, median, sleep } from "./lib/stats.ts";
+
+const MB = 1e6;
+/** Seconds of quiet after the last reconcile before the settled samples. */
+const SETTLE_S = 5;
+/** Samples of the settled RSS, one a second (their median is the settled figure). */
+const SAMPLES = 5;
+
+interface Sample {
+  /** Settled VmRSS (median of the samples), bytes. */
+  settled: number;
+  /** VmHWM when /readyz first answered 200 (caches synced): the peak of the initial list. */
+  listPeak: number;
+  /** VmHWM at the end (includes reconciling everything once). */
+  peak: number;
+  /** Objects in the operator's informer caches (informer_objects). */
+  cached: number;
+  /** Seconds from spawn to ready. */
+  readySeconds: number;
+}
+
+async function measure(runtime: Runtime, kubeconfig: string, reconciles: number): Promise<Sample> {
+  const { op, pid, spawnedAt } = await startOperator({ runtime, kubeconfig });
+  try {
+    const ready = await readyAt(op, 20);
+    const listPeak = memoryOf(pid).hwm;
+    const metrics = await waitForReconciles(op, reconciles, 600_000, 500);
+    await sleep(SETTLE_S * 1000);
+    const rss: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      rss.push(memoryOf(pid).rss);
+      await sleep(1000);
+    }
+    return {
+      settled: median(rss),
+      listPeak,
+      peak: memoryOf(pid).hwm,
+      cached: metricSum(metrics, "informer_objects"),
+      readySeconds: (ready - spawnedAt) / 1000,
+    };
+  } finally {
+    await op.stop();
+  }
+}
+
+/** Runs the memory benchmark and writes bench/results/memory.md. */
+export async function memory(ctx: BenchContext): Promise<void> {
+  const runtimes: Runtime[] = ["bun", "deno"];
+  const empty = await ctx.cluster("empty");
+  const machine = await machineInfo(empty.admin);
+  const idle: Record<string, Sample[]> = { bun: [], deno: [] };
+  const loaded: Record<string, Sample[]> = { bun: [], deno: [] };
+  for (const rt of runtimes) {
+    for (let run = 0; run < ctx.sizes.runs; run++) {
+      idle[rt].push(await measure(rt, empty.identity.kubeconfigPath, 0));
+      console.log(`  ${rt} idle run ${run + 1}: ${fmt(idle[rt].at(-1)!.settled / MB)} MB`);
+    }
+  }
+  const scale = await ctx.scaleCluster();
+  for (const rt of runtimes) {
+    for (let run = 0; run < ctx.sizes.runs; run++) {
+      loaded[rt].push(await measure(rt, scale.cluster.identity.kubeconfigPath, ctx.sizes.scale));
+      const s = loaded[rt].at(-1)!;
+      console.log(
+        `  ${rt} loaded run ${run + 1}: ${fmt(s.settled / MB)} MB settled, list peak ${
+          fmt(s.listPeak / MB)
+        } MB`,
+      );
+    }
+  }
+
+  const med = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
+  const rows: string[] = [];
+  const verdicts: string[] = [];
+  for (const rt of runtimes) {
+    const base = med(idle[rt], (s) => s.settled);
+    const settled = med(loaded[rt], (s) => s.settled);
+    const cached = med(loaded[rt], (s) => s.cached);
+    const perObject = (settled - base) / cached;
+    const listPeak = med(loaded[rt], (s) => s.listPeak);
+    const peak = med(loaded[rt], (s) => s.peak);
+    rows.push(
+      `| ${rt === "bun" ? "Bun (compiled)" : "Deno"} | ${fmt(base / MB)} | ${
+        fmt(settled / MB)
+      } | ${cached} | ${fmt(perObject / 1000, 2)} | ${fmt(listPeak / MB)} (${
+        fmt(listPeak / settled, 2)
+      } x) | ${fmt(peak / MB)} (${fmt(peak / settled, 2)} x) |`,
+    );
+    if (rt === "bun") {
+      verdicts.push(
+        `- Bun total <= 150 MB: **${settled <= 150 * MB ? "met" : "not met"}** (${fmt(settled / MB)} MB).`,
+        `- Bun <= 2.5 KB per cached object: **${perObject <= 2500 ? "met" : "not met"}** (${
+          fmt(perObject / 1000, 2)
+        } KB).`,
+        `- Bun peak during the initial list <= 1.5 x settled: **${
+          listPeak <= 1.5 * settled ? "met" : "not met"
+        }** (${
+          fmt(listPeak / settled, 2)
+        } x; over the whole start including the first reconcile of everything: ${fmt(peak / settled, 2)} x).`,
+      );
+    }
+  }
+  const body = [
+    `The operator (\`${commandOf("bun")}\` and \`${
+      commandOf("deno")
+    }\`, \`--leader-elect=false\`, all namespaces,`,
+    `ServiceAccount of deploy/rbac.yaml) on a control plane with ${ctx.sizes.scale} DataFlows, each with its ConfigMap and`,
+    `Deployment (written once with the operator's builders in ${
+      fmt(scale.seconds, 0)
+    } s, so the operator finds them`,
+    `converged), and, for the idle baseline, on a control plane without DataFlows. Settled = median of ${SAMPLES} VmRSS samples`,
+    `(1 s apart) taken ${SETTLE_S} s after the operator reconciled every DataFlow once and its queue was empty. Peak of the`,
+    `initial list = VmHWM when /readyz first answered 200 (all caches synced). Figures are medians of ${ctx.sizes.runs} runs per`,
+    `runtime and cluster. Per object = (settled − idle) / objects in the informer caches (informer_objects: DataFlows,`,
+    `ConfigMaps, Deployments and Secret metadata).`,
+    "",
+    `| Runtime | Idle RSS (MB) | Settled RSS (MB) | Cached objects | Per object (KB) | Peak, initial list (MB) | Peak, whole start (MB) |`,
+    `|---|---|---|---|---|---|---|`,
+    ...rows,
+    "",
+    ...verdicts,
+    "",
+    `Samples (MB, settled / list peak / peak):`,
+    "",
+    ...runtimes.flatMap((rt) => [
+      `- ${rt} idle: ${idle[rt].map((s) => fmt(s.settled / MB)).join(", ")}`,
+      `- ${rt} loaded: ${
+        loaded[rt].map((s) => `${fmt(s.settled / MB)} / ${fmt(s.listPeak / MB)} / ${fmt(s.peak / MB)}`).join(
+          ", ",
+        )
+      }`,
+    ]),
+  ];
+  writeResults({
+    name: "memory",
+    title: "Benchmark 3: memory with 10,000 DataFlows cached",
+    command: ctx.command,
+    machine,
+    small: ctx.sizes.small,
+    body,
+    data: { idle, loaded, scaleSeconds: scale.seconds },
+  });
+}
