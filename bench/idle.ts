@@ -187,6 +187,24 @@ export async function idle(ctx: BenchContext, runtime: Runtime = "bun"): Promise
     }.`,
   ];
   writeResults({
+    summary: [
+      {
+        figure: `2. Idle cost, ${n} reconciled DataFlows: restart`,
+        target: "0 writes, 0 events",
+        value: `${median(restartWrites)} writes, ${
+          median(restarts.map((p) => p.eventsAfter.objects - p.eventsBefore.objects))
+        } new events`,
+        met: restartWrites.every((w) => w === 0) && events.slice(0, restarts.length).every((e) => e === 0),
+      },
+      {
+        figure: `2. Idle cost, ${n} reconciled DataFlows: forced full resync`,
+        target: "0 writes, 0 events",
+        value: `${median(resyncWrites)} writes, ${
+          median(resyncs.map((p) => p.eventsAfter.objects - p.eventsBefore.objects))
+        } new events`,
+        met: resyncWrites.every((w) => w === 0) && events.slice(restarts.length).every((e) => e === 0),
+      },
+    ],
     name: "idle",
     title: "Benchmark 2: idle cost (restart and full resync)",
     command: ctx.command,

@@ -11,7 +11,7 @@ import { machineInfo } from "./lib/machine.ts";
 import { commandOf, metricSum, type Runtime, startOperator, waitForReconciles } from "./lib/operator.ts";
 import { readyAt } from "./lib/probe.ts";
 import { memoryOf } from "./lib/proc.ts";
-import { writeResults } from "./lib/report.ts";
+import { type SummaryRow, writeResults } from "./lib/report.ts";
 import { fmt, median, sleep } from "./lib/stats.ts";
 
 const MB = 1e6;
@@ -86,6 +86,7 @@ export async function memory(ctx: BenchContext): Promise<void> {
   const med = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
   const rows: string[] = [];
   const verdicts: string[] = [];
+  const summary: SummaryRow[] = [];
   for (const rt of runtimes) {
     const base = med(idle[rt], (s) => s.settled);
     const settled = med(loaded[rt], (s) => s.settled);
@@ -100,6 +101,16 @@ export async function memory(ctx: BenchContext): Promise<void> {
         fmt(listPeak / settled, 2)
       } x) | ${fmt(peak / MB)} (${fmt(peak / settled, 2)} x) |`,
     );
+    summary.push({
+      figure: `3. Memory, ${rt === "bun" ? "Bun (compiled)" : "Deno"}: ${cached} objects cached (idle ${
+        fmt(base / MB)
+      } MB)`,
+      target: rt === "bun" ? "<= 150 MB; <= 2.5 KB/object; list peak <= 1.5 x" : "none (comparison)",
+      value: `${fmt(settled / MB)} MB settled; ${fmt(perObject / 1000, 2)} KB/object; list peak ${
+        fmt(listPeak / settled, 2)
+      } x`,
+      met: rt === "bun" ? settled <= 150 * MB && perObject <= 2500 && listPeak <= 1.5 * settled : null,
+    });
     if (rt === "bun") {
       verdicts.push(
         `- Bun total <= 150 MB: **${settled <= 150 * MB ? "met" : "not met"}** (${fmt(settled / MB)} MB).`,
@@ -146,6 +157,7 @@ export async function memory(ctx: BenchContext): Promise<void> {
     ]),
   ];
   writeResults({
+    summary,
     name: "memory",
     title: "Benchmark 3: memory with 10,000 DataFlows cached",
     command: ctx.command,

@@ -9,6 +9,7 @@ import process from "node:process";
 import { repoRoot } from "../tests/e2e/manifests.ts";
 import { configureLogging } from "../lib/observe/log.ts";
 import { BenchContext, sizes } from "./lib/context.ts";
+import { writeSummary } from "./lib/report.ts";
 import { binary } from "./binary.ts";
 import { failover } from "./failover.ts";
 import { idle } from "./idle.ts";
@@ -32,9 +33,9 @@ function storm(): Promise<void> {
 const BENCHMARKS: Benchmark[] = [
   { name: "throughput", run: (ctx) => throughput(ctx) },
   { name: "idle", run: (ctx) => idle(ctx) },
-  { name: "storm", run: () => storm() },
   { name: "memory", run: (ctx) => memory(ctx) },
   { name: "startup", run: (ctx) => startup(ctx) },
+  { name: "storm", run: () => storm() },
   { name: "failover", run: (ctx) => failover(ctx) },
   { name: "binary", run: (ctx) => binary(ctx) },
 ];
@@ -68,6 +69,11 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await ctx.close();
   }
+  const storm =
+    "| 5. Event storms (three shapes): API calls and final counts | see the file | as expected per shape | " +
+    `see the file | [events/results.md](${small ? "../" : ""}../events/results.md) |`;
+  const summary = writeSummary(BENCHMARKS.map((b) => b.name), small, [{ name: "storm", row: storm }]);
+  console.log(`summary: ${summary}`);
   return failed ? 1 : 0;
 }
 

@@ -14,8 +14,14 @@ import { repoRoot } from "../../tests/e2e/manifests.ts";
 import { waitForPid } from "./proc.ts";
 import { sleep } from "./stats.ts";
 
-/** The runtimes the operator is measured on. */
-export type Runtime = "deno" | "bun";
+/**
+ * The runtimes the operator is measured on; "bun-workers" is the benchmark-only entry point
+ * bench/tools/operator-workers.ts (the same operator with 16 reconcile workers) run by Bun.
+ */
+export type Runtime = "deno" | "bun" | "bun-workers";
+
+/** Reconcile workers of the "bun-workers" runtime. */
+export const BENCH_WORKERS = 16;
 
 /** The compiled Bun executable (dist/ is git-ignored). */
 export const BUN_BINARY = join(repoRoot, "dist", "dataflow-operator-bun");
@@ -47,6 +53,7 @@ export function ensureBunBinary(): Promise<{ seconds: number; bytes: number }> {
 
 /** The operator command line per runtime, as the results files state it. */
 export function commandOf(runtime: Runtime): string {
+  if (runtime === "bun-workers") return `BENCH_WORKERS=${BENCH_WORKERS} bun bench/tools/operator-workers.ts`;
   return runtime === "deno" ? "deno run -A mod.ts" : "dist/dataflow-operator-bun";
 }
 
@@ -73,13 +80,17 @@ export interface BenchOperator {
 export async function startOperator(options: BenchOperatorOptions): Promise<BenchOperator> {
   if (options.runtime === "bun") await ensureBunBinary();
   // OperatorProcess reads the command from the environment at start.
-  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun" ? BUN_BINARY : "deno run -A mod.ts";
+  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun"
+    ? BUN_BINARY
+    : options.runtime === "bun-workers"
+    ? "bun bench/tools/operator-workers.ts"
+    : "deno run -A mod.ts";
   const args = [`--leader-elect=${options.leaderElect ? "true" : "false"}`, ...(options.args ?? [])];
   const spawnedAt = Date.now();
   const op = await OperatorProcess.start({
     kubeconfig: options.kubeconfig,
     args,
-    env: { LOG_LEVEL: "info", ...options.env },
+    env: { LOG_LEVEL: "info", BENCH_WORKERS: String(BENCH_WORKERS), ...options.env },
     name: options.name ?? `operator-${options.runtime}`,
   });
   const needle = `--metrics-bind-address=${new URL(op.metricsUrl).host}`;
