@@ -6,6 +6,9 @@
  * object; peak during the initial list <= 1.5 x the settled figure. MB and KB are decimal
  * (10^6, 10^3 bytes), the stricter reading.
  */
+import type { KubeClient, KubeObject } from "../lib/kube/client.ts";
+import { builtin, type ResourceType } from "../lib/kube/resources.ts";
+import { DataFlowType, OWNED_SELECTOR } from "../lib/dataflow/names.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { machineInfo } from "./lib/machine.ts";
 import { commandOf, metricSum, type Runtime, startOperator, waitForReconciles } from "./lib/operator.ts";
@@ -57,6 +60,26 @@ async function measure(runtime: Runtime, kubeconfig: string, reconciles: number)
   }
 }
 
+/** Mean JSON size per object of each cached kind, as the cache holds them (managedFields stripped). */
+async function jsonBytesPerObject(admin: KubeClient, namespace: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const kinds: [string, ResourceType, string | undefined][] = [
+    ["DataFlow", DataFlowType, undefined],
+    ["ConfigMap", builtin.ConfigMap, OWNED_SELECTOR],
+    ["Deployment", builtin.Deployment, OWNED_SELECTOR],
+  ];
+  for (const [kind, rt, labelSelector] of kinds) {
+    const list = await admin.listAll<KubeObject>(rt, { namespace, labelSelector });
+    let bytes = 0;
+    for (const o of list.items) {
+      const { managedFields: _, ...metadata } = o.metadata ?? {};
+      bytes += JSON.stringify({ ...o, metadata }).length;
+    }
+    out[kind] = Math.round(bytes / Math.max(1, list.items.length));
+  }
+  return out;
+}
+
 /** Runs the memory benchmark and writes bench/results/memory.md. */
 export async function memory(ctx: BenchContext): Promise<void> {
   const runtimes: Runtime[] = ["bun", "deno"];
@@ -71,6 +94,7 @@ export async function memory(ctx: BenchContext): Promise<void> {
     }
   }
   const scale = await ctx.scaleCluster();
+  const jsonBytes = await jsonBytesPerObject(scale.cluster.admin, scale.namespaces[0]);
   for (const rt of runtimes) {
     for (let run = 0; run < ctx.sizes.runs; run++) {
       loaded[rt].push(await measure(rt, scale.cluster.identity.kubeconfigPath, ctx.sizes.scale));
@@ -145,6 +169,13 @@ export async function memory(ctx: BenchContext): Promise<void> {
     "",
     ...verdicts,
     "",
+    `What is cached: mean JSON size per object as the informers hold it (managedFields stripped): ${
+      Object.entries(jsonBytes).map(([k, v]) => `${k} ${v} B`).join(", ")
+    }, i.e. ${
+      fmt(Object.values(jsonBytes).reduce((a, b) => a + b, 0) / 3 / 1000, 2)
+    } KB per object on average before`,
+    `any in-memory overhead (a parsed JS object typically takes a few times its JSON size).`,
+    "",
     `Samples (MB, settled / list peak / peak):`,
     "",
     ...runtimes.flatMap((rt) => [
@@ -164,6 +195,6 @@ export async function memory(ctx: BenchContext): Promise<void> {
     machine,
     small: ctx.sizes.small,
     body,
-    data: { idle, loaded, scaleSeconds: scale.seconds },
+    data: { idle, loaded, scaleSeconds: scale.seconds, jsonBytes },
   });
 }

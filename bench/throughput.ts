@@ -6,7 +6,10 @@
  * fresh namespace, with a fresh operator (`--namespace` scoped) per run. Writes are counted at
  * the API server. Targets: operator time <= 1.5 x floor; <= 6 API writes per new DataFlow.
  */
+import { cpus } from "node:os";
+import process from "node:process";
 import { freshNamespace } from "../tests/controlplane/env.ts";
+import { cpuSeconds, findPid } from "./lib/proc.ts";
 import {
   byVerbResource,
   diffRequests,
@@ -30,10 +33,27 @@ const CONCURRENCY = 16;
 
 interface Measured {
   seconds: number;
+  /** CPU seconds used from the first create until convergence, per process. */
+  cpu: Record<string, number>;
   /** Requests from the first create until convergence. */
   window: RequestCounts;
   /** Requests from the first create until everything was written (for the operator: until it exited). */
   delta: RequestCounts;
+}
+
+/** CPU seconds so far of each process, plus this benchmark process ("bench"). */
+function cpuOf(pids: Record<string, number>): Record<string, number> {
+  const u = process.cpuUsage();
+  const out: Record<string, number> = { bench: (u.user + u.system) / 1e6 };
+  for (const [k, pid] of Object.entries(pids)) out[k] = cpuSeconds(pid);
+  return out;
+}
+
+/** "apiserver 1.2 s, etcd 0.3 s, ..." with the share of the machine's capacity over `seconds`. */
+function formatCpu(cpu: Record<string, number>, seconds: number): string {
+  const total = Object.values(cpu).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(cpu).map(([k, v]) => `${k} ${fmt(v, 1)} s`).join(", ");
+  return `${parts}; together ${fmt(total / (cpus().length * seconds) * 100, 0)} % of ${cpus().length} cores`;
 }
 
 /** Waits until the operator's resources see no new writes for 2 s (events are written asynchronously). */
@@ -60,19 +80,23 @@ async function measure(
   ns: string,
   dfNames: string[],
   work: () => Promise<void>,
+  pids: Record<string, number>,
   finish?: () => Promise<void>,
 ): Promise<Measured> {
   const watch = new ConvergenceWatch(admin, ns);
   await watch.start();
   try {
     const before = await snapshotRequests(admin);
+    const cpu0 = cpuOf(pids);
     const t0 = performance.now();
     const [, tEnd] = await Promise.all([work(), watch.waitAll(dfNames, 30 * 60_000)]);
     const seconds = (tEnd - t0) / 1000;
+    const cpu1 = cpuOf(pids);
+    const cpu = Object.fromEntries(Object.keys(cpu1).map((k) => [k, cpu1[k] - cpu0[k]]));
     const converged = await snapshotRequests(admin);
     await finish?.();
     const after = await settle(admin);
-    return { seconds, window: diffRequests(before, converged), delta: diffRequests(before, after) };
+    return { seconds, cpu, window: diffRequests(before, converged), delta: diffRequests(before, after) };
   } finally {
     watch.stop();
   }
@@ -123,9 +147,13 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
   // Warm-up (not timed): the first writes of a kind after the CRD was installed are slower.
   const warm = await freshNamespace(cp, "tp-warm");
   await floorWrites(admin, warm, names("warm", 50), CONCURRENCY);
+  const apiserver = findPid(`--etcd-servers=${cp.info.etcdUrl}`);
+  const etcd = findPid(cp.info.etcdUrl);
+  if (!apiserver || !etcd) throw new Error("cannot find the kube-apiserver and etcd processes");
+  const serverPids = { "kube-apiserver": apiserver, etcd };
   const operatorRun = async (rt: Runtime) => {
     const ns = await freshNamespace(cp, "tp-op");
-    const { op } = await startOperator({
+    const { op, pid } = await startOperator({
       runtime: rt,
       kubeconfig: identity.kubeconfigPath,
       args: [`--namespace=${ns}`],
@@ -139,6 +167,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
         ns,
         dfNames,
         () => createDataFlows(admin, ns, dfNames, CONCURRENCY),
+        { ...serverPids, operator: pid },
         async () => {
           opAfter = await op.metrics();
           const code = await op.stop("SIGTERM");
@@ -165,6 +194,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
       floorNs,
       dfNames,
       () => floorWrites(admin, floorNs, dfNames, CONCURRENCY),
+      serverPids,
     );
     const shipped = await operatorRun(runtime);
     const workers = await operatorRun("bun-workers");
@@ -281,11 +311,21 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     `- Client requests: ${formatCounts(p.requests)}; mean latency per request: ${
       Object.entries(p.requestSeconds).map(([k, v]) => `${k} ${fmt(v * 1000, 1)} ms`).join(", ")
     }.`,
+    `- CPU from the first create to convergence (last run): floor: ${
+      formatCpu(last.floor.cpu, last.floor.seconds)
+    };`,
+    `  operator: ${formatCpu(last.operator.cpu, last.operator.seconds)}; ${BENCH_WORKERS} workers: ${
+      formatCpu(last.workers.cpu, last.workers.seconds)
+    }.`,
     `- With ${BENCH_WORKERS} workers: ${
       Object.values(last.workersProfile.reconciles).reduce((a, b) => a + b, 0)
     } reconciles, ${fmt(last.workersProfile.reconcileSeconds, 2)} s inside reconciles over a ${
       fmt(last.workers.seconds, 2)
-    } s run; writes per new DataFlow ${
+    } s run (mean latency per request: ${
+      Object.entries(last.workersProfile.requestSeconds).map(([k, v]) => `${k} ${fmt(v * 1000, 1)} ms`).join(
+        ", ",
+      )
+    }); writes per new DataFlow ${
       fmt(median(runs.map((r) => (operatorWrites(r.workers.delta) - n) / n)), 2)
     }: ${formatCounts(perDf(last.workers, true), n)}.`,
   ];

@@ -53,3 +53,14 @@ export function memoryOf(pid: number): Memory {
   };
   return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
 }
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ, 100 on Linux x86-64). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) `pid` has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may contain spaces) start at state (field 3).
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
