@@ -19,6 +19,9 @@ import pkg from "../../package.json" with { type: "json" };
 /** The operator's version (package.json). */
 export const VERSION: string = pkg.version;
 
+/** Reconcile workers by default: parallel DataFlows (one key never runs twice at once). */
+export const DEFAULT_CONCURRENCY = 4;
+
 /** The help text. */
 export const USAGE = `dataflow-operator ${VERSION}: the DataFlow operator (dataflow.dataflow.io/v1)
 
@@ -39,6 +42,8 @@ Flags of run:
   --leader-elect[=true|false]          Lease leader election (default true); also --no-leader-elect
   --leader-election-namespace <ns>     namespace of the Lease ${LEASE_NAME}
                                        (default: OPERATOR_NAMESPACE, else the connection's namespace)
+  --max-concurrent-reconciles <n>      DataFlows reconciled in parallel (default ${DEFAULT_CONCURRENCY});
+                                       one DataFlow never runs twice at once
   -h, --help                           this help
 
 Environment:
@@ -80,6 +85,14 @@ function normaliseArgs(argv: string[]): string[] {
   return argv.map((a) =>
     a === "--leader-elect" ? "--leader-elect=true" : a === "--no-leader-elect" ? "--leader-elect=false" : a
   );
+}
+
+function parsePositiveInt(flag: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new ConfigError(`--${flag}=${v}: expected a whole number from 1 to 256`);
+  }
+  return n;
 }
 
 function parseBool(flag: string, v: string): boolean {
@@ -127,6 +140,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         "health-probe-bind-address": { type: "string", default: ":9091" },
         "leader-elect": { type: "string", default: "true" },
         "leader-election-namespace": { type: "string" },
+        "max-concurrent-reconciles": { type: "string", default: String(DEFAULT_CONCURRENCY) },
       },
     });
   } catch (err) {
@@ -171,6 +185,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   const log = logger("operator", "cli");
   try {
     const leaderElect = parseBool("leader-elect", values["leader-elect"]!);
+    const concurrency = parsePositiveInt("max-concurrent-reconciles", values["max-concurrent-reconciles"]!);
     const processor = processorSettingsFromEnv(io.env);
     const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
     const leaseNamespace = values["leader-election-namespace"] || io.env.OPERATOR_NAMESPACE || conn.namespace;
@@ -187,6 +202,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       client: conn.client,
       namespace: values.namespace || undefined,
       processor,
+      concurrency,
       operatorDeployment: opName && opNs ? { name: opName, namespace: opNs } : undefined,
       leaderElection: leaderElect
         ? { namespace: leaseNamespace, leaseName: LEASE_NAME, identity: io.env.POD_NAME || undefined }

@@ -41,7 +41,7 @@ export interface OperatorOptions {
   handleSignals?: boolean;
   /** Replaces the event recorder (tests). */
   events?: EventSink;
-  /** Workers (default 1, as the Go operator). */
+  /** Workers (default 1, as the Go operator; the CLI defaults to 4, see --max-concurrent-reconciles). */
   concurrency?: number;
 }
 

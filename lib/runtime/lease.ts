@@ -5,7 +5,7 @@
  * renew deadline, and release on graceful shutdown.
  */
 import type { KubeClient } from "../kube/client.ts";
-import { isConflict, isNotFound } from "../kube/errors.ts";
+import { ForbiddenError, isConflict, isNotFound } from "../kube/errors.ts";
 import { builtin } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import { defaultRegistry } from "../observe/metrics.ts";
@@ -36,6 +36,7 @@ export class LeaderElector {
   #observedRaw = "";
   #observedTime = -Infinity;
   #leading = false;
+  #watchRefusedLogged = false;
   #lastRenew = -Infinity;
   #leadingAc = new AbortController();
   #renewAc?: AbortController;
@@ -166,8 +167,16 @@ export class LeaderElector {
             wake();
           }
         }
-      } catch {
-        // Best effort only: the polling loop still runs. Try again after a retry period.
+      } catch (err) {
+        // Best effort only: the polling loop still runs. Try again after a retry period; say once
+        // when RBAC refuses it, since takeover after a release then waits for the next poll.
+        if (err instanceof ForbiddenError && !this.#watchRefusedLogged) {
+          this.#watchRefusedLogged = true;
+          this.#log.warning(
+            "cannot watch Lease {lease}; a released lease is noticed only at the next poll (grant list and watch on it): {error}",
+            { lease: this.options.leaseName, error: err.message },
+          );
+        }
       }
       await this.#clock.sleep(this.retryPeriodMs, signal).catch(() => {});
     }

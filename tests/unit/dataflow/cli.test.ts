@@ -61,6 +61,18 @@ describe("cli", () => {
     const r = await cli(["run", "--leader-elect=maybe", "--kubeconfig=/nonexistent/kubeconfig"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--leader-elect=maybe: expected true or false/);
+    for (const bad of ["0", "1.5", "many"]) {
+      const c = await cli([
+        "run",
+        `--max-concurrent-reconciles=${bad}`,
+        "--kubeconfig=/nonexistent/kubeconfig",
+      ]);
+      assert.equal(c.code, 2);
+      assert.match(
+        c.stderr,
+        new RegExp(`--max-concurrent-reconciles=${bad}: expected a whole number from 1 to 256`),
+      );
+    }
   });
 
   it("says clearly when there is no cluster to talk to", async () => {
