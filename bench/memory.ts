@@ -26,7 +26,7 @@ const SAMPLES = 5;
 interface Sample {
   /** Settled VmRSS (median of the samples), bytes. */
   settled: number;
-  /** VmHWM when /readyz first answered 200 (caches synced): the peak of the initial list. */
+  /** VmHWM when the controller logged that every cache had synced: the peak of the initial list. */
   listPeak: number;
   /** VmHWM at the end (includes reconciling everything once). */
   peak: number;
@@ -39,8 +39,10 @@ interface Sample {
 async function measure(runtime: Runtime, kubeconfig: string, reconciles: number): Promise<Sample> {
   const { op, pid, spawnedAt } = await startOperator({ runtime, kubeconfig });
   try {
-    const ready = await readyAt(op, 20);
+    // The controller logs this once every informer has synced, just before its workers start.
+    await op.waitForLine(/starting \d+ workers of controller/, 300_000);
     const listPeak = memoryOf(pid).hwm;
+    const ready = await readyAt(op, 20);
     const metrics = await waitForReconciles(op, reconciles, 600_000, 500);
     await sleep(SETTLE_S * 1000);
     const rss: number[] = [];
@@ -159,7 +161,8 @@ export async function memory(ctx: BenchContext): Promise<void> {
     } s, so the operator finds them`,
     `converged), and, for the idle baseline, on a control plane without DataFlows. Settled = median of ${SAMPLES} VmRSS samples`,
     `(1 s apart) taken ${SETTLE_S} s after the operator reconciled every DataFlow once and its queue was empty. Peak of the`,
-    `initial list = VmHWM when /readyz first answered 200 (all caches synced). Figures are medians of ${ctx.sizes.runs} runs per`,
+    `initial list = VmHWM read when the operator logged "starting 1 workers" (every cache synced, before any reconcile).`,
+    `Figures are medians of ${ctx.sizes.runs} runs per`,
     `runtime and cluster. Per object = (settled − idle) / objects in the informer caches (informer_objects: DataFlows,`,
     `ConfigMaps, Deployments and Secret metadata).`,
     "",
