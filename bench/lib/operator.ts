@@ -14,14 +14,8 @@ import { repoRoot } from "../../tests/e2e/manifests.ts";
 import { waitForPid } from "./proc.ts";
 import { sleep } from "./stats.ts";
 
-/**
- * The runtimes the operator is measured on; "bun-workers" is the benchmark-only entry point
- * bench/tools/operator-workers.ts (the same operator with 16 reconcile workers) run by Bun.
- */
-export type Runtime = "deno" | "bun" | "bun-workers";
-
-/** Reconcile workers of the "bun-workers" runtime. */
-export const BENCH_WORKERS = 16;
+/** The runtimes the operator is measured on. */
+export type Runtime = "deno" | "bun";
 
 /** The compiled Bun executable (dist/ is git-ignored). */
 export const BUN_BINARY = join(repoRoot, "dist", "dataflow-operator-bun");
@@ -53,7 +47,6 @@ export function ensureBunBinary(): Promise<{ seconds: number; bytes: number }> {
 
 /** The operator command line per runtime, as the results files state it. */
 export function commandOf(runtime: Runtime): string {
-  if (runtime === "bun-workers") return `BENCH_WORKERS=${BENCH_WORKERS} bun bench/tools/operator-workers.ts`;
   return runtime === "deno" ? "deno run -A mod.ts" : "dist/dataflow-operator-bun";
 }
 
@@ -66,6 +59,8 @@ export interface BenchOperatorOptions {
   leaderElect?: boolean;
   env?: Record<string, string>;
   name?: string;
+  /** Also append every output line to this file (bench/results/tmp/ is git-ignored). */
+  logFile?: string;
 }
 
 /** A running operator and its own process id. */
@@ -80,18 +75,15 @@ export interface BenchOperator {
 export async function startOperator(options: BenchOperatorOptions): Promise<BenchOperator> {
   if (options.runtime === "bun") await ensureBunBinary();
   // OperatorProcess reads the command from the environment at start.
-  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun"
-    ? BUN_BINARY
-    : options.runtime === "bun-workers"
-    ? "bun bench/tools/operator-workers.ts"
-    : "deno run -A mod.ts";
+  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun" ? BUN_BINARY : "deno run -A mod.ts";
   const args = [`--leader-elect=${options.leaderElect ? "true" : "false"}`, ...(options.args ?? [])];
   const spawnedAt = Date.now();
   const op = await OperatorProcess.start({
     kubeconfig: options.kubeconfig,
     args,
-    env: { LOG_LEVEL: "info", BENCH_WORKERS: String(BENCH_WORKERS), ...options.env },
+    env: { LOG_LEVEL: "info", ...options.env },
     name: options.name ?? `operator-${options.runtime}`,
+    logFile: options.logFile,
   });
   const needle = `--metrics-bind-address=${new URL(op.metricsUrl).host}`;
   const pid = await waitForPid(needle).catch(async (err) => {
