@@ -264,11 +264,11 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     ...runs.map((r, i) =>
       `| ${i + 1} | ${fmt(r.floor.seconds, 2)} | ${
         VARIANTS.map((_, v) => `${fmt(r.ops[v].measured.seconds, 2)} | ${fmt(ratio(r, v), 2)}`).join(" | ")
-      } | ${fmt(writesPer(r.ops[0].measured), 2)} |`
+      } | ${fmt(writesPer(r.ops[0].measured), 3)} |`
     ),
     `| **median** | **${fmt(medFloor, 2)}** | ${
       VARIANTS.map((_, v) => `**${fmt(medSeconds(v), 2)}** | **${fmt(medRatio(v), 2)}**`).join(" | ")
-    } | **${fmt(medWrites, 2)}** |`,
+    } | **${fmt(medWrites, 3)}** |`,
     "",
     `- Throughput (default): operator ${fmt(n / medSeconds(0), 0)} DataFlows/s, floor ${
       fmt(n / medFloor, 0)
@@ -280,7 +280,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     }).`,
     `- Target <= 6 API writes per new DataFlow, events included: **${
       medWrites <= 6 ? "met" : "not met"
-    }** (median ${fmt(medWrites, 2)}; floor ${
+    }** (median ${fmt(medWrites, 3)}; floor ${
       fmt(median(runs.map((r) => writesPer(r.floor))), 2)
     }; the DataFlow create itself excluded in both).`,
     "",
@@ -346,7 +346,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
       {
         figure: "1. API writes per new DataFlow (events included)",
         target: "<= 6",
-        value: fmt(medWrites, 2),
+        value: fmt(medWrites, 3),
         met: medWrites <= 6,
       },
       {
