@@ -72,6 +72,16 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
   const metrics = deps.metrics ?? new DataFlowStatusMetric();
   const now = deps.now ?? (() => new Date());
   const { cache, client, events } = deps;
+  // The operator's own writes to each DataFlow until the cache has caught up with them: a reconcile
+  // that runs before the watch delivered them would otherwise act on a version they replaced (and
+  // send an extra status patch that fails with 409).
+  const ownWrites = new Map<string, { replaced: Set<string>; latest: DataFlow }>();
+  const remember = (key: string, before: DataFlow, after: DataFlow) => {
+    const entry = ownWrites.get(key) ?? { replaced: new Set<string>(), latest: after };
+    if (before.metadata.resourceVersion) entry.replaced.add(before.metadata.resourceVersion);
+    entry.latest = after;
+    ownWrites.set(key, entry);
+  };
 
   return async function reconcile(req: DataFlowRequest): Promise<ReconcileResult> {
     const namespace = req.namespace ?? "default";
@@ -101,6 +111,10 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       );
       throw err;
     }
+    const key = `${namespace}/${name}`;
+    const own = ownWrites.get(key);
+    if (own && df && own.replaced.has(df.metadata.resourceVersion ?? "")) df = own.latest;
+    else ownWrites.delete(key); // the cache caught up (or someone else wrote): it is the truth again
     if (!df) {
       metrics.forget(namespace, name);
       log.debug("DataFlow {dataflow_namespace}/{dataflow_name} is gone; nothing to do");
@@ -113,12 +127,14 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       const patch = statusPatch(current.status, report, current.metadata.generation, now());
       if (!patch) return current;
       try {
-        return await client.patch<DataFlow>(
+        const updated = await client.patch<DataFlow>(
           DataFlowType,
           name,
           { metadata: { resourceVersion: current.metadata.resourceVersion }, status: patch },
           { namespace, subresource: "status", type: "merge", fieldManager: FIELD_MANAGER, signal },
         );
+        remember(key, current, updated);
+        return updated;
       } catch (err) {
         if (isNotFound(err)) return current;
         if (!isConflict(err)) {
@@ -149,6 +165,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     if (df.metadata.deletionTimestamp) return await finalize(df);
 
     if (!(df.metadata.finalizers ?? []).includes(FINALIZER)) {
+      const before = df;
       df = await client.patch<DataFlow>(
         DataFlowType,
         name,
@@ -160,6 +177,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         },
         { namespace, type: "merge", fieldManager: FIELD_MANAGER, signal },
       );
+      remember(key, before, df);
     }
     const current = df;
 

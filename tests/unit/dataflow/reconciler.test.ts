@@ -154,6 +154,25 @@ describe("reconciler: create, idle, ready, update", () => {
   });
 });
 
+describe("reconciler: a cache that lags behind the operator's own writes", () => {
+  it("acts on the object its own writes returned, so a second reconcile writes nothing", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    const stale = structuredClone(t.df()); // what the cache holds until the watch delivers the writes
+    const live = t.cache.dataflow;
+    t.cache.dataflow = (ns, name) => (name === "orders" ? structuredClone(stale) : live(ns, name));
+    await t.run();
+    const afterFirst = t.kube.writes.length;
+    assert.ok(t.kube.writes.some((w) => w.kind === "DataFlow" && w.subresource === "status"));
+    await t.run(); // the cache still shows the version before the finalizer and status writes
+    assert.deepEqual(t.kube.writes.slice(afterFirst), [], "no second finalizer or status patch");
+    assert.equal(t.events.calls.length, 2, "no new event");
+    t.cache.dataflow = live; // the cache caught up: it is read again
+    await t.run();
+    assert.deepEqual(t.kube.writes.slice(afterFirst), []);
+  });
+});
+
 describe("reconciler: secrets", () => {
   it("a missing Secret gives SecretResolutionFailed once, phase Error, and heals when it appears", async () => {
     const t = setup({ secrets: false });
