@@ -5,7 +5,8 @@
 #
 # Usage: tests/controlplane/build.sh        prints the bin directory on its last line
 # Env:   K8S_VERSION (default v1.36.3), ETCD_VERSION (default v3.6.16),
-#        DATAFLOW_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dataflow-operator)
+#        DATAFLOW_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/dataflow-operator),
+#        BUILD_LOCK_REPORT_SECONDS (default 15: how often a run waiting for another's lock says so)
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
@@ -29,8 +30,13 @@ command -v flock >/dev/null || { log "error: flock (util-linux) is required"; ex
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"
 if ! flock -n 9; then
+  # Another process (a parallel test run, the demo) is building: wait for it, saying how long.
   log "another build of $KEY is running; waiting for its lock"
-  flock 9
+  waited=0 every=${BUILD_LOCK_REPORT_SECONDS:-15}
+  until flock -w "$every" 9; do
+    waited=$((waited + every))
+    log "still waiting for the other build of $KEY (${waited} s)"
+  done
 fi
 if have_all; then echo "$BIN"; exit 0; fi
 
@@ -80,7 +86,7 @@ if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kubectl" ]; then
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags="$ldflags -X $pkg.gitVersion=${K8S_VERSION} -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor} -X $pkg.gitTreeState=clean"
   done
-  log "building kube-apiserver $K8S_VERSION (step 2/3; the first build takes 10-30 minutes on 2 cores)"
+  log "building kube-apiserver $K8S_VERSION (step 2/3; a cold build of all three takes about 6 minutes on 2 cores)"
   go build -trimpath -ldflags "$ldflags" -o "$BIN/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver
   mv "$BIN/kube-apiserver.tmp" "$BIN/kube-apiserver"
   log "kube-apiserver built after $(( $(date +%s) - start )) s"
@@ -92,8 +98,11 @@ if [ ! -x "$BIN/kube-apiserver" ] || [ ! -x "$BIN/kubectl" ]; then
 fi
 rm -rf "$OUT/src-etcd"
 
+# No pipe here: `etcd --version | head -1` under pipefail failed with SIGPIPE (141) whenever head
+# exited before etcd had written its remaining lines.
 "$BIN/kube-apiserver" --version >&2
-"$BIN/etcd" --version | head -1 >&2
+etcd_version=$("$BIN/etcd" --version)
+log "${etcd_version%%$'\n'*}"
 touch "$OUT/.complete"
 log "control plane ready in $BIN ($(( $(date +%s) - start )) s)"
 echo "$BIN"
