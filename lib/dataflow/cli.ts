@@ -13,7 +13,7 @@ import { configureLogging, logger } from "../observe/log.ts";
 import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
 import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
 import { crdYaml } from "./crd.ts";
-import { OPERATOR_YAML, RBAC_YAML } from "./manifests.generated.ts";
+import { installManifests, parseNamespaceList } from "./install-manifests.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The operator's version (package.json). */
@@ -30,13 +30,14 @@ Usage: dataflow-operator [command] [flags]
 Commands:
   run         run the operator (default)
   crd         print the CustomResourceDefinition (deploy/crd.yaml)
-  manifests   print the CRD, RBAC and operator manifests
+  manifests   print the CRD, RBAC and operator manifests (cluster mode); with
+              --namespaces a,b: Roles only in those namespaces, the operator watching only them
   version     print the version
 
 Flags of run:
   --kubeconfig <path>                  kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)
   --context <name>                     kubeconfig context (default: the current one)
-  --namespace <ns>                     watch only this namespace (default: all namespaces)
+  --namespace <a,b,...>                watch only these namespaces (default: all namespaces)
   --metrics-bind-address <addr>        metrics endpoint (default :9090; "0" disables)
   --health-probe-bind-address <addr>   /healthz and /readyz (default :9091; "0" disables)
   --leader-elect[=true|false]          Lease leader election (default true); also --no-leader-elect
@@ -136,6 +137,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         kubeconfig: { type: "string" },
         context: { type: "string" },
         namespace: { type: "string" },
+        namespaces: { type: "string" },
         "metrics-bind-address": { type: "string", default: ":9090" },
         "health-probe-bind-address": { type: "string", default: ":9091" },
         "leader-elect": { type: "string", default: "true" },
@@ -165,8 +167,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       await io.stdout(crdYaml());
       return 0;
     case "manifests": {
-      const parts = [crdYaml(), RBAC_YAML, OPERATOR_YAML];
-      await io.stdout(parts.map((p) => p.trimEnd() + "\n").join("---\n"));
+      let namespaces: string[] | undefined;
+      try {
+        namespaces = values.namespaces === undefined
+          ? undefined
+          : parseNamespaceList(values.namespaces, "--namespaces");
+      } catch (err) {
+        await io.stderr(`error: ${(err as Error).message}\n`);
+        return 2;
+      }
+      await io.stdout(installManifests({ namespaces }));
       return 0;
     }
     case "run":
@@ -185,6 +195,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   const log = logger("operator", "cli");
   try {
     const leaderElect = parseBool("leader-elect", values["leader-elect"]!);
+    let namespaces: string[] | undefined;
+    try {
+      namespaces = values.namespace ? parseNamespaceList(values.namespace, "--namespace") : undefined;
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
     const concurrency = parsePositiveInt("max-concurrent-reconciles", values["max-concurrent-reconciles"]!);
     const processor = processorSettingsFromEnv(io.env);
     const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
@@ -194,13 +210,13 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       version: VERSION,
       server: conn.server,
       source: conn.source,
-      scope: values.namespace ? `namespace ${values.namespace}` : "all namespaces",
+      scope: namespaces ? `namespaces ${namespaces.join(", ")}` : "all namespaces",
       processorImage: processor.image,
       leaderElection: leaderElect ? `${leaseNamespace}/${LEASE_NAME}` : "off",
     });
     const operator = createOperator({
       client: conn.client,
-      namespace: values.namespace || undefined,
+      namespaces,
       processor,
       concurrency,
       operatorDeployment: opName && opNs ? { name: opName, namespace: opNs } : undefined,

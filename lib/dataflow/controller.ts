@@ -12,7 +12,14 @@ import { EventRecorder } from "../events/mod.ts";
 import type { EventSink } from "../events/mod.ts";
 import { defaultRegistry, type Registry } from "../observe/metrics.ts";
 import { logger } from "../observe/log.ts";
-import { Controller, Informer, Manager, type ManagerLeaderElection, objectKey } from "../runtime/mod.ts";
+import {
+  Controller,
+  Informer,
+  Manager,
+  type ManagerLeaderElection,
+  NamespacedInformers,
+  objectKey,
+} from "../runtime/mod.ts";
 import type { ProcessorSettings } from "./builders.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
 import { DataFlowType, EVENT_COMPONENT, OWNED_SELECTOR } from "./names.ts";
@@ -28,8 +35,8 @@ export const LEASE_NAME = "dataflow-operator.dataflow.io";
 /** Options of {@link createOperator}. */
 export interface OperatorOptions {
   client: KubeClient;
-  /** Watch only this namespace (default: all namespaces). */
-  namespace?: string;
+  /** Watch only these namespaces, one informer each (default: all namespaces). */
+  namespaces?: string[];
   processor: ProcessorSettings;
   /** The operator's own Deployment: a change of it re-reconciles every DataFlow. */
   operatorDeployment?: { name: string; namespace: string };
@@ -49,10 +56,10 @@ export interface OperatorOptions {
 export interface Operator {
   manager: Manager;
   controller: Controller;
-  dataflows: Informer<DataFlow>;
-  configMaps: Informer<KubeObject>;
-  deployments: Informer<KubeObject>;
-  secrets: Informer<KubeObject>;
+  dataflows: NamespacedInformers<DataFlow>;
+  configMaps: NamespacedInformers<KubeObject>;
+  deployments: NamespacedInformers<KubeObject>;
+  secrets: NamespacedInformers<KubeObject>;
   events: EventSink;
 }
 
@@ -71,7 +78,7 @@ function referencedSecrets(df: DataFlow): Set<string> {
 
 /** Builds the operator. Nothing starts until `manager.run()`. */
 export function createOperator(options: OperatorOptions): Operator {
-  const { client, namespace } = options;
+  const { client, namespaces } = options;
   const registry = options.registry ?? defaultRegistry;
   const manager = new Manager({
     client,
@@ -85,34 +92,41 @@ export function createOperator(options: OperatorOptions): Operator {
   // Writes go through the manager's fenced client: a replica that is not the leader cannot write.
   const writer = manager.client;
 
-  const dataflows = new Informer<DataFlow>(client, DataFlowType, { namespace, name: "dataflows", registry });
-  const configMaps = new Informer(client, builtin.ConfigMap, {
-    namespace,
-    labelSelector: OWNED_SELECTOR,
-    name: "owned-configmaps",
-    registry,
-  });
-  const deployments = new Informer(client, builtin.Deployment, {
-    namespace,
-    labelSelector: OWNED_SELECTOR,
-    name: "owned-deployments",
-    registry,
-  });
-  const secrets = new Informer(client, builtin.Secret, {
-    namespace,
-    metadataOnly: true,
-    // Keep managedFields until the transform has read the data keys from them, then drop them.
-    stripManagedFields: false,
-    transform: (obj) => {
-      const keys = secretKeysFromManagedFields(
-        obj.metadata?.managedFields as { fieldsV1?: Record<string, unknown> }[] | undefined,
-      );
-      const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
-      return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, [DATA_KEYS]: keys };
-    },
-    name: "secrets-metadata",
-    registry,
-  });
+  // One informer per watched namespace and kind, so RBAC need only grant those namespaces.
+  const scoped = <T extends KubeObject>(
+    name: string,
+    make: (ns: string | undefined, name: string) => Informer<T>,
+  ) => new NamespacedInformers<T>(namespaces, (ns) => make(ns, namespaces?.length ? `${name}@${ns}` : name));
+  const dataflows = scoped<DataFlow>(
+    "dataflows",
+    (namespace, name) => new Informer<DataFlow>(client, DataFlowType, { namespace, name, registry }),
+  );
+  const configMaps = scoped(
+    "owned-configmaps",
+    (namespace, name) =>
+      new Informer(client, builtin.ConfigMap, { namespace, labelSelector: OWNED_SELECTOR, name, registry }),
+  );
+  const deployments = scoped(
+    "owned-deployments",
+    (namespace, name) =>
+      new Informer(client, builtin.Deployment, { namespace, labelSelector: OWNED_SELECTOR, name, registry }),
+  );
+  const secrets = scoped("secrets-metadata", (namespace, name) =>
+    new Informer(client, builtin.Secret, {
+      namespace,
+      metadataOnly: true,
+      // Keep managedFields until the transform has read the data keys from them, then drop them.
+      stripManagedFields: false,
+      transform: (obj) => {
+        const keys = secretKeysFromManagedFields(
+          obj.metadata?.managedFields as { fieldsV1?: Record<string, unknown> }[] | undefined,
+        );
+        const { managedFields: _dropped, ...metadata } = obj.metadata ?? {};
+        return { apiVersion: obj.apiVersion, kind: obj.kind, metadata, [DATA_KEYS]: keys };
+      },
+      name,
+      registry,
+    }));
 
   const events = options.events ?? new EventRecorder(writer, { component: EVENT_COMPONENT, registry });
   const key = (ns: string, name: string) => `${ns}/${name}`;
@@ -144,17 +158,19 @@ export function createOperator(options: OperatorOptions): Operator {
     reconcile: (ctx) => reconcile(ctx),
     concurrency: options.concurrency,
     registry,
-  })
-    .for(dataflows)
-    .owns(configMaps, owner)
-    .owns(deployments, owner)
-    .watches(secrets, (secret) => {
+  });
+  for (const i of dataflows.informers) controller.for(i);
+  for (const i of configMaps.informers) controller.owns(i, owner);
+  for (const i of deployments.informers) controller.owns(i, owner);
+  for (const i of secrets.informers) {
+    controller.watches(i, (secret) => {
       const ns = secret.metadata?.namespace ?? "";
       const name = secret.metadata?.name ?? "";
-      return dataflows.byIndex("namespace", ns).filter((df) => referencedSecrets(df).has(name)).map((df) =>
+      return dataflows.inNamespace(ns).filter((df) => referencedSecrets(df).has(name)).map((df) =>
         objectKey(df)
       );
     });
+  }
 
   if (options.operatorDeployment) {
     const { name, namespace: opNs } = options.operatorDeployment;

@@ -155,7 +155,7 @@ export class Controller {
   #clock: Clock;
   #m: ReturnType<typeof controllerMetrics>;
   #log: Logger;
-  #primary?: Informer<KubeObject>;
+  #primaries: Informer<KubeObject>[] = [];
   #sources: Source[] = [];
   #unsubscribe: (() => void)[] = [];
   #hard = new AbortController();
@@ -189,11 +189,20 @@ export class Controller {
     this.#reconcileTimeoutMs = options.reconcileTimeoutMs;
   }
 
-  /** The primary kind: every add, update (resync included) and delete enqueues the object's own key. */
+  /**
+   * The primary kind: every add, update (resync included) and delete enqueues the object's own
+   * key. Called once per informer of that kind (several when each watches one namespace).
+   */
   for<T extends KubeObject>(informer: Informer<T>): this {
-    if (this.#primary) throw new Error(`controller ${this.name}: for() was already called`);
-    this.#primary = informer as unknown as Informer<KubeObject>;
-    this.#sources.push({ informer: this.#primary, keys: (o) => [objectKey(o)] });
+    const inf = informer as unknown as Informer<KubeObject>;
+    const first = this.#primaries[0];
+    if (first && first.resourceType.kind !== inf.resourceType.kind) {
+      throw new Error(
+        `controller ${this.name}: for() was already called with ${first.resourceType.kind}, not ${inf.resourceType.kind}`,
+      );
+    }
+    this.#primaries.push(inf);
+    this.#sources.push({ informer: inf, keys: (o) => [objectKey(o)] });
     return this;
   }
 
@@ -203,8 +212,9 @@ export class Controller {
    * the old and the new object, so removing the reference still wakes the former owner.
    */
   owns<T extends KubeObject>(informer: Informer<T>, owner: OwnerKind): this {
+    const primary = this.#primaries[0];
     const namespaced = owner.namespaced ??
-      (this.#primary?.resourceType.kind === owner.kind ? this.#primary.resourceType.namespaced : true);
+      (primary?.resourceType.kind === owner.kind ? primary.resourceType.namespaced : true);
     const spec = { ...owner, namespaced };
     this.#sources.push({
       informer: informer as unknown as Informer<KubeObject>,
@@ -235,7 +245,7 @@ export class Controller {
 
   /** Queues the key of every object of the primary informer (e.g. after a config change). */
   enqueueAll(): void {
-    for (const obj of this.#primary?.list() ?? []) this.queue.add(objectKey(obj));
+    for (const obj of this.#primaries.flatMap((p) => p.list())) this.queue.add(objectKey(obj));
   }
 
   /** Whether {@link Controller.start} was called. */

@@ -20,6 +20,7 @@ export * from "./fence.ts";
 export * from "./informer.ts";
 export * from "./keys.ts";
 export * from "./lease.ts";
+export * from "./namespaced.ts";
 export * from "./manager.ts";
 export * from "./queue.ts";
 export * from "./ratelimit.ts";

@@ -11,12 +11,14 @@ import { join } from "node:path";
 import { freshNamespace } from "../controlplane/env.ts";
 import { ControlPlane } from "../controlplane/harness.ts";
 import { installCrd } from "./install.ts";
+import { operatorCommand } from "./operator-process.ts";
 import {
   chartDir,
   dryRunServer,
   helmBinary,
   helmTemplate,
   type Manifest,
+  parseManifests,
   pick,
   readManifests,
   renderChart,
@@ -181,6 +183,39 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
     assert.deepEqual(pick(chart, "Role").rules, pick(deploy, "Role").rules);
   });
 
+  it(
+    "watchNamespaces: Roles only in those namespaces (the rules of `manifests --namespaces`), no ClusterRole",
+    T,
+    async () => {
+      const watched = [await freshNamespace(cp, "wa"), await freshNamespace(cp, "wb")];
+      const objects = await renderChart("dataflow-operator", ns, { watchNamespaces: watched });
+      assert.deepEqual(objects.filter((o) => /^ClusterRole/.test(o.kind)), []);
+      const [cmd, ...args] = operatorCommand();
+      const printed = await runCommand(cmd, [...args, "manifests", "--namespaces", watched.join(",")], {
+        cwd: repoRoot,
+      });
+      assert.equal(printed.code, 0, printed.stderr);
+      const cli = parseManifests(printed.stdout);
+      // The operator's namespace differs (the chart's release namespace, the CLI's dataflow-system).
+      const rbacOf = (list: Manifest[], operatorNs: string) =>
+        list.filter((o) => /^Role/.test(o.kind)).map((o) => ({
+          kind: o.kind,
+          name: o.metadata.name,
+          namespace: o.metadata.namespace === operatorNs ? "<operator>" : o.metadata.namespace,
+          rules: o.rules,
+          roleRef: o.roleRef,
+          subjects: o.subjects?.map((x: Manifest) => ({ ...x, namespace: "<operator>" })),
+        })).sort((a, b) =>
+          `${a.kind}${a.namespace}${a.name}`.localeCompare(`${b.kind}${b.namespace}${b.name}`)
+        );
+      assert.deepEqual(rbacOf(objects, ns), rbacOf(cli, "dataflow-system"));
+      assert.equal(objects.filter((o) => o.kind === "Role").length, 4); // 2 workload, self, Lease
+      assert.ok(container(objects).args.includes(`--namespace=${watched.join(",")}`));
+      const r = await dryRunServer(cp, objects.filter((o) => o.kind !== "CustomResourceDefinition"));
+      assert.equal(r.code, 0, r.stderr);
+    },
+  );
+
   it("the chart's default operator pod is deploy/operator.yaml's (no drift between the two)", T, async () => {
     const chart = pick(await renderChart("dataflow-operator", "dataflow-system"), "Deployment");
     const plain = pick(await readManifests("deploy/operator.yaml"), "Deployment");
@@ -272,7 +307,7 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
       ...await readManifests("deploy/operator.yaml"),
     ];
     // The Role/RoleBinding/ServiceAccount/Deployment need their namespace to exist; the Namespace in
-    // operator.yaml is only dry-run, so create it for real (idempotent).
+    // rbac.yaml is only dry-run, so create it for real (idempotent).
     await cp.kubectl(["create", "namespace", "dataflow-system"]);
     const r = await dryRunServer(cp, objects);
     assert.equal(r.code, 0, r.stderr);

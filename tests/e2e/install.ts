@@ -1,6 +1,6 @@
 /**
  * Installs what the operator needs into a control plane exactly as a user would from deploy/:
- * the CRD, the operator's namespace and ServiceAccount, and deploy/rbac.yaml. Returns the
+ * the CRD, then deploy/rbac.yaml (the operator's namespace, ServiceAccount and RBAC). Returns the
  * ServiceAccount's identity (a TokenRequest token in its own kubeconfig), so the operator runs
  * with precisely the permissions deploy/rbac.yaml grants and nothing else.
  */
@@ -41,13 +41,14 @@ export async function installCrd(cp: ControlPlane): Promise<void> {
 }
 
 /**
- * Installs the CRD, creates the operator's ServiceAccount, applies deploy/rbac.yaml and returns
- * the ServiceAccount's identity (token valid for `seconds`).
+ * Installs the CRD and deploy/rbac.yaml, and returns the ServiceAccount's identity (token valid
+ * for `seconds`).
  */
 export async function installOperatorIdentity(cp: ControlPlane, seconds = 7200): Promise<Identity> {
   await installCrd(cp);
-  const identity = await cp.serviceAccountToken(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, seconds);
+  // rbac.yaml creates the namespace and the ServiceAccount first, as a user's apply would.
   await cp.kubectlOk(["apply", "-f", join(repoRoot, "deploy", "rbac.yaml")]);
+  const identity = await cp.serviceAccountToken(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, seconds);
   // RBAC is served from the authorizer's watch cache: wait until the grant is visible.
   const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
   const deadline = Date.now() + 30_000;

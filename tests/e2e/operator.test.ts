@@ -66,6 +66,9 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       (await cp.kubectl(["auth", "can-i", ...args, `--as=${sa}`])).stdout.trim();
     assert.equal(await can("create", "deployments", "-n", ns), "yes");
     assert.equal(await can("create", "secrets", "-n", ns), "no");
+    // Secret metadata is listed and watched; a Secret is never read by name (no get anywhere).
+    assert.equal(await can("get", "secrets", "-n", "kube-system"), "no");
+    assert.equal(await can("get", "secrets", "-n", ns), "no");
     assert.equal(await can("update", "leases", "-n", ns), "no");
     assert.equal(await can("update", "leases", "-n", OPERATOR_NAMESPACE), "yes");
     assert.equal(await can("create", "pods", "-n", ns), "no");

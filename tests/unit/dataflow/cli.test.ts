@@ -55,6 +55,66 @@ describe("cli", () => {
     assert.ok(docs.length >= 1);
   });
 
+  it("manifests puts the Namespace and ServiceAccount before anything that lives in them", async () => {
+    for (const argv of [["manifests"], ["manifests", "--namespaces", "team-a,team-b"]]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, r.stderr);
+      const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
+      const firstIn = docs.findIndex((d) => d.metadata.namespace === "dataflow-system");
+      const nsAt = docs.findIndex((d) => d.kind === "Namespace" && d.metadata.name === "dataflow-system");
+      const saAt = docs.findIndex((d) => d.kind === "ServiceAccount");
+      assert.ok(nsAt >= 0 && nsAt < firstIn, `${argv.join(" ")}: the Namespace comes first`);
+      assert.ok(
+        saAt < docs.findIndex((d) => /Binding$/.test(d.kind)),
+        "the ServiceAccount precedes its bindings",
+      );
+    }
+  });
+
+  it("manifests --namespaces grants Roles only in those namespaces and starts the operator scoped to them", async () => {
+    const cluster = parseAllDocuments((await cli(["manifests"])).stdout).map((d) => d.toJSON()).filter(
+      Boolean,
+    );
+    const clusterRules = cluster.find((d) => d.kind === "ClusterRole").rules;
+    const r = await cli(["manifests", "--namespaces", "team-a, team-b,team-a"]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
+    assert.deepEqual(docs.filter((d) => /^ClusterRole/.test(d.kind)), []);
+    const roles = docs.filter((d) => d.kind === "Role");
+    const workload = roles.filter((d) => d.metadata.name === "dataflow-operator");
+    assert.deepEqual(workload.map((d) => d.metadata.namespace), ["team-a", "team-b"]);
+    for (const role of workload) assert.deepEqual(role.rules, clusterRules);
+    const bindings = docs.filter((d) => d.kind === "RoleBinding");
+    assert.deepEqual(bindings.map((b) => `${b.metadata.namespace}/${b.roleRef.name}`).sort(), [
+      "dataflow-system/dataflow-operator-leader-election",
+      "dataflow-system/dataflow-operator-self",
+      "team-a/dataflow-operator",
+      "team-b/dataflow-operator",
+    ]);
+    const self = roles.find((d) => d.metadata.name === "dataflow-operator-self");
+    assert.deepEqual(self.rules, [{
+      apiGroups: ["apps"],
+      resources: ["deployments"],
+      resourceNames: ["dataflow-operator"],
+      verbs: ["list", "watch"],
+    }]);
+    const dep = docs.find((d) => d.kind === "Deployment");
+    assert.equal(dep.spec.template.spec.containers[0].args.at(-1), "--namespace=team-a,team-b");
+    // The operator's own namespace among them: its Role there covers the self-watch.
+    const withOwn = parseAllDocuments((await cli(["manifests", "--namespaces", "dataflow-system,x"])).stdout)
+      .map((d) => d.toJSON()).filter(Boolean);
+    assert.equal(withOwn.filter((d) => d.metadata?.name === "dataflow-operator-self").length, 0);
+  });
+
+  it("refuses a bad namespace list with exit code 2, naming the entry", async () => {
+    const r = await cli(["manifests", "--namespaces", "team-a,Team_B"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--namespaces: "Team_B" is not a namespace name/);
+    const run = await cli(["run", "--namespace", ",", "--kubeconfig=/nonexistent/kubeconfig"]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--namespace: expected a comma-separated list of namespaces/);
+  });
+
   it("refuses unknown commands and flags, and bad values, with exit code 2", async () => {
     assert.equal((await cli(["bogus"])).code, 2);
     assert.equal((await cli(["--bogus"])).code, 2);

@@ -19,17 +19,20 @@ it("watches owned objects by label only and Secrets as metadata, keeping their k
     processor: { image: "i" },
     registry: new Registry(),
     events: new FakeEvents(),
-    namespace: "team-a",
+    namespaces: ["team-a", "team-b"],
     healthBindAddress: "0",
     metricsBindAddress: "0",
   });
-  assert.equal(op.configMaps.options.labelSelector, "dataflow.dataflow.io/owned=true");
-  assert.equal(op.deployments.options.labelSelector, "dataflow.dataflow.io/owned=true");
-  for (const inf of [op.dataflows, op.configMaps, op.deployments, op.secrets]) {
-    assert.equal(inf.options.namespace, "team-a");
+  for (const inf of [...op.configMaps.informers, ...op.deployments.informers]) {
+    assert.equal(inf.options.labelSelector, "dataflow.dataflow.io/owned=true");
   }
-  assert.equal(op.secrets.options.metadataOnly, true);
-  const cached = op.secrets.options.transform!({
+  // One informer per watched namespace and kind, each scoped to its namespace (RBAC is granted there only).
+  for (const set of [op.dataflows, op.configMaps, op.deployments, op.secrets]) {
+    assert.deepEqual(set.informers.map((i) => i.options.namespace), ["team-a", "team-b"]);
+  }
+  assert.deepEqual(op.controller.informers.length, 8);
+  assert.ok(op.secrets.informers.every((i) => i.options.metadataOnly));
+  const cached = op.secrets.informers[0].options.transform!({
     apiVersion: "v1",
     kind: "Secret",
     metadata: {
@@ -45,4 +48,19 @@ it("watches owned objects by label only and Secrets as metadata, keeping their k
     metadata: { name: "pg", namespace: "team-a", resourceVersion: "7" },
     dataKeys: ["dsn"],
   });
+});
+
+it("with no namespaces, one informer per kind watches all of them", () => {
+  const op = createOperator({
+    client: new KubeClient(unreachable),
+    processor: { image: "i" },
+    registry: new Registry(),
+    events: new FakeEvents(),
+    healthBindAddress: "0",
+    metricsBindAddress: "0",
+  });
+  for (const set of [op.dataflows, op.configMaps, op.deployments, op.secrets]) {
+    assert.deepEqual(set.informers.map((i) => i.options.namespace), [undefined]);
+  }
+  assert.equal(op.dataflows.informers[0].name, "dataflows");
 });

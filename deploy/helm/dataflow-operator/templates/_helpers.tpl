@@ -41,3 +41,13 @@ app.kubernetes.io/component: operator
 {{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* The watched namespaces as a JSON array: watchNamespaces, or the older single watchNamespace;
+     [] means all namespaces (cluster mode). */}}
+{{- define "dataflow-operator.watchNamespaces" -}}
+{{- $list := .Values.watchNamespaces | default list }}
+{{- if and (not $list) .Values.watchNamespace }}
+{{- $list = list .Values.watchNamespace }}
+{{- end }}
+{{- $list | uniq | toJson }}
+{{- end }}
