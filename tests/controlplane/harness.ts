@@ -8,7 +8,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -65,7 +65,15 @@ export interface ControlPlaneInfo {
   /** A static token of the token-auth file (user "token-admin", group system:masters). */
   adminToken: string;
   etcdUrl: string;
+  /**
+   * The API server's audit log (JSON lines, level Metadata): every request of a ServiceAccount of
+   * {@link AUDITED_NAMESPACE}, i.e. of the operator as installed, and nothing else.
+   */
+  auditLogPath: string;
 }
+
+/** The namespace whose ServiceAccounts' requests the audit log records (the operator's, as deploy/ installs it). */
+export const AUDITED_NAMESPACE = "dataflow-system";
 
 /** Writes a kubeconfig for one identity. */
 export async function writeKubeconfig(
@@ -199,6 +207,19 @@ export class ControlPlane {
     await execFileP("openssl", ["rsa", "-in", saKey, "-pubout", "-out", join(pki, "sa.pub")]);
     const adminToken = crypto.randomUUID();
     await writeFile(join(pki, "tokens.csv"), `${adminToken},token-admin,token-admin-uid,"system:masters"\n`);
+    // What the operator's ServiceAccount does, for the tests that compare it with what RBAC grants.
+    const auditPolicy = join(dir, "audit-policy.yaml");
+    await writeFile(
+      auditPolicy,
+      `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts:${AUDITED_NAMESPACE}"]
+  - level: None
+`,
+    );
 
     const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -245,6 +266,13 @@ export class ControlPlane {
       "--service-cluster-ip-range=10.0.0.0/24",
       "--allow-privileged=true",
       "--disable-admission-plugins=ServiceAccount",
+      // As on real clusters (OpenShift, many distributions): setting blockOwnerDeletion needs
+      // update on the owner's finalizers subresource, so the RBAC grant for it is proven here.
+      "--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+      `--audit-policy-file=${auditPolicy}`,
+      `--audit-log-path=${join(dir, "audit.log")}`,
+      "--audit-log-format=json",
+      "--audit-log-mode=blocking",
       "--endpoint-reconciler-type=none",
       "--profiling=false",
       "-v=0",
@@ -260,6 +288,7 @@ export class ControlPlane {
       admin: { name: "admin", kubeconfigPath: adminKubeconfig, cert: admin.cert, key: admin.key },
       adminToken,
       etcdUrl,
+      auditLogPath: join(dir, "audit.log"),
     };
     await this.startApiserver();
   }
@@ -358,9 +387,33 @@ export class ControlPlane {
     return { name: `system:serviceaccount:${namespace}:${name}`, kubeconfigPath, token };
   }
 
-  /** Stops everything and removes the temporary directory. */
+  async #keepAudit(into: string): Promise<void> {
+    const rbac = await this.kubectl([
+      "get",
+      "clusterroles,clusterrolebindings,roles,rolebindings",
+      "-A",
+      "-o",
+      "json",
+    ]);
+    const log = await readFile(this.info.auditLogPath, "utf8").catch(() => "");
+    // Nothing audited (no request of the operator's namespace): nothing to keep.
+    if (rbac.code !== 0 || !log) return;
+    const base = join(into, basename(this.info.dir));
+    await mkdir(into, { recursive: true });
+    await writeFile(`${base}.audit.log`, log);
+    await writeFile(`${base}.rbac.json`, rbac.stdout);
+  }
+
+  /**
+   * Stops everything and removes the temporary directory. When DATAFLOW_AUDIT_DIR is set (the test
+   * run sets it for the end-to-end suites), the audit log and a snapshot of the RBAC objects are
+   * kept there first: tests/audit compares what RBAC granted the operator with what it used.
+   */
   async stop(): Promise<void> {
     if (this.#attached) return;
+    if (process.env.DATAFLOW_AUDIT_DIR && this.#apiserver) {
+      await this.#keepAudit(process.env.DATAFLOW_AUDIT_DIR);
+    }
     await stopProcess(this.#apiserver);
     await stopProcess(this.#etcd);
     this.#apiserver = this.#etcd = undefined;
