@@ -6,9 +6,12 @@
  *   3. every test file under tests/unit, tests/integration and tests/e2e on Deno, then on Bun;
  *   4. the end-to-end suite again against the Bun-compiled single binary, then the fault suite
  *      (tests/fault: churn under injected faults, hostile specs) with that binary as the operator;
- *   5. one closing line `N passed, N failed` over every runtime.
- * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --only <dir-or-file> (a subset
- * of tests).
+ *   5. the operator image (tests/image, on Deno): built with podman by `deno task image`'s script,
+ *      then run as a kubelet would run it;
+ *   6. tests/audit: the operator's RBAC grants against the audit logs of every control plane above;
+ *   7. one closing line `N passed, N failed` over every runtime.
+ * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --no-image, --only
+ * <dir-or-file> (a subset of tests).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     "no-bun": { type: "boolean" },
     "no-binary": { type: "boolean" },
     "no-fault": { type: "boolean" },
+    "no-image": { type: "boolean" },
     only: { type: "string", multiple: true },
   },
 });
@@ -152,7 +156,9 @@ try {
     throw err;
   }
   console.log(`control plane up at ${cp.info.server} in ${Date.now() - started} ms`);
-  const env = { DATAFLOW_TEST_CONTROLPLANE: writeDescriptor(cp) };
+  // Every control plane of the run keeps its audit log and RBAC snapshot here (tests/audit).
+  const auditDir = join(tmp, "audit");
+  const env = { DATAFLOW_TEST_CONTROLPLANE: writeDescriptor(cp), DATAFLOW_AUDIT_DIR: auditDir };
 
   const suites = values.only?.length ? values.only : ["tests/unit", "tests/integration", "tests/e2e"];
   const present = suites.filter((s) => existsSync(s));
@@ -217,6 +223,27 @@ try {
         );
       }
     }
+  }
+  // The image, built and run with podman as a kubelet would (its own control plane: the operator
+  // in the container reaches it over the host's loopback). Once, on Deno.
+  if (!values["no-image"] && existsSync("tests/image") && !values.only?.length) {
+    await testStep(
+      "image (podman)",
+      deno,
+      ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/image.xml`, "tests/image"],
+      `${tmp}/image.xml`,
+      { DATAFLOW_AUDIT_DIR: auditDir },
+    );
+  }
+  // Least privilege, measured over everything the end-to-end suites did (needs the whole run).
+  if (existsSync("tests/audit") && !values.only?.length) {
+    await testStep(
+      "RBAC grants vs. audit log",
+      deno,
+      ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/audit.xml`, "tests/audit"],
+      `${tmp}/audit.xml`,
+      { DATAFLOW_AUDIT_DIR: auditDir },
+    );
   }
   exitCode = problems.length || totals.failed ? 1 : 0;
 } catch (err) {
