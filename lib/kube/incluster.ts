@@ -12,6 +12,9 @@ import { ConfigError } from "./errors.ts";
 import type { ResolvedConfig } from "./kubeconfig.ts";
 import { checkCertificates } from "./pem.ts";
 
+/** The `source` of an in-cluster configuration (how callers tell "running in a pod"). */
+export const IN_CLUSTER_SOURCE = "in-cluster service account";
+
 /** Where Kubernetes mounts the service-account token, CA and namespace. */
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -55,6 +58,6 @@ export async function inClusterConfig(
     tls: { ca },
     credentials,
     namespace,
-    source: "in-cluster service account",
+    source: IN_CLUSTER_SOURCE,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { type Credentials, type CredentialSource, staticCredentials } from "./credentials.ts";
 import { ConnectionError } from "./errors.ts";
+import { describeNetworkError } from "./network-errors.ts";
 import { createTlsFetcher, runtimeVersion, type TlsFetcher, type TlsSettings } from "./tls.ts";
 
 /** One HTTP request to the API server; `path` is absolute (`/api/v1/...`). */
@@ -109,7 +110,7 @@ export class HttpTransport implements Transport {
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
       const e = err as Error;
-      throw new ConnectionError(`${req.method} ${req.path}: cannot reach ${this.server}: ${e.message}`, {
+      throw new ConnectionError(`${req.method} ${req.path}: ${describeNetworkError(e, this.server)}`, {
         code: 0,
         request: `${req.method} ${req.path}`,
         cause: err,

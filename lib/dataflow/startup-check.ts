@@ -1,0 +1,303 @@
+/**
+ * The operator's start-up check: before any informer starts, find out whether it can work at all,
+ * and if not, say why and what fixes it in one line, instead of retrying a misconfiguration
+ * forever. In this order, each step assuming the ones before it passed:
+ *   1. the server is reachable (a refused port, DNS, TLS, plain HTTP named as such);
+ *   2. the credentials are accepted (which source; rejected or expired);
+ *   3. the DataFlow CRD is installed and serves v1;
+ *   4. every permission the operator needs is granted (a SelfSubjectAccessReview for each verb,
+ *      resource and namespace of deploy/rbac.yaml's rules);
+ *   5. the Lease's namespace exists and a Lease may be created there (a dry run).
+ * Transient answers (5xx, 429, a connection refused while the server restarts) are retried until
+ * the deadline; a definite answer fails at once.
+ */
+import { parseAllDocuments } from "yaml";
+import type { KubeClient } from "../kube/client.ts";
+import { ApiError, ConfigError, ConnectionError, errorFromResponse, isRetryable } from "../kube/errors.ts";
+import { builtin, resourceType } from "../kube/resources.ts";
+import { RBAC_YAML } from "./manifests.generated.ts";
+import { API_VERSION } from "./schema.ts";
+
+/** A failed step: `message` says what is wrong and how to fix it; `exitCode` 1 (or 2 for configuration). */
+export class StartupCheckError extends Error {
+  constructor(readonly step: string, message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = "StartupCheckError";
+  }
+}
+
+/** What the operator is about to do, so the check knows what it needs. */
+export interface StartupCheckOptions {
+  client: KubeClient;
+  /** The server URL and where the configuration came from, for the messages. */
+  server: string;
+  source: string;
+  /** Watched namespaces (undefined: all). */
+  namespaces?: string[];
+  /** The Lease's namespace, or undefined without leader election. */
+  leaseNamespace?: string;
+  leaseName: string;
+  /** The operator's own Deployment, watched by name. */
+  operatorDeployment?: { name: string; namespace: string };
+  /** The whole check's time budget (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** One permission: a verb on a resource (with subresource), in a namespace ("" = all), maybe by name. */
+interface Permission {
+  group: string;
+  resource: string;
+  subresource?: string;
+  verb: string;
+  namespace: string;
+  name?: string;
+}
+
+// deno-lint-ignore no-explicit-any
+type Rule = any;
+
+/** A review object as the server returns it: what was asked, and its answer in `status`. */
+interface Review<S> {
+  apiVersion?: string;
+  kind?: string;
+  spec?: unknown;
+  status?: S;
+}
+
+/** deploy/rbac.yaml's rules: the workload ClusterRole's and the Lease Role's. */
+function shippedRules(): { workload: Rule[]; lease: Rule[] } {
+  const docs = parseAllDocuments(RBAC_YAML).map((d) => d.toJS()).filter(Boolean);
+  const workload = docs.find((d) => d.kind === "ClusterRole").rules;
+  const lease = docs.find((d) => d.kind === "Role" && /leader-election/.test(d.metadata.name)).rules;
+  return { workload, lease };
+}
+
+function expand(rules: Rule[], namespace: string): Permission[] {
+  const out: Permission[] = [];
+  for (const r of rules) {
+    for (const group of r.apiGroups) {
+      for (const full of r.resources) {
+        const [resource, subresource] = full.split("/");
+        for (const verb of r.verbs) {
+          for (const name of r.resourceNames ?? [undefined]) {
+            out.push({ group, resource, subresource, verb, namespace, name });
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function describe(p: Permission): string {
+  const what = `${p.resource}${p.subresource ? `/${p.subresource}` : ""}${p.group ? `.${p.group}` : ""}`;
+  return `${p.verb} ${what}${p.name ? ` ${p.name}` : ""} ${
+    p.namespace ? `in ${p.namespace}` : "in all namespaces"
+  }`;
+}
+
+/** The rules to add for the missing permissions, as RBAC YAML flow sequences, grouped per resource. */
+function rulesToAdd(missing: Permission[]): string {
+  const byResource = new Map<string, Permission[]>();
+  for (const p of missing) {
+    const key = `${p.namespace}|${p.group}|${p.resource}${p.subresource ? `/${p.subresource}` : ""}|${
+      p.name ?? ""
+    }`;
+    byResource.set(key, [...byResource.get(key) ?? [], p]);
+  }
+  return [...byResource.entries()].map(([key, ps]) => {
+    const [ns, group, resource, name] = key.split("|");
+    const where = ns ? `a Role in ${ns}` : "its ClusterRole";
+    const names = name ? `, resourceNames: ["${name}"]` : "";
+    const verbs = [...new Set(ps.map((p) => `"${p.verb}"`))].join(", ");
+    return `to ${where}: {apiGroups: ["${group}"], resources: ["${resource}"]${names}, verbs: [${verbs}]}`;
+  }).join("; ");
+}
+
+/** Runs the check; resolves when the operator can start, throws {@link StartupCheckError} otherwise. */
+export async function startupCheck(options: StartupCheckOptions): Promise<void> {
+  const budget = options.timeoutMs ?? 10_000;
+  const deadline = Date.now() + budget;
+  const { client, server } = options;
+
+  /** One request, retried while the answer is transient and time is left. */
+  async function ask<T>(step: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    for (let attempt = 0;; attempt++) {
+      const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+      try {
+        return await call(signal);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new StartupCheckError(step, err.message, 2);
+        // A refused connection may be a server restarting, but most often it is a wrong address:
+        // it gets half the budget.
+        const left = deadline - Date.now() - (err instanceof ConnectionError ? budget / 2 : 0);
+        if (signal.aborted || left <= 0 || !isRetryable(err)) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(left, 250 * 2 ** Math.min(attempt, 3))));
+      }
+    }
+  }
+
+  // 1. Reachable: any HTTP answer will do (an unauthenticated /version is allowed everywhere).
+  let version: Response;
+  try {
+    version = await ask("reachable", async (signal) => {
+      const res = await client.transport.request({ method: "GET", path: "/version", signal });
+      if (res.status >= 500 || res.status === 429) {
+        throw errorFromResponse(res.status, await res.text().catch(() => ""), "GET /version");
+      }
+      return res;
+    });
+  } catch (err) {
+    if (err instanceof StartupCheckError) throw err;
+    const why = err instanceof ConnectionError
+      ? err.message.replace(/^GET \/version: /, "")
+      : (err as Error).name === "TimeoutError" || (err as Error).name === "AbortError"
+      ? `no answer within ${options.timeoutMs ?? 10_000} ms`
+      : (err as Error).message;
+    throw new StartupCheckError(
+      "reachable",
+      `cannot reach the API server ${server} (${options.source}): ${why}; check the server URL and that the ` +
+        "cluster is running",
+    );
+  }
+  const body = await version.text().catch(() => "");
+  if (version.status === 400 && /HTTP request to an HTTPS server/i.test(body)) {
+    throw new StartupCheckError(
+      "reachable",
+      `the API server ${server} speaks HTTPS, but the configured URL is plain http://; use https:// in the ` +
+        `server URL (${options.source})`,
+      2,
+    );
+  }
+
+  // 2. Credentials: who are we? 401 means rejected or expired.
+  let user = "";
+  try {
+    const review = await ask(
+      "credentials",
+      (signal) =>
+        client.create<Review<{ userInfo?: { username?: string } }>>(
+          resourceType("authentication.k8s.io/v1", "SelfSubjectReview", "selfsubjectreviews", false),
+          { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
+          { signal },
+        ),
+    );
+    user = review.status?.userInfo?.username ?? "";
+  } catch (err) {
+    if (err instanceof StartupCheckError) throw err;
+    if (err instanceof ApiError && err.code === 401) {
+      throw new StartupCheckError(
+        "credentials",
+        `the API server ${server} rejected the credentials of ${options.source} (401 Unauthorized): the token or ` +
+          "client certificate is invalid or expired; renew it (kubectl config view --minify shows which)",
+      );
+    }
+    throw new StartupCheckError("credentials", `checking the credentials failed: ${(err as Error).message}`);
+  }
+  const who = user || "the configured user";
+
+  // 3. The CRD serves dataflow.dataflow.io/v1.
+  try {
+    await ask("crd", async (signal) => {
+      const res = await client.transport.request({ method: "GET", path: `/apis/${API_VERSION}`, signal });
+      if (!res.ok) {
+        throw errorFromResponse(
+          res.status,
+          await res.text().catch(() => ""),
+          `GET /apis/${API_VERSION}`,
+        );
+      }
+      await res.body?.cancel();
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) {
+      throw new StartupCheckError(
+        "crd",
+        `the DataFlow CRD is not installed: ${server} serves no ${API_VERSION} API; install it with ` +
+          "`dataflow-operator crd | kubectl apply -f -`",
+      );
+    }
+    throw new StartupCheckError("crd", `checking for the DataFlow CRD failed: ${(err as Error).message}`);
+  }
+
+  // 4. Every permission of deploy/rbac.yaml where the operator will use it.
+  const rules = shippedRules();
+  const wanted = (options.namespaces?.length ? options.namespaces : [""]).flatMap((ns) =>
+    expand(rules.workload, ns)
+  );
+  if (options.leaseNamespace) wanted.push(...expand(rules.lease, options.leaseNamespace));
+  const self = options.operatorDeployment;
+  if (self && options.namespaces?.length && !options.namespaces.includes(self.namespace)) {
+    for (const verb of ["list", "watch"]) {
+      wanted.push({
+        group: "apps",
+        resource: "deployments",
+        verb,
+        namespace: self.namespace,
+        name: self.name,
+      });
+    }
+  }
+  const allowed = await Promise.all(wanted.map(async (p) => {
+    try {
+      const review = await ask(
+        "permissions",
+        (signal) =>
+          client.create<Review<{ allowed?: boolean }>>(builtin.SelfSubjectAccessReview, {
+            apiVersion: "authorization.k8s.io/v1",
+            kind: "SelfSubjectAccessReview",
+            spec: {
+              resourceAttributes: {
+                group: p.group,
+                resource: p.resource,
+                subresource: p.subresource,
+                verb: p.verb,
+                namespace: p.namespace || undefined,
+                name: p.name,
+              },
+            },
+          }, { signal }),
+      );
+      return review.status?.allowed === true;
+    } catch (err) {
+      throw new StartupCheckError(
+        "permissions",
+        `checking the permissions failed: ${(err as Error).message}`,
+      );
+    }
+  }));
+  const missing = wanted.filter((_, i) => !allowed[i]);
+  if (missing.length) {
+    throw new StartupCheckError(
+      "permissions",
+      `${who} lacks ${missing.length} permission(s) the operator needs: ${
+        missing.map(describe).join(", ")
+      }; ` +
+        `install deploy/rbac.yaml (or \`dataflow-operator manifests\`) and run as its ServiceAccount, or add ` +
+        rulesToAdd(missing),
+    );
+  }
+
+  // 5. The Lease's namespace exists (a dry-run create: nothing is written).
+  if (options.leaseNamespace) {
+    try {
+      await ask("lease", (signal) =>
+        client.create(builtin.Lease, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: options.leaseName, namespace: options.leaseNamespace },
+          spec: {},
+        }, { namespace: options.leaseNamespace, dryRun: true, signal }));
+    } catch (err) {
+      if (err instanceof ApiError && err.reason === "AlreadyExists") return;
+      if (err instanceof ApiError && err.code === 404) {
+        throw new StartupCheckError(
+          "lease",
+          `the Lease namespace ${options.leaseNamespace} does not exist: create it (kubectl create namespace ` +
+            `${options.leaseNamespace}) or choose another with --leader-election-namespace`,
+        );
+      }
+      throw new StartupCheckError("lease", `checking the Lease namespace failed: ${(err as Error).message}`);
+    }
+  }
+}
