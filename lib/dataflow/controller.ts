@@ -14,6 +14,7 @@ import { defaultRegistry, type Registry } from "../observe/metrics.ts";
 import { logger } from "../observe/log.ts";
 import {
   Controller,
+  defaultControllerRateLimiter,
   Informer,
   Manager,
   type ManagerLeaderElection,
@@ -31,6 +32,9 @@ const log = logger("operator", "controller");
 
 /** The Lease name of leader election (the Go operator's LeaderElectionID). */
 export const LEASE_NAME = "dataflow-operator.dataflow.io";
+
+/** The longest wait between two retries of a failing DataFlow. */
+export const MAX_RETRY_BACKOFF_MS = 300_000;
 
 /** Options of {@link createOperator}. */
 export interface OperatorOptions {
@@ -50,6 +54,8 @@ export interface OperatorOptions {
   events?: EventSink;
   /** Workers (default 1, as the Go operator; the CLI defaults to 4, see --max-concurrent-reconciles). */
   concurrency?: number;
+  /** How long the leader waits for its caches to sync before it gives up and exits (default 2 min). */
+  cacheSyncTimeoutMs?: number;
 }
 
 /** A built operator: call `manager.run()`. */
@@ -157,6 +163,10 @@ export function createOperator(options: OperatorOptions): Operator {
     name: "dataflow",
     reconcile: (ctx) => reconcile(ctx),
     concurrency: options.concurrency,
+    // A failing DataFlow is retried 5 ms, 10 ms, ... at most every 5 minutes (controller-runtime:
+    // 1000 s); one that failed on the API (unreachable, 403, ...) as soon as the API answers again.
+    rateLimiter: defaultControllerRateLimiter({ maxMs: MAX_RETRY_BACKOFF_MS }),
+    cacheSyncTimeoutMs: options.cacheSyncTimeoutMs,
     registry,
   });
   for (const i of dataflows.informers) controller.for(i);

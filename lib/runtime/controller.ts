@@ -4,7 +4,7 @@
  * `requeueAfterMs` schedules a plain timed run, an error backs off per key, a
  * {@link TerminalError} is not retried, and a thrown bug never kills a worker).
  */
-import { ConflictError } from "../kube/errors.ts";
+import { ApiError, ConflictError, ForbiddenError, isRetryable, UnauthorizedError } from "../kube/errors.ts";
 import type { KubeObject } from "../kube/client.ts";
 import { type Logger, logger, shortId } from "../observe/log.ts";
 import { DEFAULT_BUCKETS, defaultRegistry, type Registry } from "../observe/metrics.ts";
@@ -63,6 +63,20 @@ export function isTerminalError(err: unknown): boolean {
 export function isPanic(err: unknown): boolean {
   return !(err instanceof Error) || err instanceof TypeError || err instanceof ReferenceError ||
     err instanceof RangeError || err instanceof SyntaxError || err instanceof EvalError;
+}
+
+/** The least time between two recovery sweeps (see {@link Controller}). */
+export const RECOVERY_SWEEP_MS = 2_000;
+
+/**
+ * Errors that say something about the API server or the operator's access, not about the object:
+ * no answer, 5xx, 429, 401, 403. Once they clear, every key that failed on them can succeed.
+ */
+function failedOnApi(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isRetryable(e) || e instanceof ForbiddenError || e instanceof UnauthorizedError) return true;
+  }
+  return false;
 }
 
 /** Options of {@link Controller}. */
@@ -163,6 +177,12 @@ export class Controller {
   #workers: Promise<void>[] = [];
   #cacheSyncTimeoutMs: number;
   #reconcileTimeoutMs?: number;
+  /** Keys whose last failure came from the API's state (unreachable, 5xx, 429, 401, 403), not their own. */
+  #failedOnApi = new Set<string>();
+  /** Keys retried by a recovery sweep and not yet run again: a second failure waits for its backoff. */
+  #swept = new Set<string>();
+  #lastSweep = -Infinity;
+  #canaryTimer?: TimerHandle;
 
   constructor(options: ControllerOptions) {
     this.name = options.name;
@@ -296,6 +316,7 @@ export class Controller {
    * signals are aborted. Resolves true when everything finished in time.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    this.#clock.clearTimeout(this.#canaryTimer);
     const drained = await this.queue.shutDownWithDrain({ discardQueued: true, timeoutMs: options.timeoutMs });
     if (!drained) {
       this.#log.error(
@@ -312,6 +333,7 @@ export class Controller {
 
   /** Immediate stop (leadership lost): intake stops and every in-flight reconcile's signal aborts. */
   abort(reason?: unknown): void {
+    this.#clock.clearTimeout(this.#canaryTimer);
     this.queue.shutDown({ discardQueued: true });
     if (!this.#hard.signal.aborted) this.#hard.abort(reason ?? new Error(`controller ${this.name}: stopped`));
     for (const u of this.#unsubscribe.splice(0)) u();
@@ -358,6 +380,43 @@ export class Controller {
     }
   }
 
+  /**
+   * A reconcile succeeded, so the API answers and the error class that held other keys back may
+   * have cleared (the server is back, a permission was granted): retry those keys now instead of
+   * at their backoff, which may have grown to minutes. At most every {@link RECOVERY_SWEEP_MS},
+   * and a key that fails again after such a retry waits for its own backoff before the next.
+   */
+  #recoverySweep(log: Logger): void {
+    if (!this.#failedOnApi.size || this.#clock.now() - this.#lastSweep < RECOVERY_SWEEP_MS) return;
+    this.#lastSweep = this.#clock.now();
+    const keys = [...this.#failedOnApi];
+    this.#failedOnApi.clear();
+    log.info("the API answers again; retrying {count} key(s) that failed on it now, not at their backoff", {
+      count: keys.length,
+    });
+    for (const k of keys) {
+      this.#swept.add(k);
+      this.queue.add(k);
+    }
+  }
+
+  /**
+   * While keys wait after failing on the API, one of them (in turn) is retried every
+   * {@link RECOVERY_SWEEP_MS} as a canary: its success means the error class cleared, and the
+   * success path retries all the others. So a fixed permission or a returning server is noticed
+   * within seconds even when nothing else reconciles, for one request per period, not one per key.
+   */
+  #armCanary(): void {
+    if (this.#canaryTimer !== undefined || !this.#failedOnApi.size || this.queue.shuttingDown) return;
+    this.#canaryTimer = this.#clock.setTimeout(() => {
+      this.#canaryTimer = undefined;
+      const [key] = this.#failedOnApi;
+      if (key === undefined || this.queue.shuttingDown) return;
+      this.#failedOnApi.delete(key); // its outcome decides: success sweeps, failure re-adds it
+      this.queue.add(key);
+    }, RECOVERY_SWEEP_MS);
+  }
+
   async #process(key: string): Promise<void> {
     const reconcileId = shortId();
     const { namespace, name } = splitKey(key);
@@ -381,6 +440,9 @@ export class Controller {
       const result = await this.#reconcile({ key, namespace, name, signal, log, reconcileId, retries });
       const after = result && typeof result === "object" ? result.requeueAfterMs : 0;
       this.queue.forget(key);
+      this.#failedOnApi.delete(key);
+      this.#swept.delete(key);
+      this.#recoverySweep(log);
       if (after > 0) {
         this.#m.total.inc({ ...labels, result: "requeue_after" });
         this.queue.addAfter(key, after);
@@ -393,7 +455,11 @@ export class Controller {
       this.#m.total.inc({ ...labels, result: "error" });
       this.#m.errors.inc(labels);
       if (timedOut) this.#m.timeouts.inc(labels);
-      const error = err instanceof Error ? err.message : String(err);
+      // The API's words at error level; the HTTP call that failed only at debug.
+      const error = err instanceof ApiError ? err.detail : err instanceof Error ? err.message : String(err);
+      if (err instanceof ApiError && err.request) {
+        log.debug("failed request: {request}", { request: err.request });
+      }
       if (isTerminalError(err)) {
         this.#m.terminal.inc(labels);
         this.queue.forget(key);
@@ -418,6 +484,12 @@ export class Controller {
         );
       }
       if (!signal.aborted || timedOut) this.queue.addRateLimited(key);
+      // Failed because of the API (not the object)? Retry it as soon as the API answers again.
+      if (failedOnApi(err) && !this.#swept.delete(key)) {
+        this.#failedOnApi.delete(key); // re-added last: the canary takes turns
+        this.#failedOnApi.add(key);
+        this.#armCanary();
+      } else this.#failedOnApi.delete(key);
     } finally {
       this.#clock.clearTimeout(timer);
       this.#m.active.inc(labels, -1);

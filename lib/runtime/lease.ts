@@ -4,7 +4,7 @@
  * (so clock skew between replicas does not matter), renew every retry period, give up after the
  * renew deadline, and release on graceful shutdown.
  */
-import type { KubeClient } from "../kube/client.ts";
+import { KubeClient } from "../kube/client.ts";
 import { ForbiddenError, isConflict, isNotFound } from "../kube/errors.ts";
 import { builtin } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
@@ -37,6 +37,7 @@ export class LeaderElector {
   #observedTime = -Infinity;
   #leading = false;
   #watchRefusedLogged = false;
+  #problem?: string;
   #lastRenew = -Infinity;
   #leadingAc = new AbortController();
   #renewAc?: AbortController;
@@ -64,7 +65,14 @@ export class LeaderElector {
     if (!options.leaseName) throw new TypeError("leader election: a lease name is required");
     if (!options.namespace) throw new TypeError("leader election: a namespace is required");
     this.#clock = options.clock ?? realClock;
-    this.#client = options.client;
+    // One request per attempt, no retries inside it: the elector retries every retry period on its
+    // own. The client's backoff (up to seconds between tries) could otherwise hold a renewal past
+    // the renew deadline although the API server was back in time, e.g. after a 5 s restart.
+    this.#client = new KubeClient(options.client.transport, {
+      namespace: options.client.namespace,
+      retry: { maxRetries: 0 },
+      registry: options.registry,
+    });
     this.#status = (options.registry ?? defaultRegistry).gauge(
       "leader_election_master_status",
       "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. " +
@@ -355,6 +363,7 @@ export class LeaderElector {
         }, this.#opts(d.signal));
         this.#observe(created, this.#clock.now());
         this.#lastRenew = now;
+        this.#problem = undefined;
         return true;
       }
       const spec = lease.spec ?? {};
@@ -387,15 +396,39 @@ export class LeaderElector {
       }, this.#opts(d.signal));
       this.#observe(updated, this.#clock.now());
       this.#lastRenew = now;
+      this.#problem = undefined;
       return true;
     } catch (err) {
-      if (!parent?.aborted) {
-        this.#log.debug("lease {lease}: attempt failed: {error}", { error: (err as Error).message });
-      }
+      if (!parent?.aborted) this.#attemptFailed(err);
       return false;
     } finally {
       d.clear();
     }
+  }
+
+  /**
+   * A failed attempt. Transient failures (a restart, a conflict) are routine and stay at debug;
+   * a refusal that will not go away by itself (403: no permission on the Lease; 404: its
+   * namespace does not exist) is an error, logged once per cause and reported by {@link problem}.
+   */
+  #attemptFailed(err: unknown): void {
+    const message = (err as Error).message;
+    if (err instanceof ForbiddenError || isNotFound(err)) {
+      const fix = err instanceof ForbiddenError
+        ? `grant get, create and update on leases in ${this.options.namespace} (deploy/rbac.yaml's Role)`
+        : `create namespace ${this.options.namespace} or choose another with --leader-election-namespace`;
+      const problem =
+        `cannot take Lease ${this.options.namespace}/${this.options.leaseName}: ${message}; ${fix}`;
+      if (problem !== this.#problem) this.#log.error("{problem}", { problem });
+      this.#problem = problem;
+      return;
+    }
+    this.#log.debug("lease {lease}: attempt failed: {error}", { error: message });
+  }
+
+  /** Why this candidate cannot take the lease, when that will not fix itself (403, 404); else undefined. */
+  get problem(): string | undefined {
+    return this.#problem;
   }
 
   #observe(lease: LeaseObject, at: number): void {

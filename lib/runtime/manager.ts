@@ -122,6 +122,8 @@ export class Manager {
         "leaderElection",
         () => elector.healthy() || "the lease has not been renewed for too long",
       );
+      // A standby waiting for another holder is ready; one that may not take the Lease at all is not.
+      this.ready.add("leaderElection", () => elector.problem ?? true);
     }
     this.#log = logger("runtime", "manager").with({ manager: options.name });
   }

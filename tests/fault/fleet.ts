@@ -20,7 +20,7 @@ import { TcpProxy } from "../tools/tcp-proxy.ts";
 import type { Prng } from "./prng.ts";
 
 /** Why a replica's process ended. */
-export type ExitCause = "killed" | "lost-leadership" | "stopped" | "crash";
+export type ExitCause = "killed" | "lost-leadership" | "unreachable-at-start" | "stopped" | "crash";
 
 /** One recorded exit. */
 export interface ReplicaExit {
@@ -34,6 +34,8 @@ export interface ReplicaExit {
 
 /** The manager logs this (and exits 1) when leadership is lost: an exit by design. */
 const LOST_LEADERSHIP = /leadership lost; stopping at once without draining/;
+/** The operator's log line when its start-up check could not reach the API server. */
+const UNREACHABLE_AT_START = /start-up check failed \(reachable\)/;
 
 /** One replica: its fault chain, kubeconfig and current process. */
 export class Replica {
@@ -134,7 +136,11 @@ export class Fleet {
     r.processes.push(op);
     void op.exited().then((code) => {
       const lost = code === 1 && op.lines.some((l) => LOST_LEADERSHIP.test(l));
-      const cause: ExitCause = r.expectedExit ?? (lost ? "lost-leadership" : "crash");
+      // A replica (re)started while its network is cut or the API server is down cannot pass the
+      // start-up check: exit 1 by design, restarted like a container.
+      const unreachable = code === 1 && op.lines.some((l) => UNREACHABLE_AT_START.test(l));
+      const cause: ExitCause = r.expectedExit ??
+        (lost ? "lost-leadership" : unreachable ? "unreachable-at-start" : "crash");
       this.exits.push({
         replica: r.name,
         incarnation: r.processes.indexOf(op) + 1,

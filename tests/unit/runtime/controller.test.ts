@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import type { KubeObject } from "../../../lib/kube/client.ts";
 import { ConflictError } from "../../../lib/kube/errors.ts";
 import { type ResourceType, resourceType as rtype } from "../../../lib/kube/resources.ts";
+import { ForbiddenError } from "../../../lib/kube/errors.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
@@ -132,6 +133,75 @@ describe("controller", () => {
     assert.equal(calls, 5);
     await clock.advance(1);
     assert.equal(calls, 6, "the next failure starts again at 5 ms");
+    await c.stop();
+    await run;
+  });
+
+  it("keys that failed on the API are retried as soon as another reconcile succeeds, not at their backoff", async () => {
+    // "blocked" fails with 403 until the permission is granted; its backoff grows to minutes.
+    let granted = false;
+    const runs: Record<string, number[]> = { blocked: [], other: [] };
+    const { clock, c } = setup((ctx) => {
+      runs[ctx.key].push(clock.now());
+      if (ctx.key === "blocked" && !granted) {
+        throw new ForbiddenError("deployments.apps is forbidden", { code: 403, reason: "Forbidden" });
+      }
+    });
+    const run = c.start();
+    c.enqueue("blocked");
+    await clock.advance(600_000); // 5 ms doubling: 17 failures, the next retry ~5.5 min away
+    const failures = runs.blocked.length;
+    assert.ok(failures >= 15, `${failures}`);
+    granted = true;
+    const grantedAt = clock.now();
+    c.enqueue("other"); // any success shows the API answers
+    await clock.advance(10);
+    assert.equal(runs.blocked.length, failures + 1, "retried right after the other key succeeded");
+    assert.ok(runs.blocked.at(-1)! - grantedAt < 10);
+    await c.stop();
+    await run;
+  });
+
+  it("alone, a key that failed on the API is retried within seconds of the fix (a canary every 2 s)", async () => {
+    let granted = false;
+    const runs: number[] = [];
+    const { clock, c } = setup(() => {
+      runs.push(clock.now());
+      if (!granted) throw new ForbiddenError("forbidden", { code: 403, reason: "Forbidden" });
+    });
+    const run = c.start();
+    c.enqueue("blocked");
+    await clock.advance(600_000);
+    // Failing for 10 minutes cost about one attempt per 2 s, not one per backoff step only.
+    assert.ok(runs.length <= 600 / 2 + 20, `${runs.length} attempts`);
+    granted = true;
+    const grantedAt = clock.now();
+    await clock.advance(2_100);
+    assert.ok(runs.at(-1)! > grantedAt && runs.at(-1)! - grantedAt <= 2_000, "retried within 2 s of the fix");
+    const after = runs.length;
+    await clock.advance(600_000);
+    assert.equal(runs.length, after, "no retries once it succeeded");
+    await c.stop();
+    await run;
+  });
+
+  it("a key failing on the API costs at most one retry per 2 s, however many reconciles succeed around it", async () => {
+    const runs: Record<string, number[]> = { blocked: [], other: [] };
+    const { clock, c } = setup((ctx) => {
+      runs[ctx.key].push(clock.now());
+      if (ctx.key === "blocked") throw new ForbiddenError("forbidden", { code: 403, reason: "Forbidden" });
+    });
+    const run = c.start();
+    c.enqueue("blocked");
+    await clock.advance(60_000);
+    const before = runs.blocked.length;
+    // Successes every 3 s for a minute: one recovery retry, then only the growing backoff.
+    for (let i = 0; i < 20; i++) {
+      c.enqueue("other");
+      await clock.advance(3_000);
+    }
+    // One canary retry per 2 s at most (it is the only failing key), whatever the successes around it.
+    assert.ok(runs.blocked.length - before <= 32, `${runs.blocked.length - before} retries in a minute`);
     await c.stop();
     await run;
   });
@@ -397,7 +467,7 @@ describe("controller", () => {
     await clock.advance(1);
     c.enqueue("ns/a");
     await clock.advance(100);
-    const mine = lines.filter((l) => l.message === 'working on "ns/a"');
+    const mine = lines.filter((l) => l.message === "working on ns/a");
     assert.equal(mine.length, 3);
     const ids = mine.map((l) => l.reconcileID as string);
     assert.ok(ids.every((id) => typeof id === "string" && id.length >= 4));

@@ -5,7 +5,8 @@ import { KubeClient, type KubeObject } from "../../../lib/kube/client.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeClock } from "../../../lib/runtime/clock.ts";
 import { LeaderElector, type LeaseRecord, microTime } from "../../../lib/runtime/lease.ts";
-import { FakeApiServer } from "../../tools/fake-apiserver.ts";
+import { configureLogging } from "../../../lib/observe/log.ts";
+import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";
 
 const LEASES = "coordination.k8s.io/v1/leases";
 const MICRO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
@@ -270,5 +271,38 @@ describe("leader election", () => {
     const { make } = world();
     const e = make(undefined as unknown as string);
     assert.match(e.identity, /^.+_[0-9a-f]{8}$/);
+  });
+});
+
+describe("leader election that cannot work", () => {
+  afterEach(() => configureLogging({ level: "fatal", write: () => {} }));
+
+  it("a 403 on the Lease is an error once per cause and a readiness problem, cleared when granted", async () => {
+    const lines: { level: string; message: string }[] = [];
+    configureLogging({ level: "info", format: "json", write: (l) => lines.push(JSON.parse(l)) });
+    const { api, make, until, clock } = world();
+    let forbidden = true;
+    api.intercept = (req) =>
+      forbidden && req.path.includes("/leases")
+        ? statusResponse(
+          403,
+          "Forbidden",
+          `leases.coordination.k8s.io "op" is forbidden: User "a" cannot get`,
+        )
+        : undefined;
+    const a = make("a");
+    const acquiring = a.acquire();
+    await until(() => a.problem !== undefined, "the problem reported");
+    assert.match(
+      a.problem!,
+      /cannot take Lease ns\/op: .*forbidden.*; grant get, create and update on leases in ns/,
+    );
+    // Several more attempts: still one ERROR line.
+    await clock.advance(20_000);
+    assert.equal(lines.filter((l) => l.level === "ERROR").length, 1, JSON.stringify(lines));
+    forbidden = false;
+    await until(() => a.isLeader(), "leading once the Lease is granted");
+    assert.equal(await acquiring, true);
+    assert.equal(a.problem, undefined);
   });
 });
