@@ -106,7 +106,7 @@ async function once(ctx: BenchContext, mode: Mode, run: number, runtime: Runtime
     b = await start("replica-b");
     await loggedAt(b.op, /^waiting to acquire lease/, 1, 30_000);
     // The standby's caches: its informers start at once, leader or not.
-    await loggedAt(b.op, /^listed \d+ objects of "dataflows"/, 1, 30_000);
+    await loggedAt(b.op, /^listed \d+ objects of dataflows/, 1, 30_000);
     const df = `fo-${run}`;
     const cm = `dataflow-${df}-spec`;
     console.log(`  ${mode} ${run + 1}: A leads, B waits; watching ${cm}`);

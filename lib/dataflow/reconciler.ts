@@ -7,11 +7,17 @@
  * Events: a Normal event for each create/update/delete actually done; a Warning when a failure
  * first appears or its message changes (the status message is the memory), so a persisting failure
  * retried with backoff, or an idle resync, does not repeat it.
+ *
+ * Logs: one info line per write (`created Deployment team-a/dataflow-x for DataFlow team-a/x`,
+ * the finalizer and status patches too; an unchanged DataFlow writes nothing, so an idle resync
+ * logs nothing); a warning when a failure appears or changes, in the words of its status message;
+ * the HTTP request behind a failure at debug. Event emissions are logged (at debug) by the
+ * recorder, once each.
  */
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { KubeObject } from "../kube/client.ts";
-import { BadRequestError, InvalidError, isConflict, isNotFound } from "../kube/errors.ts";
+import { ApiError, BadRequestError, InvalidError, isConflict, isNotFound } from "../kube/errors.ts";
 import { builtin } from "../kube/resources.ts";
 import type { EventSink, EventTarget } from "../events/mod.ts";
 import { type Logger, logger } from "../observe/log.ts";
@@ -63,7 +69,12 @@ export interface DataFlowRequest {
 
 const baseLog = logger("operator", "reconciler");
 
+/**
+ * What failed, in words for a status message or an Event: the API's own message for an API error
+ * (`Deployment.apps "x" is invalid: ...`, not `POST /apis/...: ...`), else the error's message.
+ */
 function errorText(err: unknown): string {
+  if (err instanceof ApiError) return err.detail;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -88,15 +99,29 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     const { name, signal } = req;
     const log = (req.log ?? baseLog).with({ dataflow_name: name, dataflow_namespace: namespace });
 
+    // The recorder logs each emission at debug (`Emitted Kubernetes event ...`); not repeated here.
     const emit = (obj: EventTarget, type: "Normal" | "Warning", reason: string, message: string) => {
-      // Not `message`: the JSON log format would let that property overwrite the rendered line.
-      log.debug("Emitted Kubernetes event {eventType} {reason}: {eventMessage}", {
-        eventType: type,
-        reason,
-        eventMessage: message,
-      });
       if (type === "Normal") events.info(obj, reason, message);
       else events.warn(obj, reason, message);
+    };
+    /** The info line of one write the operator made. */
+    const wrote = (action: "created" | "updated" | "deleted", kind: string, objName: string) => {
+      log.info("{action} {kind} {object} for DataFlow {dataflow_namespace}/{dataflow_name}", {
+        action,
+        kind,
+        object: `${namespace}/${objName}`,
+      });
+    };
+    /** {@link errorText}, with the failed HTTP request (verb, path, code) at debug. */
+    const failureText = (err: unknown): string => {
+      if (err instanceof ApiError && err.request) {
+        log.debug("API request {request} failed: {outcome}", {
+          request: err.request,
+          outcome: err.code ? `HTTP ${err.code}${err.reason ? ` ${err.reason}` : ""}` : "no answer",
+          error: err.detail,
+        });
+      }
+      return errorText(err);
     };
 
     let df: DataFlow | undefined;
@@ -134,6 +159,10 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
           { namespace, subresource: "status", type: "merge", fieldManager: FIELD_MANAGER, signal },
         );
         remember(key, current, updated);
+        log.info("updated status of DataFlow {dataflow_namespace}/{dataflow_name}: phase {phase}", {
+          phase: report.phase,
+          statusMessage: report.message,
+        });
         return updated;
       } catch (err) {
         if (isNotFound(err)) return current;
@@ -142,7 +171,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
             current,
             "Warning",
             "StatusUpdateFailed",
-            `Unable to update DataFlow status: ${errorText(err)}`,
+            `Unable to update DataFlow status: ${failureText(err)}`,
           );
         }
         throw err;
@@ -155,10 +184,12 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       // Loud once, when the failure appears or changes; a known failure only at debug.
       if (isNew) {
         log.warning("DataFlow {dataflow_namespace}/{dataflow_name}: {detail}", { detail: report.message });
-      } else {log.debug("DataFlow {dataflow_namespace}/{dataflow_name} still failing: {detail}", {
+        emit(current, "Warning", reason, eventMessage);
+      } else {
+        log.debug("DataFlow {dataflow_namespace}/{dataflow_name} still failing: {detail}", {
           detail: report.message,
-        });}
-      if (isNew) emit(current, "Warning", reason, eventMessage);
+        });
+      }
       await writeStatus(current, report);
     };
 
@@ -178,6 +209,9 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         { namespace, type: "merge", fieldManager: FIELD_MANAGER, signal },
       );
       remember(key, before, df);
+      log.info("added finalizer {finalizer} to DataFlow {dataflow_namespace}/{dataflow_name}", {
+        finalizer: FINALIZER,
+      });
     }
     const current = df;
 
@@ -215,24 +249,39 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       settings: deps.settings,
     }) as Deployment & KubeObject;
 
-    /** Runs one owned-object step with the Go operator's failure wording. */
+    /**
+     * Runs one owned-object step with the Go operator's failure wording, naming the object and
+     * saying what the API answered (`Failed to create Deployment dataflow-x: Deployment.apps
+     * "dataflow-x" is invalid: ...`).
+     */
     const step = async <T extends KubeObject>(
       label: "ConfigMap" | "Deployment",
+      objName: string,
       run: () => Promise<{ object: T; action: string }>,
     ): Promise<{ object: T } | { result: ReconcileResult }> => {
       try {
         const { object, action } = await run();
-        const objName = object.metadata?.name;
-        if (action === "created") emit(current, "Normal", `${label}Created`, `Created ${label} ${objName}`);
-        if (action === "updated") emit(current, "Normal", `${label}Updated`, `Updated ${label} ${objName}`);
+        if (action === "created") {
+          wrote("created", label, objName);
+          emit(current, "Normal", `${label}Created`, `Created ${label} ${objName}`);
+        }
+        if (action === "updated") {
+          wrote("updated", label, objName);
+          emit(current, "Normal", `${label}Updated`, `Updated ${label} ${objName}`);
+        }
         return { object };
       } catch (err) {
         if (isConflict(err) || signal?.aborted) throw err; // stale cache or shutdown: retry quietly
-        const text = errorText(err);
+        const text = failureText(err);
         await fail(
           current,
-          { phase: "Error", message: `Failed to create ${label}: ${text}`, reason: `${label}Failed` },
+          {
+            phase: "Error",
+            message: `Failed to create ${label} ${objName}: ${text}`,
+            reason: `${label}Failed`,
+          },
           `${label}Failed`,
+          // The Go operator's documented event text, exactly; its error part in the API's words.
           `Failed to create or update ${label}: ${text}`,
         );
         if (err instanceof NotOwnedError) {
@@ -248,6 +297,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
 
     const cm = await step(
       "ConfigMap",
+      configMapName(name),
       () =>
         ensureOwned(
           ConfigMapKind,
@@ -259,7 +309,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         ),
     );
     if ("result" in cm) return cm.result;
-    const dep = await step("Deployment", () =>
+    const dep = await step("Deployment", deploymentName(name), () =>
       ensureOwned(
         DeploymentKind,
         cache.deployment(namespace, deploymentName(name)),
@@ -300,12 +350,13 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
               signal,
             });
             deleted++;
+            wrote("deleted", rt.kind, objName);
           } catch (err) {
             if (!isNotFound(err)) throw err;
           }
         }
       } catch (err) {
-        emit(dying, "Warning", "CleanupFailed", `Failed to cleanup resources: ${errorText(err)}`);
+        emit(dying, "Warning", "CleanupFailed", `Failed to cleanup resources: ${failureText(err)}`);
         throw err;
       }
       if (deleted > 0 || dying.status?.phase !== "Stopped") {
@@ -336,6 +387,9 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
           },
           { namespace, type: "merge", fieldManager: FIELD_MANAGER, signal },
         );
+        log.info("removed finalizer {finalizer} from DataFlow {dataflow_namespace}/{dataflow_name}", {
+          finalizer: FINALIZER,
+        });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

@@ -350,11 +350,10 @@ export class KubeClient {
         } catch (err) {
           if (call.signal?.aborted) throw err;
           if (timeout?.aborted) {
-            throw new ConnectionError(`${call.method} ${call.path}: no answer within ${this.#timeoutMs} ms`, {
-              code: 0,
-              request: `${call.method} ${call.path}`,
-              cause: err,
-            });
+            throw new ConnectionError(
+              `${call.method} ${call.path}: no answer from ${this.transport.server} within ${this.#timeoutMs} ms`,
+              { code: 0, request: `${call.method} ${call.path}`, cause: err },
+            );
           }
           throw err;
         }
@@ -370,6 +369,7 @@ export class KubeClient {
           parsed,
           `${call.method} ${call.path}`,
           res.headers.get("retry-after"),
+          this.transport.server,
         );
       } catch (err) {
         if (attempt >= this.#retry.maxRetries || !isRetryable(err) || call.signal?.aborted) throw err;

@@ -13,8 +13,15 @@ export class ApiError extends Error {
   readonly reason: string;
   /** The full Status object when the server sent one. */
   readonly status?: Status;
-  /** Verb and path of the failed request, never its body. */
+  /** Verb and path of the failed request, never its body (for debug logs). */
   readonly request?: string;
+  /**
+   * What went wrong in the server's own words, without the verb and path: the Status message
+   * (`Deployment.apps "x" is invalid: ...`), a one-line summary of any other body
+   * (`HTTP 502 from https://host:6443: Bad Gateway`), or why no answer came. For messages meant
+   * for users (DataFlow status, Events); {@link ApiError.message} is `<request>: <detail>`.
+   */
+  readonly detail: string;
   /** Seconds the server asked us to wait (Retry-After header or details.retryAfterSeconds). */
   readonly retryAfterSeconds?: number;
 
@@ -27,6 +34,8 @@ export class ApiError extends Error {
       request?: string;
       retryAfterSeconds?: number;
       cause?: unknown;
+      /** Defaults to the message without a leading `<request>: `. */
+      detail?: string;
     },
   ) {
     super(message, { cause: init.cause });
@@ -35,6 +44,9 @@ export class ApiError extends Error {
     this.reason = init.reason ?? "";
     this.status = init.status;
     this.request = init.request;
+    const prefix = init.request ? `${init.request}: ` : "";
+    this.detail = init.detail ??
+      (prefix && message.startsWith(prefix) ? message.slice(prefix.length) : message);
     this.retryAfterSeconds = init.retryAfterSeconds;
   }
 }
@@ -99,18 +111,81 @@ function isStatus(body: unknown): body is Status {
   return typeof body === "object" && body !== null && (body as { kind?: unknown }).kind === "Status";
 }
 
+/** Longest summary of a body that is not a Status (characters, before the ellipsis). */
+export const BODY_SUMMARY_LENGTH = 200;
+
+const HTML_ENTITIES: Record<string, string> = {
+  amp: "&",
+  lt: "<",
+  gt: ">",
+  quot: '"',
+  apos: "'",
+  nbsp: " ",
+};
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (whole, name: string) => {
+    if (name[0] === "#") {
+      const n = name[1] === "x" || name[1] === "X"
+        ? parseInt(name.slice(2), 16)
+        : parseInt(name.slice(1), 10);
+      return Number.isFinite(n) && n > 0 && n <= 0x10ffff ? String.fromCodePoint(n) : whole;
+    }
+    return HTML_ENTITIES[name.toLowerCase()] ?? whole;
+  });
+}
+
+function oneLine(text: string, max = BODY_SUMMARY_LENGTH): string {
+  // deno-lint-ignore no-control-regex
+  const flat = text.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max).trimEnd()}…` : flat;
+}
+
 /**
- * Builds the typed error for a failed response.
+ * One line saying what a body that is not a Kubernetes Status said: an HTML page by its
+ * `<title>` (else its first heading, else its text without markup), plain text or other JSON by
+ * its first {@link BODY_SUMMARY_LENGTH} characters, whitespace collapsed; "" when it said nothing.
+ */
+export function summarizeBody(body: unknown): string {
+  if (body === undefined || body === null) return "";
+  let text: string;
+  if (typeof body === "string") text = body;
+  else {
+    try {
+      text = JSON.stringify(body) ?? "";
+    } catch {
+      text = String(body);
+    }
+  }
+  if (/^\s*</.test(text) && /<\/?(html|head|body|title|h1|p|div|center|pre)\b/i.test(text)) {
+    const pick = (tag: string) => {
+      const m = new RegExp(`<${tag}\\b[^>]*>([\\s\\S]*?)</${tag}\\s*>`, "i").exec(text);
+      return m ? oneLine(decodeEntities(m[1].replace(/<[^>]*>/g, " "))) : "";
+    };
+    const withoutScripts = text.replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, " ");
+    return pick("title") || pick("h1") ||
+      oneLine(decodeEntities(withoutScripts.replace(/<!--[\s\S]*?-->/g, " ").replace(/<[^>]*>/g, " ")));
+  }
+  return oneLine(text);
+}
+
+/**
+ * Builds the typed error for a failed response. Its {@link ApiError.detail} is the Status
+ * message; for any other body (an HTML page from a proxy, plain text) one line,
+ * `HTTP 502 from <server>: <title or first 200 characters>`.
  * @param code HTTP status code
  * @param body the parsed JSON body, or the raw text when it was not JSON
  * @param request "VERB path" for the message
  * @param retryAfterHeader the Retry-After header, if any
+ * @param server the server that answered (e.g. `https://10.0.0.1:6443`), named in a summary of a
+ *   non-Status body, since that answer may come from a proxy in between
  */
 export function errorFromResponse(
   code: number,
   body: unknown,
   request?: string,
   retryAfterHeader?: string | null,
+  server?: string,
 ): ApiError {
   const status = isStatus(body) ? body : undefined;
   const reason = status?.reason ?? "";
@@ -119,10 +194,20 @@ export function errorFromResponse(
     ? headerSeconds
     : status?.details?.retryAfterSeconds;
   const Kind = byReason[reason] ?? byCode[code] ?? (code >= 500 ? ServerError : ApiError);
-  const text = status?.message ??
-    (typeof body === "string" && body.trim() ? body.trim().slice(0, 300) : `HTTP ${code}`);
-  const message = request ? `${request}: ${text}` : text;
-  return new Kind(message, { code: status?.code ?? code, reason, status, request, retryAfterSeconds });
+  let detail = status?.message?.trim() || "";
+  if (!detail) {
+    const said = summarizeBody(status ? status.reason : body);
+    detail = `HTTP ${code}${server ? ` from ${server}` : ""}${said ? `: ${said}` : ""}`;
+  }
+  const message = request ? `${request}: ${detail}` : detail;
+  return new Kind(message, {
+    code: status?.code ?? code,
+    reason,
+    status,
+    request,
+    retryAfterSeconds,
+    detail,
+  });
 }
 
 /** Builds the typed error for an ERROR event inside a watch stream. */

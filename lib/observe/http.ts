@@ -20,9 +20,14 @@ export interface CheckResult {
   reason?: string;
 }
 
+/** How a failing check is logged: see {@link HealthChecks.record}. */
+export type CheckLogLevel = "debug" | "warning";
+
 /** A named set of checks, e.g. the readiness checks. */
 export class HealthChecks {
   #checks = new Map<string, HealthCheck>();
+  /** Per check: whether it has ever passed, and whether its last run passed. */
+  #history = new Map<string, { everPassed: boolean; lastOk: boolean }>();
 
   /** @param timeoutMs a check that takes longer fails (default 5 s) */
   constructor(readonly timeoutMs = 5_000) {}
@@ -39,6 +44,28 @@ export class HealthChecks {
   /** Removes a check. */
   remove(name: string): void {
     this.#checks.delete(name);
+    this.#history.delete(name);
+  }
+
+  /**
+   * Notes an outcome served on the endpoint and says how loud to be about it: a check that has
+   * never passed is still starting (informers that have not synced yet on a normal start), so
+   * its failures are `debug`; a check that passed before and now fails is a `warning`, once,
+   * when it turns; `recovered` when a check passes again after that; undefined when there is
+   * nothing to say.
+   */
+  record(result: CheckResult): CheckLogLevel | "recovered" | undefined {
+    const h = this.#history.get(result.name) ?? { everPassed: false, lastOk: false };
+    const wasOk = h.lastOk;
+    h.lastOk = result.ok;
+    if (result.ok) {
+      const recovered = h.everPassed && !wasOk;
+      h.everPassed = true;
+      this.#history.set(result.name, h);
+      return recovered ? "recovered" : undefined;
+    }
+    this.#history.set(result.name, h);
+    return h.everPassed && wasOk ? "warning" : "debug";
   }
 
   /** The check names, in registration order. */
@@ -136,8 +163,14 @@ async function serveChecks(
   }
   const results = await checks.run(url.searchParams.getAll("exclude"));
   const failed = results.filter((r) => !r.ok);
-  for (const f of failed) {
-    log.warning("{kind} check {check} failed: {reason}", { kind, check: f.name, reason: f.reason });
+  for (const r of results) {
+    const level = checks.record(r);
+    if (level === "recovered") log.info("{kind} check {check} passes again", { kind, check: r.name });
+    else if (level === "warning") {
+      log.warning("{kind} check {check} failed: {reason}", { kind, check: r.name, reason: r.reason });
+    } else if (level === "debug") {
+      log.debug("{kind} check {check} failed: {reason}", { kind, check: r.name, reason: r.reason });
+    }
   }
   const verbose = url.searchParams.has("verbose");
   if (!failed.length && !verbose) return write(res, 200, "ok");

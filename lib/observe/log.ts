@@ -4,10 +4,13 @@
  * Libraries call {@link logger} and never configure anything: LogTape drops records until an
  * application calls {@link configureLogging}, so embedding the toolkit stays silent by default.
  * The CLI configures JSON lines (the default, for log collectors) or readable text (for a terminal).
+ *
+ * Both formats render a message's values as they are: a string without quotes or escapes (only
+ * control characters are escaped, so a record stays one line), an error as its message, anything
+ * else as compact JSON. JSON lines carry the values again as plain top-level fields.
  */
 import {
   configureSync,
-  getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
   type Logger,
@@ -17,6 +20,7 @@ import {
   resetSync,
 } from "@logtape/logtape";
 import process from "node:process";
+import { ConfigError } from "../kube/errors.ts";
 
 export type { Logger, LogLevel };
 
@@ -31,39 +35,160 @@ export function logger(...category: string[]): Logger {
 /** How log records are printed. */
 export type LogFormat = "json" | "text";
 
+/** The accepted values of `LOG_FORMAT`. */
+export const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
+
 /** Options of {@link configureLogging}. */
 export interface LoggingOptions {
   /** Lowest level written; `LOG_LEVEL` when omitted, else `info`. */
   level?: string;
-  /** `json` (default) or `text`; `LOG_FORMAT` when omitted. */
-  format?: LogFormat;
+  /**
+   * `json` (default) or `text`; `LOG_FORMAT` when omitted. Any other value (as typed in
+   * `LOG_FORMAT`) makes {@link configureLogging} throw a ConfigError.
+   */
+  format?: LogFormat | string;
   /** Where lines go; standard error by default. Tests pass a collector. */
   write?: (line: string) => void;
 }
 
-/** The accepted spellings of a log level, as users type them in LOG_LEVEL. */
+/**
+ * The accepted spellings of a log level, as users type them in LOG_LEVEL.
+ * @throws ConfigError for anything else, e.g. `LOG_LEVEL=verbose: expected one of trace, debug, ...`
+ */
 export function toLogLevel(value: string | undefined): LogLevel {
-  const v = (value ?? "info").trim().toLowerCase();
-  const alias: Record<string, string> = { warn: "warning", err: "error", fatal: "fatal", trace: "trace" };
+  const v = (value ?? "").trim().toLowerCase() || "info";
+  const alias: Record<string, string> = { warn: "warning", err: "error" };
   try {
     return parseLogLevel(alias[v] ?? v);
   } catch {
-    throw new Error(
-      `LOG_LEVEL "${value}" is not a log level; use one of trace, debug, info, warning, error, fatal`,
+    throw new ConfigError(
+      `LOG_LEVEL=${value}: expected one of trace, debug, info, warning, error, fatal`,
     );
   }
 }
 
 /**
+ * The log format named by `value` (`LOG_FORMAT`); unset or empty means `json`.
+ * @throws ConfigError for anything but json or text: `LOG_FORMAT=xml: expected json or text`
+ */
+export function toLogFormat(value: string | undefined): LogFormat {
+  const v = (value ?? "").trim().toLowerCase() || "json";
+  if ((LOG_FORMATS as readonly string[]).includes(v)) return v as LogFormat;
+  throw new ConfigError(`LOG_FORMAT=${value}: expected ${LOG_FORMATS.join(" or ")}`);
+}
+
+// Control characters (C0, DEL, C1) and the two JavaScript line separators: escaped in rendered
+// values so that no value can break a record into two lines or drive the terminal.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+function escapeControl(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/** JSON.stringify's replacer for values in log records: errors as their message, bigints as text. */
+function plainReplacer(): (key: string, value: unknown) => unknown {
+  const seen = new WeakSet<object>();
+  return (_key, value) => {
+    if (typeof value === "bigint") return value.toString();
+    if (value instanceof Error) return value.message || value.name;
+    if (value instanceof Map) return Object.fromEntries(value);
+    if (value instanceof Set) return [...value];
+    if (typeof value === "object" && value !== null) {
+      if (seen.has(value)) return "[Circular]";
+      seen.add(value);
+    }
+    return value;
+  };
+}
+
+/**
+ * How a value appears inside a rendered message: a string as it is (no quotes), an error as its
+ * message, a number, boolean, null or undefined as written, anything else as compact JSON;
+ * control characters escaped (unless `escape` is false: JSON escapes them itself), so the result
+ * is always one line.
+ */
+export function renderValue(value: unknown, escape = true): string {
+  let text: string;
+  if (typeof value === "string") text = value;
+  else if (value instanceof Error) text = value.message || value.name;
+  else if (value === null || value === undefined || typeof value !== "object") text = String(value);
+  else {
+    try {
+      text = JSON.stringify(value, plainReplacer()) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return escape ? escapeControl(text) : text;
+}
+
+/** The message of a record with {@link renderValue} for each value. */
+export function renderMessage(record: LogRecord, escape = true): string {
+  let out = "";
+  for (let i = 0; i < record.message.length; i++) {
+    const part = record.message[i];
+    out += i % 2 === 0 ? String(part) : renderValue(part, escape);
+  }
+  return out;
+}
+
+const CORE_FIELDS = new Set(["@timestamp", "level", "message", "logger"]);
+
+/**
+ * One JSON line: `@timestamp`, `level` (`DEBUG`, `INFO`, `WARN`, ...), `message` (rendered as in
+ * the text format: values without quotes), `logger`, then every property as a plain top-level
+ * field (errors as their message). A property that would overwrite one of the first four is kept
+ * as `property.<name>`.
+ */
+export function formatJsonLine(record: LogRecord): string {
+  const out: Record<string, unknown> = {
+    "@timestamp": new Date(record.timestamp).toISOString(),
+    level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
+    message: renderMessage(record, false),
+    logger: record.category.join("."),
+  };
+  for (const [key, value] of Object.entries(record.properties)) {
+    out[CORE_FIELDS.has(key) ? `property.${key}` : key] = value;
+  }
+  let json: string;
+  try {
+    json = JSON.stringify(out, plainReplacer());
+  } catch (err) {
+    // A property whose toJSON throws: keep the line, without the properties.
+    const { "@timestamp": at, level, message, logger: category } = out;
+    json = JSON.stringify({ "@timestamp": at, level, message, logger: category, logError: String(err) });
+  }
+  // DEL, the C1 controls, U+2028 and U+2029 are valid in JSON strings, but may drive a terminal or
+  // end a line for some readers.
+  const safe = json.replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return safe + "\n";
+}
+
+/** One text line: `2026-01-02 03:04:05.000 +00 [INF] dataflow.kube.client: message`. */
+export const formatTextLine: (record: LogRecord) => string = getTextFormatter({
+  timestamp: "date-time-tz",
+  category: ".",
+  value: (v) => renderValue(v),
+});
+
+/**
  * Configures the process-wide log output. Safe to call again (tests do): the previous
  * configuration is replaced.
+ * @throws ConfigError when the level or the format is not one of the accepted values (the
+ *   configuration in place is then left unchanged)
  */
 export function configureLogging(options: LoggingOptions = {}): void {
   const level = toLogLevel(options.level ?? process.env.LOG_LEVEL);
-  const format = options.format ?? (process.env.LOG_FORMAT === "text" ? "text" : "json");
-  const formatter = format === "json"
-    ? getJsonLinesFormatter({ categorySeparator: ".", message: "rendered", properties: "flatten" })
-    : getTextFormatter({ timestamp: "date-time-tz", category: "." });
+  const format = toLogFormat(options.format ?? process.env.LOG_FORMAT);
+  const formatter = format === "json" ? formatJsonLine : formatTextLine;
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   resetSync();
   configureSync({

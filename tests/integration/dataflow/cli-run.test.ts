@@ -179,7 +179,7 @@ describe("the operator run through the CLI", { timeout: 180_000 }, () => {
     });
     assert.match(
       d.status!.message!,
-      /^Failed to create ConfigMap: ConfigMap .*dataflow-squatter-spec already exists and is not owned by DataFlow squatter/,
+      /^Failed to create ConfigMap dataflow-squatter-spec: ConfigMap .*dataflow-squatter-spec already exists and is not owned by DataFlow squatter/,
     );
     assert.deepEqual((await get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-squatter-spec"))!.data, {
       mine: "yes",
@@ -188,7 +188,10 @@ describe("the operator run through the CLI", { timeout: 180_000 }, () => {
       const out = await cp.kubectlOk(["-n", ns, "describe", "dataflow", "squatter"]);
       return /ConfigMapFailed/.test(out) && out;
     });
-    assert.match(described, /Warning\s+ConfigMapFailed\s+.*Failed to create or update ConfigMap: /);
+    assert.match(
+      described,
+      /Warning\s+ConfigMapFailed\s+.*Failed to create or update ConfigMap: /,
+    );
   });
 
   it(

@@ -20,24 +20,34 @@ describe("reconciler: ownership, failures, deletion", () => {
     assert.equal(t.df().status?.phase, "Error");
     assert.match(
       t.df().status!.message!,
-      /^Failed to create ConfigMap: ConfigMap team-a\/dataflow-orders-spec already exists and is not owned by DataFlow orders/,
+      /^Failed to create ConfigMap dataflow-orders-spec: ConfigMap team-a\/dataflow-orders-spec already exists and is not owned by DataFlow orders/,
     );
     assert.equal(t.events.calls[0].reason, "ConfigMapFailed");
-    assert.match(t.events.calls[0].message, /^Failed to create or update ConfigMap: /);
+    assert.match(
+      t.events.calls[0].message,
+      /^Failed to create or update ConfigMap: ConfigMap /,
+    );
     assert.equal(t.dep(), undefined);
   });
 
-  it("a failing Deployment write gives DeploymentFailed and is retried", async () => {
+  it("a failing Deployment write gives DeploymentFailed naming it, in the API's words, and is retried", async () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
     t.kube.failNext.set(
       "create Deployment",
-      errorFromResponse(500, { kind: "Status", code: 500, message: "etcd down" }),
+      errorFromResponse(
+        500,
+        { kind: "Status", code: 500, message: "etcd down" },
+        "POST /apis/apps/v1/namespaces/team-a/deployments",
+      ),
     );
     await assert.rejects(t.run());
     assert.equal(t.events.calls.at(-1)!.reason, "DeploymentFailed");
-    assert.match(t.events.calls.at(-1)!.message, /^Failed to create or update Deployment: .*etcd down/);
-    assert.match(t.df().status!.message!, /^Failed to create Deployment: /);
+    assert.equal(
+      t.events.calls.at(-1)!.message,
+      "Failed to create or update Deployment: etcd down",
+    );
+    assert.equal(t.df().status!.message!, "Failed to create Deployment dataflow-orders: etcd down");
     await t.run();
     assert.equal(t.df().status?.phase, "Pending");
   });
@@ -45,18 +55,43 @@ describe("reconciler: ownership, failures, deletion", () => {
   it("a Deployment the API server refuses is not retried until the spec changes", async () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
+    const invalid = 'Deployment.apps "dataflow-orders" is invalid: spec.template.spec.affinity: bad';
     t.kube.failNext.set(
       "create Deployment",
-      errorFromResponse(422, {
-        kind: "Status",
-        code: 422,
-        reason: "Invalid",
-        message: "spec.template.spec.affinity: bad",
-      }),
+      errorFromResponse(
+        422,
+        { kind: "Status", code: 422, reason: "Invalid", message: invalid },
+        "POST /apis/apps/v1/namespaces/team-a/deployments",
+      ),
     );
     assert.equal(await t.run(), undefined);
     assert.equal(t.df().status?.phase, "Error");
-    assert.match(t.events.calls.at(-1)!.message, /^Failed to create or update Deployment: .*affinity: bad/);
+    assert.equal(t.df().status?.message, `Failed to create Deployment dataflow-orders: ${invalid}`);
+    assert.equal(
+      t.events.calls.at(-1)!.message,
+      `Failed to create or update Deployment: ${invalid}`,
+    );
+  });
+
+  it("an HTML error page from a proxy is summarised in one line naming the server", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    const page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +
+      "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    t.kube.failNext.set(
+      "create ConfigMap",
+      errorFromResponse(
+        502,
+        page,
+        "POST /api/v1/namespaces/team-a/configmaps",
+        null,
+        "https://10.0.0.1:6443",
+      ),
+    );
+    await assert.rejects(t.run());
+    const said = "HTTP 502 from https://10.0.0.1:6443: 502 Bad Gateway";
+    assert.equal(t.df().status?.message, `Failed to create ConfigMap dataflow-orders-spec: ${said}`);
+    assert.equal(t.events.calls.at(-1)!.message, `Failed to create or update ConfigMap: ${said}`);
   });
 
   it("a status write failure gives StatusUpdateFailed", async () => {
@@ -64,11 +99,15 @@ describe("reconciler: ownership, failures, deletion", () => {
     t.kube.seed(DataFlowType, sample());
     t.kube.failNext.set(
       "patch/status DataFlow",
-      errorFromResponse(403, { kind: "Status", code: 403, reason: "Forbidden", message: "nope" }),
+      errorFromResponse(
+        403,
+        { kind: "Status", code: 403, reason: "Forbidden", message: "nope" },
+        "PATCH /apis/dataflow.dataflow.io/v1/namespaces/team-a/dataflows/orders/status",
+      ),
     );
     await assert.rejects(t.run());
     assert.equal(t.events.calls.at(-1)!.reason, "StatusUpdateFailed");
-    assert.match(t.events.calls.at(-1)!.message, /^Unable to update DataFlow status: .*nope/);
+    assert.equal(t.events.calls.at(-1)!.message, "Unable to update DataFlow status: nope");
   });
 
   it("a failing cache read gives FailedGet on a reference to the DataFlow", async () => {
@@ -126,11 +165,15 @@ describe("reconciler: ownership, failures, deletion", () => {
     await t.kube.delete(DataFlowType, "orders", { namespace: NS });
     t.kube.failNext.set(
       "delete Deployment",
-      errorFromResponse(500, { kind: "Status", code: 500, message: "boom" }),
+      errorFromResponse(
+        500,
+        { kind: "Status", code: 500, message: "boom" },
+        "DELETE /apis/apps/v1/namespaces/team-a/deployments/dataflow-orders",
+      ),
     );
     await assert.rejects(t.run());
     assert.equal(t.events.calls.at(-1)!.reason, "CleanupFailed");
-    assert.match(t.events.calls.at(-1)!.message, /^Failed to cleanup resources: .*boom/);
+    assert.equal(t.events.calls.at(-1)!.message, "Failed to cleanup resources: boom");
     assert.deepEqual(t.df().metadata.finalizers, [FINALIZER]);
     await t.run();
     assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined);

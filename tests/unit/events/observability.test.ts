@@ -30,13 +30,13 @@ describe("observability", () => {
     assert.equal(emitted[0].eventMessage, "exit 1");
     assert.equal(
       emitted[0].message,
-      `Emitted Kubernetes event "Warning" "Crashed" on "Pod ns1/web": "exit 1" ("written")`,
+      "Emitted Kubernetes event Warning Crashed on Pod ns1/web: exit 1 (written)",
     );
     assert.deepEqual(emitted.map((l) => l.outcome), ["written", "coalesced", "dropped"]);
     assert.equal(emitted[2].dropReason, "event-for-event");
     // Every API write is visible too: the client's line and the recorder's own.
     assert.ok(
-      lines.some((l) => /^API write "POST" "\/api\/v1\/namespaces\/ns1\/events"/.test(String(l.message))),
+      lines.some((l) => /^API write POST \/api\/v1\/namespaces\/ns1\/events /.test(String(l.message))),
     );
     assert.ok(lines.some((l) => String(l.message).startsWith("Wrote Kubernetes event") && l.count === 2));
   });

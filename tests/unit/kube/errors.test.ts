@@ -3,11 +3,13 @@ import assert from "node:assert/strict";
 import {
   AlreadyExistsError,
   ConflictError,
+  ConnectionError,
   errorFromResponse,
   GoneError,
   InvalidError,
   NotFoundError,
   ServerError,
+  summarizeBody,
   TooManyRequestsError,
 } from "../../../lib/kube/errors.ts";
 
@@ -57,5 +59,67 @@ describe("errorFromResponse", () => {
     const e = errorFromResponse(502, "", "GET /api/v1/pods");
     assert.equal(e.message, "GET /api/v1/pods: HTTP 502");
     assert.equal(e.code, 502);
+  });
+});
+
+describe("what an error says: detail in words, request kept apart", () => {
+  it("the Status message is the detail; the message adds verb and path", () => {
+    const request = "POST /apis/apps/v1/namespaces/x/deployments";
+    const e = errorFromResponse(
+      422,
+      st(422, "Invalid", { message: 'Deployment.apps "dataflow-x" is invalid: spec.template: bad' }),
+      request,
+    );
+    assert.equal(e.detail, 'Deployment.apps "dataflow-x" is invalid: spec.template: bad');
+    assert.equal(e.message, `${request}: ${e.detail}`);
+    assert.equal(e.request, request);
+    assert.equal(e.code, 422);
+    assert.equal(e.reason, "Invalid");
+  });
+
+  it("an error built elsewhere with the request in front gets the rest as its detail", () => {
+    const e = new ConnectionError("GET /api/v1/pods: cannot reach https://h:6443: connection refused", {
+      code: 0,
+      request: "GET /api/v1/pods",
+    });
+    assert.equal(e.detail, "cannot reach https://h:6443: connection refused");
+  });
+
+  it("an HTML page from a proxy becomes one line: code, server and title", () => {
+    const page = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n" +
+      "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n";
+    const e = errorFromResponse(502, page, "GET /api/v1/pods", null, "https://10.0.0.1:6443");
+    assert.ok(e instanceof ServerError);
+    assert.equal(e.detail, "HTTP 502 from https://10.0.0.1:6443: 502 Bad Gateway");
+    assert.equal(e.message, "GET /api/v1/pods: HTTP 502 from https://10.0.0.1:6443: 502 Bad Gateway");
+    assert.doesNotMatch(e.message, /[\r\n<>]/);
+  });
+
+  it("summarises other bodies in at most 200 characters on one line", () => {
+    assert.equal(
+      summarizeBody(
+        "<!DOCTYPE html>\n<html><body>\n<h1>Service &amp; API\n unavailable</h1><p>x</p></body></html>",
+      ),
+      "Service & API unavailable",
+    );
+    assert.equal(
+      summarizeBody(
+        "<html><head><script>var a = '<p>';</script></head><body><p>Upstream\n\n  reset</p></body></html>",
+      ),
+      "Upstream reset",
+    );
+    assert.equal(
+      summarizeBody("upstream connect error\n  or disconnect/reset before headers"),
+      "upstream connect error or disconnect/reset before headers",
+    );
+    const long = summarizeBody(`${"word ".repeat(100)}`);
+    assert.ok(long.length <= 201 && long.endsWith("…"), long);
+    assert.equal(summarizeBody({ error: "quota exceeded" }), '{"error":"quota exceeded"}');
+    assert.equal(summarizeBody(""), "");
+    assert.equal(
+      errorFromResponse(503, "  \n ", undefined, null, "https://h").detail,
+      "HTTP 503 from https://h",
+    );
+    assert.equal(errorFromResponse(429, "Too Many Requests").message, "HTTP 429: Too Many Requests");
   });
 });
