@@ -7,13 +7,15 @@
  * `kubectl describe dataflow` with their Events.
  *
  *   deno task demo            run until Ctrl-C, which stops the operator and the control plane
- *                             and removes every temporary directory
+ *                             and removes every temporary directory (whenever it comes: a Ctrl-C
+ *                             while the control plane starts waits for it to be up, then stops it)
  *   deno task demo --once     (or DEMO_ONCE=1) show the output and exit: a CI smoke test; exits 1
  *                             when the samples do not reach their expected phases
  *
  * Env: DATAFLOW_OPERATOR_CMD (default `deno run -A mod.ts`), LOG_LEVEL for the operator (info).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtempSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -50,23 +52,37 @@ const step = (s: string) => console.log(`\n${bold(`==> ${s}`)}`);
 let cp: ControlPlane | undefined;
 let operator: OperatorProcess | undefined;
 let kubelet: KubeletStandIn | undefined;
-let workDir: string | undefined;
 let cleaning: Promise<void> | undefined;
+// What is being started when a signal arrives: cleanup waits for it, then stops it.
+let cpStarting: Promise<ControlPlane> | undefined;
+let operatorStarting: Promise<OperatorProcess> | undefined;
+let interrupted = false;
+
+/** Thrown by the main flow once a signal has handed everything over to {@link cleanup}. */
+class Interrupted extends Error {}
+
+/** Stops the main flow after a signal: it must start nothing more (cleanup may be done with it). */
+function checkpoint(): void {
+  if (interrupted) throw new Interrupted("interrupted");
+}
 
 /** Stops everything the demo started, in order; safe to call more than once. */
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     kubelet?.stop();
-    if (operator?.running) {
+    const op = operator ?? await operatorStarting?.catch(() => undefined);
+    if (op?.running) {
       console.log("stopping the operator (SIGTERM: it drains, flushes Events and exits)");
-      const code = await operator.stop("SIGTERM", 15_000);
+      const code = await op.stop("SIGTERM", 15_000);
       console.log(`operator exited with ${code}`);
     }
-    if (cp) {
+    if (!cp && cpStarting) console.log("waiting for the control plane to come up, to stop it");
+    const plane = cp ?? await cpStarting?.catch(() => undefined);
+    if (plane) {
       console.log("stopping the control plane and removing its data");
-      await cp.stop();
+      await plane.stop();
     }
-    if (workDir) await rm(workDir, { recursive: true, force: true });
+    await rm(workDir, { recursive: true, force: true });
   })();
   return cleaning;
 }
@@ -125,28 +141,33 @@ async function waitForPhases(timeoutMs: number): Promise<{ ok: boolean; phases: 
 }
 
 async function main(): Promise<number> {
+  console.log(`demo pid ${process.pid}; temporary directory ${workDir} (removed on exit)`);
   step("starting a local control plane (kube-apiserver + etcd; built on first use, which takes a while)");
   const started = Date.now();
-  cp = await ControlPlane.start();
+  cpStarting = ControlPlane.start();
+  cp = await cpStarting;
+  checkpoint();
   console.log(`control plane up at ${cp.info.server} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  workDir = await mkdtemp(join(tmpdir(), "dataflow-demo-"));
   console.log(`temporary directories: ${cp.info.dir} ${workDir} (removed on exit); demo pid ${process.pid}`);
 
   step("installing the DataFlow CRD, the operator's ServiceAccount and deploy/rbac.yaml");
   const identity = await installOperatorIdentity(cp, 24 * 3600); // a token that outlives a long demo
+  checkpoint();
   console.log(`the operator will run as ${identity.name}, with deploy/rbac.yaml's permissions only`);
 
   step(`applying deploy/samples/*.yaml to namespace ${NAMESPACE}`);
   await cp.kubectlOk(["create", "namespace", NAMESPACE]);
   for (const s of SAMPLES) {
+    checkpoint();
     process.stdout.write(
       await cp.kubectlOk(["apply", "-n", NAMESPACE, "-f", join(repoRoot, "deploy", "samples", `${s}.yaml`)]),
     );
   }
+  checkpoint();
 
   step(`starting the operator: ${operatorCommand().join(" ")} run ...`);
   const logFile = join(workDir, "operator.log");
-  operator = await OperatorProcess.start({
+  operatorStarting = OperatorProcess.start({
     kubeconfig: identity.kubeconfigPath,
     args: ["--leader-elect=false"],
     env: {
@@ -158,7 +179,10 @@ async function main(): Promise<number> {
     },
     logFile,
   });
+  operator = await operatorStarting;
+  checkpoint();
   await operator.waitHealthy("/readyz", 90_000);
+  checkpoint();
   console.log(
     `operator ready (health ${operator.healthUrl}/readyz, metrics ${operator.metricsUrl}); log: ${logFile}`,
   );
@@ -205,7 +229,9 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let interrupted = false;
+// Output piped into a reader that has gone (`deno task demo | head`) must not end the demo before
+// its cleanup.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     if (interrupted) {
@@ -221,13 +247,25 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
+// Created before anything else (and synchronously, after the handlers): a signal at any later
+// point finds it and removes it.
+const workDir = mkdtempSync(join(tmpdir(), "dataflow-demo-"));
+
 let code = 1;
 try {
   code = await main();
 } catch (err) {
-  console.error(`\ndemo failed: ${(err as Error).stack ?? err}`);
-  if (operator) console.error(`operator output (last lines):\n${operator.tail(30)}`);
-} finally {
-  if (!interrupted) await cleanup();
+  // After a signal the main flow fails because cleanup stopped what it was using: not news.
+  if (!interrupted) {
+    console.error(`\ndemo failed: ${(err as Error).stack ?? err}`);
+    if (operator) console.error(`operator output (last lines):\n${operator.tail(30)}`);
+  }
 }
-process.exit(code);
+// After a signal its handler exits once cleanup is done; never exit before that here.
+try {
+  await cleanup();
+} catch (err) {
+  console.error(`cleanup failed: ${err}`);
+  code = 1;
+}
+process.exit(interrupted ? 0 : code);

@@ -2,11 +2,10 @@
  * The operator's command line (`mod.ts` calls {@link main} when run as the main module):
  * `run` (default), `crd`, `manifests`, `version`, `--help`. Flags and environment follow the Go
  * operator (`--metrics-bind-address`, `--health-probe-bind-address`, LOG_LEVEL, PROCESSOR_IMAGE,
- * PROCESSOR_LOG_LEVEL, OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE) plus `--kubeconfig`,
- * `--context`, `--namespace` and `--leader-elect` (on by default).
+ * PROCESSOR_LOG_LEVEL, OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE, the zap flags: see
+ * flags.ts) plus `--kubeconfig`, `--context`, `--namespace` and `--leader-elect` (on by default).
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { connect } from "../kube/config.ts";
 import { ConfigError } from "../kube/errors.ts";
 import { configureLogging, logger } from "../observe/log.ts";
@@ -14,13 +13,26 @@ import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders
 import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
 import { crdYaml } from "./crd.ts";
 import { installManifests, parseNamespaceList } from "./install-manifests.ts";
+import {
+  checkBindHosts,
+  type CommandLine,
+  DEFAULT_CONCURRENCY,
+  parseCommandLine,
+  resolveRunSettings,
+  type RunSettings,
+} from "./flags.ts";
+import { guardStdio, logSink, writeFlushed } from "./stdio.ts";
+import { startupCheck, StartupCheckError } from "./startup-check.ts";
+import { IN_CLUSTER_SOURCE } from "../kube/incluster.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The operator's version (package.json). */
 export const VERSION: string = pkg.version;
 
-/** Reconcile workers by default: parallel DataFlows (one key never runs twice at once). */
-export const DEFAULT_CONCURRENCY = 4;
+/** The Lease's namespace outside a cluster: the shipped install's, where its RBAC grants the Lease. */
+export const DEFAULT_LEASE_NAMESPACE = "dataflow-system";
+
+export { DEFAULT_CONCURRENCY };
 
 /** The help text. */
 export const USAGE = `dataflow-operator ${VERSION}: the DataFlow operator (dataflow.dataflow.io/v1)
@@ -38,18 +50,36 @@ Flags of run:
   --kubeconfig <path>                  kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)
   --context <name>                     kubeconfig context (default: the current one)
   --namespace <a,b,...>                watch only these namespaces (default: all namespaces)
-  --metrics-bind-address <addr>        metrics endpoint (default :9090; "0" disables)
-  --health-probe-bind-address <addr>   /healthz and /readyz (default :9091; "0" disables)
+  --metrics-bind-address <addr>        metrics endpoint, [host]:port or "0" to disable (default: in a
+                                       pod :9090, all interfaces; outside a cluster 127.0.0.1:9090)
+  --health-probe-bind-address <addr>   /healthz and /readyz, [host]:port or "0" (default: in a pod
+                                       :9091; outside a cluster 127.0.0.1:9091)
   --leader-elect[=true|false]          Lease leader election (default true); also --no-leader-elect
-  --leader-election-namespace <ns>     namespace of the Lease ${LEASE_NAME}
-                                       (default: OPERATOR_NAMESPACE, else the connection's namespace)
+  --leader-election-namespace <ns>     namespace of the Lease ${LEASE_NAME} (default: OPERATOR_NAMESPACE;
+                                       else in a pod its namespace, outside a cluster ${DEFAULT_LEASE_NAMESPACE})
   --max-concurrent-reconciles <n>      DataFlows reconciled in parallel (default ${DEFAULT_CONCURRENCY});
                                        one DataFlow never runs twice at once
+  --cache-sync-timeout <duration>      how long the leader waits for its caches to fill before it exits
+                                       with the reason (default 2m; /readyz?verbose names what is missing)
+  --log-file <path>                    append the log to this file instead of standard error
   -h, --help                           this help
+
+  "In a pod" means KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are set. Flags take one or
+  two dashes, --flag=value or --flag value; an unknown flag or a bad value exits 2 before anything
+  connects or listens.
+
+Flags of the Go operator (its Deployments start unchanged):
+  --zap-log-level <level>              debug, info, warn, error, panic, or n > 0 (1 debug, 2+ trace)
+  --zap-devel[=true|false]             development logging: level debug and format text
+  --zap-encoder <json|console>         log format json or text
+  --zap-stacktrace-level, --zap-time-encoding
+                                       accepted and ignored (one warning names them)
+  LOG_LEVEL and LOG_FORMAT, when set, take precedence over these flags (as LOG_LEVEL does in the
+  Go operator); an explicit --zap-log-level or --zap-encoder takes precedence over --zap-devel.
 
 Environment:
   LOG_LEVEL                 trace, debug, info (default), warning, error; debug logs every API write and event
-  LOG_FORMAT                json (default) or text
+  LOG_FORMAT                json (default) or text; anything else exits 2
   PROCESSOR_IMAGE           processor image (default ${DEFAULT_PROCESSOR_IMAGE_REPO}:${VERSION})
   PROCESSOR_LOG_LEVEL       LOG_LEVEL of the processor pods (default info)
   PROCESSOR_POD_SECURITY_CONTEXT, PROCESSOR_SECURITY_CONTEXT
@@ -70,37 +100,11 @@ export interface CliIo {
   onStarted?: (operator: Operator) => void;
 }
 
-/** Resolves once the stream has handed the text to the OS, so a process.exit() after it loses nothing. */
-function writeFlushed(stream: NodeJS.WriteStream, text: string): Promise<void> {
-  return new Promise((resolve) => stream.write(text, () => resolve()));
-}
-
 const defaultIo: CliIo = {
   stdout: (t) => writeFlushed(process.stdout, t),
   stderr: (t) => writeFlushed(process.stderr, t),
   env: process.env,
 };
-
-/** `--leader-elect` alone means true, `--no-leader-elect` false (parseArgs has no optional values). */
-function normaliseArgs(argv: string[]): string[] {
-  return argv.map((a) =>
-    a === "--leader-elect" ? "--leader-elect=true" : a === "--no-leader-elect" ? "--leader-elect=false" : a
-  );
-}
-
-function parsePositiveInt(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 256) {
-    throw new ConfigError(`--${flag}=${v}: expected a whole number from 1 to 256`);
-  }
-  return n;
-}
-
-function parseBool(flag: string, v: string): boolean {
-  if (/^(true|1|yes)$/i.test(v)) return true;
-  if (/^(false|0|no)$/i.test(v)) return false;
-  throw new ConfigError(`--${flag}=${v}: expected true or false`);
-}
 
 function parseJsonEnv<T>(env: CliIo["env"], name: string): T | undefined {
   const v = env[name];
@@ -127,36 +131,22 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
  * configuration error).
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
-  let parsed;
+  if (io === defaultIo) guardStdio();
+  let parsed: CommandLine;
   try {
-    parsed = parseArgs({
-      args: normaliseArgs(argv),
-      allowPositionals: true,
-      options: {
-        help: { type: "boolean", short: "h" },
-        kubeconfig: { type: "string" },
-        context: { type: "string" },
-        namespace: { type: "string" },
-        namespaces: { type: "string" },
-        "metrics-bind-address": { type: "string", default: ":9090" },
-        "health-probe-bind-address": { type: "string", default: ":9091" },
-        "leader-elect": { type: "string", default: "true" },
-        "leader-election-namespace": { type: "string" },
-        "max-concurrent-reconciles": { type: "string", default: String(DEFAULT_CONCURRENCY) },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (err) {
-    await io.stderr(`error: ${(err as Error).message}\n\n${USAGE}`);
+    await io.stderr(`error: ${(err as Error).message}; see --help\n`);
     return 2;
   }
   const { values, positionals } = parsed;
   const command = positionals[0] ?? "run";
-  if (values.help || command === "help") {
+  if ((values.help !== undefined && !/^(false|f|0|no)$/i.test(values.help)) || command === "help") {
     await io.stdout(USAGE);
     return 0;
   }
   if (positionals.length > 1) {
-    await io.stderr(`error: unexpected arguments: ${positionals.slice(1).join(" ")}\n`);
+    await io.stderr(`error: unexpected arguments: ${positionals.slice(1).join(" ")}; see --help\n`);
     return 2;
   }
   switch (command) {
@@ -182,30 +172,48 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     case "run":
       break;
     default:
-      await io.stderr(`error: unknown command "${command}"\n\n${USAGE}`);
+      await io.stderr(`error: unknown command "${command}"; see --help\n`);
       return 2;
   }
 
+  // Every flag and variable is checked here, before anything connects or listens (exit code 2).
+  let settings: RunSettings;
+  let sink: ReturnType<typeof logSink> | undefined;
   try {
-    configureLogging({ level: io.env.LOG_LEVEL });
+    settings = resolveRunSettings(parsed, io.env);
+    await checkBindHosts(settings);
+    sink = logSink(settings.logFile);
+    configureLogging({ level: settings.logLevel, format: settings.logFormat, write: sink.write });
   } catch (err) {
+    sink?.close();
     await io.stderr(`error: ${(err as Error).message}\n`);
     return 2;
   }
   const log = logger("operator", "cli");
+  if (settings.ignoredFlags.length) {
+    log.warning("ignoring flags of the Go operator that have no effect here: {flags}", {
+      flags: settings.ignoredFlags.join(" "),
+    });
+  }
   try {
-    const leaderElect = parseBool("leader-elect", values["leader-elect"]!);
-    let namespaces: string[] | undefined;
-    try {
-      namespaces = values.namespace ? parseNamespaceList(values.namespace, "--namespace") : undefined;
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-    const concurrency = parsePositiveInt("max-concurrent-reconciles", values["max-concurrent-reconciles"]!);
+    const { leaderElect, namespaces, concurrency, cacheSyncTimeoutMs } = settings;
     const processor = processorSettingsFromEnv(io.env);
     const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
-    const leaseNamespace = values["leader-election-namespace"] || io.env.OPERATOR_NAMESPACE || conn.namespace;
+    // In a pod: the pod's namespace. Outside a cluster, not the kubeconfig's namespace (often
+    // `default`, where the shipped RBAC grants no Lease) but the shipped install's namespace.
+    const inCluster = conn.source === IN_CLUSTER_SOURCE;
+    const leaseNamespace = values["leader-election-namespace"] || io.env.OPERATOR_NAMESPACE ||
+      (inCluster ? conn.namespace : DEFAULT_LEASE_NAMESPACE);
     const opName = io.env.OPERATOR_DEPLOYMENT_NAME, opNs = io.env.OPERATOR_NAMESPACE;
+    await startupCheck({
+      client: conn.client,
+      server: conn.server,
+      source: conn.source,
+      namespaces,
+      leaseNamespace: leaderElect ? leaseNamespace : undefined,
+      leaseName: LEASE_NAME,
+      operatorDeployment: opName && opNs ? { name: opName, namespace: opNs } : undefined,
+    });
     log.info("dataflow-operator {version} connecting to {server} ({source}); watching {scope}", {
       version: VERSION,
       server: conn.server,
@@ -223,8 +231,9 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       leaderElection: leaderElect
         ? { namespace: leaseNamespace, leaseName: LEASE_NAME, identity: io.env.POD_NAME || undefined }
         : false,
-      metricsBindAddress: values["metrics-bind-address"],
-      healthBindAddress: values["health-probe-bind-address"],
+      cacheSyncTimeoutMs,
+      metricsBindAddress: settings.metricsBindAddress,
+      healthBindAddress: settings.healthBindAddress,
       handleSignals: io.handleSignals,
     });
     io.onStarted?.(operator);
@@ -238,8 +247,15 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       await io.stderr(`error: ${err.message}\n`);
       return 2;
     }
+    if (err instanceof StartupCheckError) {
+      // One ERROR line naming the cause and the fix (the log line), then the exit.
+      log.error("start-up check failed ({step}): {error}", { step: err.step, error: err.message });
+      return err.exitCode;
+    }
     log.fatal("the operator failed: {error}", { error: (err as Error).message });
     await io.stderr(`error: ${(err as Error).message}\n`);
     return 1;
+  } finally {
+    sink.close(); // --log-file's descriptor (a no-op for standard error)
   }
 }

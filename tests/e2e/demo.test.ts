@@ -1,12 +1,16 @@
 /**
  * `deno task demo` as a user runs it: `--once` shows the samples reaching their phases with
  * their Events and exits 0; without it the demo keeps running until SIGINT (Ctrl-C), which stops
- * the operator and the control plane and removes every temporary directory.
+ * the operator and the control plane and removes every temporary directory. A Ctrl-C at any
+ * earlier point (while the control plane starts, during the install step) removes them too: the
+ * demo runs with a TMPDIR of its own, which must be empty once it has exited.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import { repoRoot } from "./manifests.ts";
 
@@ -32,10 +36,11 @@ interface Demo {
 // to the demo's own pid (it prints it), not to the shell.
 const EXIT_MARK = "[demo-exit]";
 
-function startDemo(args: string[]): Demo {
+function startDemo(args: string[], env: Record<string, string> = {}): Demo {
   const child = spawn("bash", ["-c", `"$@"; echo "${EXIT_MARK} $?"`, "demo", ...demoCommand(args)], {
     cwd: repoRoot,
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   let out = "";
   child.stdout!.on("data", (d) => out += d);
@@ -85,6 +90,32 @@ async function refused(url: string): Promise<boolean> {
     return /ECONNREFUSED|Connection refused|connect|ConnectionRefused/i.test(
       String((err as Error).cause ?? err),
     );
+  }
+}
+
+/**
+ * Starts the demo with a TMPDIR of its own, interrupts it (SIGINT) as soon as it prints `at`, and
+ * asserts that it exits 0 within a bound and leaves that TMPDIR empty.
+ */
+async function interruptAt(at: RegExp): Promise<string> {
+  const tmp = mkdtempSync(join(tmpdir(), "dataflow-demo-tmp-"));
+  try {
+    const demo = startDemo([], { TMPDIR: tmp });
+    await demo.waitFor(at, 240_000);
+    const sent = Date.now();
+    demo.signal("SIGINT");
+    const code = await demo.exited;
+    const out = demo.output();
+    assert.equal(code, 0, out);
+    assert.ok(Date.now() - sent < 60_000, `took ${Date.now() - sent} ms to exit after SIGINT`);
+    assert.match(out, /SIGINT: cleaning up/);
+    assert.doesNotMatch(out, /demo failed/);
+    assert.deepEqual(readdirSync(tmp), [], `the demo left these in its TMPDIR:\n${out}`);
+    const server = /control plane up at (https:\/\/\S+)/.exec(out);
+    if (server) assert.ok(await refused(server[1]), "the control plane still listens after Ctrl-C");
+    return out;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
@@ -141,4 +172,17 @@ describe("deno task demo", T, () => {
       assert.ok(await refused(server), "the control plane still listens after Ctrl-C");
     },
   );
+
+  it(
+    "Ctrl-C during the install step stops the control plane and removes every temporary directory",
+    T,
+    async () => {
+      const out = await interruptAt(/==> installing the DataFlow CRD/);
+      assert.match(out, /stopping the control plane and removing its data/);
+    },
+  );
+
+  it("Ctrl-C while the control plane starts waits for it, stops it and removes everything", T, async () => {
+    await interruptAt(/demo pid \d+; temporary directory/);
+  });
 });

@@ -2,12 +2,17 @@
  * The packaging, proven against the real API server: the Helm chart (rendered by a Helm built
  * from the Go module proxy) and deploy/*.yaml pass a server-side dry run, the chart's CRD and RBAC
  * are the ones in deploy/, and the operator pod passes the "restricted" Pod Security Standard as
- * the API server's PodSecurity admission enforces it.
+ * the API server's PodSecurity admission enforces it. The Go operator's chart values render as
+ * their equivalents here, values.schema.json refuses unknown keys by name, and what this chart
+ * cannot honour is refused with the reason.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { processorSettingsFromEnv } from "../../lib/dataflow/cli.ts";
 import { freshNamespace } from "../controlplane/env.ts";
 import { ControlPlane } from "../controlplane/harness.ts";
 import { installCrd } from "./install.ts";
@@ -32,7 +37,8 @@ let ns: string;
 
 /** Non-default values touching every key the chart has. */
 const custom = {
-  replicas: 2,
+  // Not 2 or more: that needs leader election, which this set turns off (the chart refuses it).
+  replicas: 0,
   "image.repository": "registry.example/dataflow-operator",
   "image.tag": "1.2.3",
   "image.pullPolicy": "Always",
@@ -55,6 +61,119 @@ const custom = {
   podAnnotations: { "example.com/team": "data" },
   extraEnv: [{ name: "EXTRA", value: "1" }],
 };
+
+/**
+ * A values file written for the Go operator's chart (dataflow-operator/helm-charts): every key that
+ * chart has ever had, non-default where this chart honours it, disabled where it cannot.
+ */
+const goValues = {
+  crds: { install: true, keep: true },
+  replicaCount: 3,
+  image: { repository: "registry.example/dataflow-operator", pullPolicy: "Always", tag: "1.2.3" },
+  processorImage: "",
+  imagePullSecrets: [{ name: "pull-secret" }],
+  nameOverride: "",
+  fullnameOverride: "",
+  serviceAccount: { create: true, annotations: { "example.com/role": "operator" }, name: "" },
+  podAnnotations: { "example.com/team": "data" },
+  podSecurityContext: {},
+  securityContext: {},
+  resources: { limits: { cpu: "500m", memory: "512Mi" }, requests: { cpu: "100m", memory: "128Mi" } },
+  rbac: { create: true },
+  leaderElection: { enabled: true, leaderElectionID: "dataflow-operator.dataflow.io" },
+  metrics: { enabled: true, port: 8080 },
+  logLevel: "debug",
+  processorLogLevel: "warn",
+  processorProgressTimeoutSeconds: "600",
+  sentry: {
+    enabled: false,
+    dsn: "",
+    environment: "production",
+    tracesSampleRate: 0.1,
+    debug: false,
+    release: "",
+  },
+  health: { probePort: 8081 },
+  webhook: { enabled: false, caBundle: "", certDir: "", secretName: "" },
+  service: { type: "ClusterIP", port: 80 },
+  serviceMonitor: {
+    enabled: true,
+    interval: "15s",
+    scrapeTimeout: "5s",
+    additionalLabels: { release: "prom" },
+  },
+  monitoring: {
+    dashboard: { enabled: false, folder: "DataFlow" },
+    prometheusRule: { enabled: false, additionalLabels: {} },
+  },
+  gui: {
+    enabled: false,
+    image: {
+      repository: "ghcr.io/dataflow-operator/dataflow-web",
+      tag: "v0.2.4",
+      pullPolicy: "IfNotPresent",
+    },
+    replicaCount: 1,
+    port: 8080,
+    logLevel: "",
+    extraEnv: [],
+    prometheus: { url: "", bearerTokenSecret: { name: "", key: "token" } },
+    resources: {},
+    serviceAccount: { name: "" },
+    ingress: {
+      enabled: false,
+      className: "",
+      annotations: {},
+      hosts: [{ host: "dataflow-gui.local", paths: [{ path: "/", pathType: "Prefix" }] }],
+      tls: [],
+    },
+  },
+  nodeSelector: { "kubernetes.io/os": "linux" },
+  tolerations: [],
+  affinity: {},
+};
+
+/** The same settings in this chart's own names. */
+const nativeValues = {
+  replicas: 3,
+  "image.repository": "registry.example/dataflow-operator",
+  "image.pullPolicy": "Always",
+  "image.tag": "1.2.3",
+  processorImage: "ghcr.io/dataflow-operator/dataflow:0.1.0",
+  imagePullSecrets: [{ name: "pull-secret" }],
+  "serviceAccount.annotations": { "example.com/role": "operator" },
+  podAnnotations: { "example.com/team": "data" },
+  "metrics.port": 8080,
+  logLevel: "debug",
+  processorLogLevel: "warn",
+  "health.port": 8081,
+  "service.port": 80,
+  "serviceMonitor.enabled": true,
+  "serviceMonitor.interval": "15s",
+  "serviceMonitor.scrapeTimeout": "5s",
+  "serviceMonitor.additionalLabels": { release: "prom" },
+  nodeSelector: { "kubernetes.io/os": "linux" },
+};
+
+/** The chart's appVersion (Chart.yaml). */
+async function appVersion(): Promise<string> {
+  return parse(await readFile(join(chartDir, "Chart.yaml"), "utf8")).appVersion;
+}
+
+/** Runs helm with a values file (as a user of the Go chart would: `-f values.yaml`). */
+async function helmWithValuesFile(
+  args: string[],
+  values: unknown,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "dataflow-helm-values-"));
+  try {
+    const file = join(dir, "values.yaml");
+    await writeFile(file, stringify(values));
+    return await runCommand(await helmBinary(), [...args, "-f", file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 function container(objects: Manifest[]): Manifest {
   const dep = pick(objects, "Deployment");
@@ -235,7 +354,7 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
       ["Deployment", "Service", "ServiceMonitor"],
     );
     const dep = pick(objects, "Deployment", "df-dataflow-operator");
-    assert.equal(dep.spec.replicas, 2);
+    assert.equal(dep.spec.replicas, 0);
     const spec = dep.spec.template.spec;
     assert.equal(spec.serviceAccountName, "existing-operator-sa");
     assert.deepEqual(spec.nodeSelector, custom.nodeSelector);
@@ -358,10 +477,153 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
   );
 
   it("an invalid value is refused by the API server, not silently accepted", T, async () => {
-    // Proves the dry run validates: a negative port from the chart must be rejected.
-    const objects = await renderChart("dataflow-operator", ns, { "metrics.port": -1, "crds.install": false });
+    // Proves the dry run validates: a quantity the schema lets through must be rejected by the API.
+    const objects = await renderChart("dataflow-operator", ns, {
+      resources: { requests: { cpu: "lots" } },
+      "crds.install": false,
+    });
     const r = await dryRunServer(cp, objects);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /containerPort|port/);
+    assert.match(r.stderr, /quantities must match/);
   });
+
+  it(
+    "a values file of the Go operator's chart renders exactly as the same settings in this chart's names",
+    T,
+    async () => {
+      const r = await helmWithValuesFile(
+        ["template", "df", chartDir, "--namespace", ns, "--kube-version", "v1.36.3"],
+        goValues,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      const fromGo = parseManifests(r.stdout);
+      assert.deepEqual(fromGo, await renderChart("df", ns, nativeValues));
+      const dep = pick(fromGo, "Deployment");
+      assert.equal(dep.spec.replicas, 3, "replicaCount");
+      const c = container(fromGo);
+      assert.deepEqual(c.args.slice(0, 3), [
+        "run",
+        "--metrics-bind-address=:8080",
+        "--health-probe-bind-address=:8081",
+      ]);
+      assert.deepEqual(c.ports.map((p: Manifest) => [p.name, p.containerPort]), [["metrics", 8080], [
+        "health",
+        8081,
+      ]]);
+      assert.equal(env(c).PROCESSOR_IMAGE, "ghcr.io/dataflow-operator/dataflow:0.1.0", 'processorImage: ""');
+      assert.equal(env(c).LOG_LEVEL, "debug");
+      const svc = pick(fromGo, "Service");
+      assert.deepEqual(svc.spec.ports, [{
+        name: "metrics",
+        port: 80,
+        targetPort: "metrics",
+        protocol: "TCP",
+      }]);
+      assert.equal(pick(fromGo, "ServiceMonitor").spec.endpoints[0].port, "metrics");
+      const dry = await dryRunServer(
+        cp,
+        fromGo.filter((o) => o.kind !== "ServiceMonitor" && o.kind !== "CustomResourceDefinition"),
+      );
+      assert.equal(dry.code, 0, dry.stderr);
+      // The one value without effect is named in the install notes, not silently dropped.
+      const install = await helmWithValuesFile(
+        [
+          "install",
+          "df",
+          chartDir,
+          "--namespace",
+          ns,
+          "--dry-run=client",
+          "--kubeconfig",
+          cp.info.admin.kubeconfigPath,
+        ],
+        // No ServiceMonitor (its CRD is not served here, and Helm's client dry run maps every kind)
+        // and no CRD (installed by an earlier test, not by Helm: Helm would refuse to adopt it).
+        {
+          ...goValues,
+          serviceMonitor: { ...goValues.serviceMonitor, enabled: false },
+          crds: { install: false, keep: true },
+        },
+      );
+      assert.equal(install.code, 0, install.stderr);
+      assert.match(
+        install.stdout,
+        /Values of the Go operator's chart accepted but without effect here:\n\s+processorProgressTimeoutSeconds/,
+      );
+    },
+  );
+
+  it('processorImage: "" (or unset) renders the operator\'s own default processor image', T, async () => {
+    const expected = processorSettingsFromEnv({}).image;
+    assert.equal(expected, `ghcr.io/dataflow-operator/dataflow:${await appVersion()}`);
+    for (const processorImage of ["", null]) {
+      const c = container(await renderChart("dataflow-operator", ns, { processorImage }));
+      assert.equal(env(c).PROCESSOR_IMAGE, expected, `processorImage: ${JSON.stringify(processorImage)}`);
+    }
+  });
+
+  it("metrics.enabled=false: no metrics endpoint, port, Service or ServiceMonitor", T, async () => {
+    const objects = await renderChart("dataflow-operator", ns, { "metrics.enabled": false });
+    const c = container(objects);
+    assert.ok(c.args.includes("--metrics-bind-address=0"), c.args.join(" "));
+    assert.deepEqual(c.ports.map((p: Manifest) => p.name), ["health"]);
+    assert.equal(objects.filter((o) => o.kind === "Service").length, 0);
+    const r = await helmTemplate("dataflow-operator", ns, {
+      "metrics.enabled": false,
+      "serviceMonitor.enabled": true,
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /serviceMonitor\.enabled needs metrics\.enabled/);
+  });
+
+  it("values.schema.json refuses unknown keys, naming each, at every level", T, async () => {
+    const r = await helmTemplate("dataflow-operator", ns, {
+      bogus: 1,
+      "image.registry": "x",
+      "metrics.path": "/m",
+      "gui.ingress.bogusToo": true,
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /values don't meet the specifications of the schema/);
+    assert.match(r.stderr, /at '': additional properties 'bogus' not allowed/);
+    assert.match(r.stderr, /at '\/image': additional properties 'registry' not allowed/);
+    assert.match(r.stderr, /at '\/metrics': additional properties 'path' not allowed/);
+    assert.match(r.stderr, /at '\/gui\/ingress': additional properties 'bogusToo' not allowed/);
+    const typed = await helmTemplate("dataflow-operator", ns, { "metrics.port": -1 });
+    assert.notEqual(typed.code, 0);
+    assert.match(typed.stderr, /at '\/metrics\/port': minimum: got -1, want 1/);
+  });
+
+  it(
+    "what the Go operator's chart offers and this one cannot honour is refused with the reason",
+    T,
+    async () => {
+      const refusals: Array<[Record<string, unknown>, RegExp]> = [
+        [{ "gui.enabled": true }, /gui\.enabled: the Go operator's web GUI is not part of this chart/],
+        [{ "webhook.enabled": true }, /webhook\.enabled: this operator has no admission webhook/],
+        [{ "sentry.enabled": true }, /sentry\.enabled: this operator does not report to Sentry/],
+        [
+          { "monitoring.dashboard.enabled": true },
+          /monitoring\.dashboard\.enabled: this chart ships no Grafana/,
+        ],
+        [
+          { "monitoring.prometheusRule.enabled": true },
+          /monitoring\.prometheusRule\.enabled: this chart ships no/,
+        ],
+        [
+          { "leaderElection.leaderElectionID": "other.example.com" },
+          /leaderElection\.leaderElectionID=other\.example\.com: the Lease's name is fixed/,
+        ],
+        [
+          { "leaderElection.enabled": false, replicaCount: 2 },
+          /leaderElection\.enabled=false with 2 replicas: every replica would reconcile/,
+        ],
+      ];
+      for (const [values, message] of refusals) {
+        const r = await helmTemplate("dataflow-operator", ns, values);
+        assert.notEqual(r.code, 0, JSON.stringify(values));
+        assert.match(r.stderr, message);
+      }
+    },
+  );
 });

@@ -1,6 +1,9 @@
 /** The CLI's commands and argument errors (running the operator is covered by the integration tests). */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import { main, processorSettingsFromEnv, VERSION } from "../../../lib/dataflow/cli.ts";
 import { crdYaml } from "../../../lib/dataflow/crd.ts";
@@ -38,6 +41,14 @@ describe("cli", () => {
         "--namespace",
         "PROCESSOR_IMAGE",
         "OPERATOR_DEPLOYMENT_NAME",
+        "--zap-log-level",
+        "--zap-devel",
+        "--zap-encoder",
+        "--zap-stacktrace-level",
+        "--zap-time-encoding",
+        "--log-file",
+        "127.0.0.1:9090",
+        "127.0.0.1:9091",
       ]
     ) {
       assert.ok(help.stdout.includes(flag), flag);
@@ -116,8 +127,38 @@ describe("cli", () => {
   });
 
   it("refuses unknown commands and flags, and bad values, with exit code 2", async () => {
-    assert.equal((await cli(["bogus"])).code, 2);
-    assert.equal((await cli(["--bogus"])).code, 2);
+    assert.deepEqual(await cli(["bogus"]), {
+      code: 2,
+      stdout: "",
+      stderr: 'error: unknown command "bogus"; see --help\n',
+    });
+    assert.deepEqual(await cli(["--bogus"]), {
+      code: 2,
+      stdout: "",
+      stderr: "error: unknown flag --bogus; see --help\n",
+    });
+    assert.deepEqual(await cli(["run", "--context"]), {
+      code: 2,
+      stdout: "",
+      stderr: "error: flag --context needs a value; see --help\n",
+    });
+    for (
+      const [argv, env, line] of [
+        [
+          ["run", "--metrics-bind-address=bogus"],
+          {},
+          "--metrics-bind-address=bogus: expected [host]:port or 0",
+        ],
+        [["run"], { LOG_FORMAT: "xml" }, "LOG_FORMAT=xml: expected json or text"],
+        [["run", "--zap-encoder=xml"], {}, "--zap-encoder=xml: expected json or console"],
+      ] as const
+    ) {
+      assert.deepEqual(await cli([...argv, "--kubeconfig=/nonexistent/kubeconfig"], env), {
+        code: 2,
+        stdout: "",
+        stderr: `error: ${line}\n`,
+      });
+    }
     const r = await cli(["run", "--leader-elect=maybe", "--kubeconfig=/nonexistent/kubeconfig"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /--leader-elect=maybe: expected true or false/);
@@ -132,6 +173,30 @@ describe("cli", () => {
         c.stderr,
         new RegExp(`--max-concurrent-reconciles=${bad}: expected a whole number from 1 to 256`),
       );
+    }
+  });
+
+  it("--log-file: the log goes there (appended); a file that cannot be opened exits 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dataflow-cli-log-"));
+    try {
+      const file = join(dir, "operator.log");
+      writeFileSync(file, "earlier\n");
+      const r = await cli(
+        ["run", `--log-file=${file}`, "--zap-time-encoding=iso8601", "--kubeconfig=/nonexistent/kubeconfig"],
+        { LOG_FORMAT: "text" },
+      );
+      assert.equal(r.code, 2);
+      const lines = readFileSync(file, "utf8").split("\n");
+      assert.equal(lines[0], "earlier");
+      assert.match(
+        lines[1],
+        /\[WRN\] .*ignoring flags of the Go operator that have no effect here: --zap-time-encoding=iso8601$/,
+      );
+      const bad = await cli(["run", `--log-file=${join(dir, "no", "such", "dir.log")}`]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /^error: --log-file=.*dir\.log: .*(ENOENT|No such file)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

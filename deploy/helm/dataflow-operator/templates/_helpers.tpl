@@ -51,3 +51,78 @@ app.kubernetes.io/component: operator
 {{- end }}
 {{- $list | uniq | toJson }}
 {{- end }}
+
+{{/* Operator replicas: the Go chart's replicaCount when set, else replicas. */}}
+{{- define "dataflow-operator.replicas" -}}
+{{- if and (hasKey .Values "replicaCount") (not (kindIs "invalid" .Values.replicaCount)) }}
+{{- .Values.replicaCount }}
+{{- else }}
+{{- .Values.replicas }}
+{{- end }}
+{{- end }}
+
+{{/* The health port: the Go chart's health.probePort when set, else health.port. */}}
+{{- define "dataflow-operator.healthPort" -}}
+{{- if and (hasKey .Values.health "probePort") (not (kindIs "invalid" .Values.health.probePort)) }}
+{{- .Values.health.probePort }}
+{{- else }}
+{{- .Values.health.port }}
+{{- end }}
+{{- end }}
+
+{{/* The metrics Service's port: service.port when set, else metrics.port. */}}
+{{- define "dataflow-operator.servicePort" -}}
+{{- if and (hasKey .Values.service "port") (not (kindIs "invalid" .Values.service.port)) }}
+{{- .Values.service.port }}
+{{- else }}
+{{- .Values.metrics.port }}
+{{- end }}
+{{- end }}
+
+{{/* The processor image: processorImage, or ("" or unset) the operator's default for this version. */}}
+{{- define "dataflow-operator.processorImage" -}}
+{{- .Values.processorImage | default (printf "ghcr.io/dataflow-operator/dataflow:%s" .Chart.AppVersion) }}
+{{- end }}
+
+{{/* Values of the Go operator's chart that are accepted but change nothing here (for NOTES.txt). */}}
+{{- define "dataflow-operator.ignoredValues" -}}
+{{- $ignored := list }}
+{{- if not (kindIs "invalid" (dig "processorProgressTimeoutSeconds" nil .Values.AsMap)) }}
+{{- $ignored = append $ignored "processorProgressTimeoutSeconds (the processors this operator runs have no progress timeout)" }}
+{{- end }}
+{{- $ignored | toJson }}
+{{- end }}
+
+{{/*
+Refuses what this chart cannot honour, naming the value and why (helm install/template fails with
+the message): features of the Go operator's chart this operator does not have, a Lease name other
+than its own, several replicas without leader election, a ServiceMonitor without metrics.
+*/}}
+{{- define "dataflow-operator.checkValues" -}}
+{{- $v := .Values.AsMap }}
+{{- if (dig "gui" "enabled" false $v) }}
+{{- fail "gui.enabled: the Go operator's web GUI is not part of this chart (it is a separate application, dataflow-web); set gui.enabled=false" }}
+{{- end }}
+{{- if (dig "webhook" "enabled" false $v) }}
+{{- fail "webhook.enabled: this operator has no admission webhook; the CRD's validation rules check every DataFlow at admission instead; set webhook.enabled=false" }}
+{{- end }}
+{{- if (dig "sentry" "enabled" false $v) }}
+{{- fail "sentry.enabled: this operator does not report to Sentry (its errors are in its log, its Events and its metrics); set sentry.enabled=false" }}
+{{- end }}
+{{- if (dig "monitoring" "dashboard" "enabled" false $v) }}
+{{- fail "monitoring.dashboard.enabled: this chart ships no Grafana dashboard; set monitoring.dashboard.enabled=false" }}
+{{- end }}
+{{- if (dig "monitoring" "prometheusRule" "enabled" false $v) }}
+{{- fail "monitoring.prometheusRule.enabled: this chart ships no PrometheusRule; set monitoring.prometheusRule.enabled=false" }}
+{{- end }}
+{{- $id := dig "leaderElection" "leaderElectionID" "" $v }}
+{{- if and $id (ne $id "dataflow-operator.dataflow.io") }}
+{{- fail (printf "leaderElection.leaderElectionID=%s: the Lease's name is fixed to dataflow-operator.dataflow.io (replicas of the Go operator and of this one must never hold two different Leases); remove the value" $id) }}
+{{- end }}
+{{- if and (not $v.leaderElection.enabled) (gt (int (include "dataflow-operator.replicas" .)) 1) }}
+{{- fail (printf "leaderElection.enabled=false with %s replicas: every replica would reconcile every DataFlow; enable leader election or run 1 replica" (include "dataflow-operator.replicas" .)) }}
+{{- end }}
+{{- if and $v.serviceMonitor.enabled (not $v.metrics.enabled) }}
+{{- fail "serviceMonitor.enabled needs metrics.enabled: with metrics disabled there is nothing to scrape" }}
+{{- end }}
+{{- end }}
