@@ -174,7 +174,9 @@ async function serveChecks(
   }
   const verbose = url.searchParams.has("verbose");
   if (!failed.length && !verbose) return write(res, 200, "ok");
-  const lines = results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed: reason withheld`));
+  // The reason is shown (Kubernetes withholds it): these checks are the operator's own and say what
+  // is missing (a cache not synced yet, a Lease it may not take), nothing secret.
+  const lines = results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.reason}`));
   for (const ex of url.searchParams.getAll("exclude")) lines.push(`[+]${ex} excluded: ok`);
   lines.push(failed.length ? `${kind} check failed` : `${kind} check passed`);
   write(res, failed.length ? 500 : 200, lines.join("\n") + "\n");

@@ -15,7 +15,7 @@ import process from "node:process";
 import { ControlPlane } from "../controlplane/harness.ts";
 import { forbidden, readAuditLog } from "./audit.ts";
 import { dataflow, type DataFlowBody } from "./fixtures.ts";
-import { CRD_NAME, OPERATOR_NAMESPACE } from "./install.ts";
+import { OPERATOR_NAMESPACE, waitForCrdEstablished } from "./install.ts";
 import { helmBinary, type Manifest, repoRoot, runCommand } from "./manifests.ts";
 import { eventually } from "./observe.ts";
 import { operatorCommand, OperatorProcess } from "./operator-process.ts";
@@ -97,19 +97,6 @@ async function reconciled(cp: ControlPlane, ns: string, name: string, op: Operat
   );
 }
 
-async function waitForCrd(cp: ControlPlane): Promise<void> {
-  await eventually("the CRD Established", async () => {
-    const r = await cp.kubectl([
-      "get",
-      "crd",
-      CRD_NAME,
-      "-o",
-      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-    ]);
-    return r.stdout.trim() === "True" ? true : undefined;
-  }, 60_000);
-}
-
 async function applyDataFlow(cp: ControlPlane, ns: string, body: DataFlowBody): Promise<void> {
   await cp.kubectlOk(["apply", "-n", ns, "-f", "-"], { input: JSON.stringify(body) });
 }
@@ -180,7 +167,7 @@ describe("the README's install commands on a fresh cluster", T, () => {
           for (const ns of ["team-a", "team-b", "team-c"]) await cp.kubectlOk(["create", "namespace", ns]);
         }
         await typeCommand(cp, line, await userPath(cp, bin));
-        await waitForCrd(cp);
+        await waitForCrdEstablished(cp);
         op = await startInstalledOperator(cp, "installed-0");
         await op.waitHealthy("/readyz", 120_000);
 

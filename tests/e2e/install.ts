@@ -24,6 +24,11 @@ export async function installCrd(cp: ControlPlane): Promise<void> {
     "-f",
     join(repoRoot, "deploy", "crd.yaml"),
   ]);
+  await waitForCrdEstablished(cp);
+}
+
+/** Waits until the API server serves DataFlows (the CRD's Established condition), 60 s at most. */
+export async function waitForCrdEstablished(cp: ControlPlane): Promise<void> {
   // Polled rather than `kubectl wait`, which fails outright while the CRD has no conditions yet.
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {

@@ -90,7 +90,7 @@ describe("observe HTTP endpoints", () => {
     });
     const failing = await get(srv.port, "/readyz");
     assert.equal(failing.status, 500);
-    assert.equal(failing.body, "[-]informer-things failed: reason withheld\n[+]db ok\nreadyz check failed\n");
+    assert.equal(failing.body, "[-]informer-things failed: not synced\n[+]db ok\nreadyz check failed\n");
     assert.equal((await get(srv.port, "/readyz?exclude=informer-things")).status, 200);
     assert.match(
       (await get(srv.port, "/readyz?exclude=informer-things&verbose")).body,
@@ -191,7 +191,7 @@ describe("manager", () => {
     await waitFor(() => informer.isStale(), "staleness");
     failing = await get(port, "/readyz");
     assert.equal(failing.status, 500);
-    assert.match(failing.body, /\[-\]informer-cms failed: reason withheld/);
+    assert.match(failing.body, /\[-\]informer-cms failed: watch is stale/);
     assert.equal((await get(port, "/healthz")).status, 200, "liveness is not affected");
     api.intercept = undefined;
     await waitFor(() => !informer.isStale(), "recovery");
