@@ -326,7 +326,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     /** The deletion branch: remove what we own, report, release the finalizer. */
     async function finalize(dying: DataFlow): Promise<ReconcileResult> {
       if (!(dying.metadata.finalizers ?? []).includes(FINALIZER)) return;
-      let deleted = 0;
+      const deleted: string[] = [];
       try {
         for (
           const [rt, objName] of [[builtin.Deployment, deploymentName(name)], [
@@ -349,7 +349,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
               preconditions: { uid: live.metadata?.uid },
               signal,
             });
-            deleted++;
+            deleted.push(rt.kind);
             wrote("deleted", rt.kind, objName);
           } catch (err) {
             if (!isNotFound(err)) throw err;
@@ -359,9 +359,10 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         emit(dying, "Warning", "CleanupFailed", `Failed to cleanup resources: ${failureText(err)}`);
         throw err;
       }
-      if (deleted > 0 || dying.status?.phase !== "Stopped") {
-        emit(dying, "Normal", "ResourcesDeleted", "Deleted Deployment and ConfigMap");
-      }
+      // Only what was really deleted: the Go operator's text when both objects were the operator's
+      // ("Deleted Deployment and ConfigMap"), the one kind when only one was, no event when neither
+      // was (foreign objects, or a retry after the deletes already happened).
+      if (deleted.length) emit(dying, "Normal", "ResourcesDeleted", `Deleted ${deleted.join(" and ")}`);
       let latest = dying;
       try {
         latest = await writeStatus(dying, {

@@ -188,5 +188,22 @@ describe("reconciler: ownership, failures, deletion", () => {
     await t.run();
     assert.ok(t.dep(), "the foreign Deployment survives");
     assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined);
+    // Honest: only the ConfigMap was the operator's, so only it is reported deleted.
+    assert.deepEqual(t.events.calls.filter((c) => c.reason === "ResourcesDeleted").map((c) => c.message), [
+      "Deleted ConfigMap",
+    ]);
+  });
+
+  it("deletion with nothing of its own to delete emits no ResourcesDeleted", async () => {
+    const t = setup();
+    t.kube.seed(builtin.Deployment, { metadata: { name: "dataflow-orders", namespace: NS }, spec: {} });
+    t.kube.seed(builtin.ConfigMap, { metadata: { name: "dataflow-orders-spec", namespace: NS }, data: {} });
+    t.kube.seed(DataFlowType, sample());
+    await t.run().catch(() => {}); // refuses the foreign objects
+    await t.kube.delete(DataFlowType, "orders", { namespace: NS });
+    await t.run();
+    assert.ok(t.dep() && t.cm(), "both foreign objects survive");
+    assert.equal(t.kube.lookup(DataFlowType, NS, "orders"), undefined, "the finalizer was released");
+    assert.deepEqual(t.events.reasons().filter((r) => r === "ResourcesDeleted"), []);
   });
 });
