@@ -4,7 +4,7 @@
  * {@link Transport} (a fake, a fault injector) and every higher layer works unchanged.
  */
 import { type Credentials, type CredentialSource, staticCredentials } from "./credentials.ts";
-import { ConnectionError } from "./errors.ts";
+import { ConfigError, ConnectionError } from "./errors.ts";
 import { describeNetworkError } from "./network-errors.ts";
 import { createTlsFetcher, runtimeVersion, type TlsFetcher, type TlsSettings } from "./tls.ts";
 
@@ -109,6 +109,8 @@ export class HttpTransport implements Transport {
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
+      // A configuration the runtime cannot honour (tls.ts says which and what to do): not a network error.
+      if (err instanceof ConfigError) throw err;
       const e = err as Error;
       throw new ConnectionError(`${req.method} ${req.path}: ${describeNetworkError(e, this.server)}`, {
         code: 0,
