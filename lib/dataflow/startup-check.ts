@@ -15,8 +15,11 @@ import { parseAllDocuments } from "yaml";
 import type { KubeClient } from "../kube/client.ts";
 import { ApiError, ConfigError, ConnectionError, errorFromResponse, isRetryable } from "../kube/errors.ts";
 import { builtin, resourceType } from "../kube/resources.ts";
+import { logger } from "../observe/log.ts";
 import { RBAC_YAML } from "./manifests.generated.ts";
 import { API_VERSION } from "./schema.ts";
+
+const log = logger("operator", "startup-check");
 
 /** A failed step: `message` says what is wrong and how to fix it; `exitCode` 1 (or 2 for configuration). */
 export class StartupCheckError extends Error {
@@ -132,6 +135,7 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
         // it gets half the budget.
         const left = deadline - Date.now() - (err instanceof ConnectionError ? budget / 2 : 0);
         if (signal.aborted || left <= 0 || !isRetryable(err)) throw err;
+        log.debug("start-up check ({step}): {error}; retrying", { step, error: (err as Error).message });
         await new Promise((r) => setTimeout(r, Math.min(left, 250 * 2 ** Math.min(attempt, 3))));
       }
     }
@@ -140,13 +144,11 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
   // 1. Reachable: any HTTP answer will do (an unauthenticated /version is allowed everywhere).
   let version: Response;
   try {
-    version = await ask("reachable", async (signal) => {
-      const res = await client.transport.request({ method: "GET", path: "/version", signal });
-      if (res.status >= 500 || res.status === 429) {
-        throw errorFromResponse(res.status, await res.text().catch(() => ""), "GET /version");
-      }
-      return res;
-    });
+    // Any HTTP answer proves the server reachable, a 429 or a 5xx too (later steps retry those).
+    version = await ask(
+      "reachable",
+      (signal) => client.transport.request({ method: "GET", path: "/version", signal }),
+    );
   } catch (err) {
     if (err instanceof StartupCheckError) throw err;
     const why = err instanceof ConnectionError

@@ -65,12 +65,13 @@ export class LeaderElector {
     if (!options.leaseName) throw new TypeError("leader election: a lease name is required");
     if (!options.namespace) throw new TypeError("leader election: a namespace is required");
     this.#clock = options.clock ?? realClock;
-    // One request per attempt, no retries inside it: the elector retries every retry period on its
-    // own. The client's backoff (up to seconds between tries) could otherwise hold a renewal past
-    // the renew deadline although the API server was back in time, e.g. after a 5 s restart.
+    // Quick retries inside an attempt (100 ms doubling to 1 s; Retry-After as asked), bounded by the
+    // attempt's deadline: the client's default backoff (up to 10 s between tries) could hold a
+    // renewal past the renew deadline although the API server was back in time, e.g. after a 5 s
+    // restart, while no retries at all would lose every attempt to a short burst of 429s.
     this.#client = new KubeClient(options.client.transport, {
       namespace: options.client.namespace,
-      retry: { maxRetries: 0 },
+      retry: { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 1_000 },
       registry: options.registry,
     });
     this.#status = (options.registry ?? defaultRegistry).gauge(

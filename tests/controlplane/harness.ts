@@ -173,6 +173,7 @@ export class ControlPlane {
   #users = Math.floor(Math.random() * 1e6);
   #attached = false;
   info!: ControlPlaneInfo;
+  #keepAuditLog = true;
 
   /** A handle on a control plane another process started (kubectl and minting work; restarts do not). */
   static attach(info: ControlPlaneInfo, ca: { certPath: string; keyPath: string }): ControlPlane {
@@ -183,9 +184,14 @@ export class ControlPlane {
     return cp;
   }
 
-  /** Starts etcd and kube-apiserver; throws with the log tail when either does not come up. */
-  static async start(options: { binDir?: string } = {}): Promise<ControlPlane> {
+  /**
+   * Starts etcd and kube-apiserver; throws with the log tail when either does not come up.
+   * `keepAudit: false` keeps this control plane's audit log out of tests/audit's comparison: for a
+   * test that takes the operator's permissions away on purpose (its 403s are the point).
+   */
+  static async start(options: { binDir?: string; keepAudit?: boolean } = {}): Promise<ControlPlane> {
     const cp = new ControlPlane();
+    cp.#keepAuditLog = options.keepAudit !== false;
     try {
       await cp.#start(options.binDir ?? await controlPlaneBinaries());
     } catch (err) {
@@ -411,7 +417,7 @@ rules:
    */
   async stop(): Promise<void> {
     if (this.#attached) return;
-    if (process.env.DATAFLOW_AUDIT_DIR && this.#apiserver) {
+    if (process.env.DATAFLOW_AUDIT_DIR && this.#keepAuditLog && this.#apiserver) {
       await this.#keepAudit(process.env.DATAFLOW_AUDIT_DIR);
     }
     await stopProcess(this.#apiserver);

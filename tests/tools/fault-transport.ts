@@ -47,6 +47,11 @@ export interface ThrottleOptions extends RequestFilter {
   count?: number;
   /** The Retry-After header in seconds (default 1); `null` sends none. */
   retryAfterSeconds?: number | null;
+  /**
+   * A burst: throttle only within this many milliseconds from now (default: until `count` were
+   * throttled). Without it, a client sending fewer than `count` requests per pulse never gets through.
+   */
+  forMs?: number;
 }
 
 /** Options of {@link FaultTransport.failShare}. */
@@ -104,7 +109,7 @@ export class FaultTransport implements Transport {
   readonly server: string;
   /** Every request seen, in order. */
   readonly seen: SeenRequest[] = [];
-  #throttle?: ThrottleOptions & { left: number };
+  #throttle?: ThrottleOptions & { left: number; until: number };
   #fail?: FailOptions & { share: number };
   #partition: "none" | "refuse" | "blackhole" = "none";
   #stalled = false;
@@ -120,7 +125,8 @@ export class FaultTransport implements Transport {
 
   /** Answers matching requests with 429 (and Retry-After) until `count` were throttled or {@link heal}. */
   throttle(options: ThrottleOptions = {}): void {
-    this.#throttle = { retryAfterSeconds: 1, ...options, left: options.count ?? Infinity };
+    const until = options.forMs === undefined ? Infinity : Date.now() + options.forMs;
+    this.#throttle = { retryAfterSeconds: 1, ...options, left: options.count ?? Infinity, until };
   }
 
   /** Answers a `share` (0..1) of matching requests with a 5xx Status (500 by default). */
@@ -206,7 +212,7 @@ export class FaultTransport implements Transport {
       });
     }
     const t = this.#throttle;
-    if (t && t.left > 0 && matches(t, verb, req.path)) {
+    if (t && t.left > 0 && Date.now() < t.until && matches(t, verb, req.path)) {
       t.left--;
       rec.outcome = "throttled";
       const headers: Record<string, string> = { "content-type": "application/json" };
