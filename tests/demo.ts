@@ -173,6 +173,8 @@ async function main(): Promise<number> {
     env: {
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
       PROCESSOR_IMAGE: "ghcr.io/dataflow-operator/dataflow:latest",
+      // The processor pods' init container render-spec (deploy/operator.yaml's value).
+      OPERATOR_IMAGE: "dataflow-operator:0.1.0",
       OPERATOR_NAMESPACE: "dataflow-system",
       // The Events' reportingInstance (in a cluster the pod name comes from the downward API).
       POD_NAME: "dataflow-operator-demo",

@@ -3,13 +3,14 @@
  * `run` (default), `crd`, `manifests`, `version`, `--help`. Flags and environment follow the Go
  * operator (`--metrics-bind-address`, `--health-probe-bind-address`, LOG_LEVEL, PROCESSOR_IMAGE,
  * PROCESSOR_LOG_LEVEL, OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE, the zap flags: see
- * flags.ts) plus `--kubeconfig`, `--context`, `--namespace` and `--leader-elect` (on by default).
+ * flags.ts) plus `--kubeconfig`, `--context`, `--namespace` and `--leader-elect` (on by default),
+ * and PROCESSOR_POLICY (what tenants may ask for: policy.ts).
  */
 import process from "node:process";
 import { connect } from "../kube/config.ts";
 import { ConfigError } from "../kube/errors.ts";
 import { configureLogging, logger } from "../observe/log.ts";
-import { DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
+import { DEFAULT_OPERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
 import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
 import { crdYaml } from "./crd.ts";
 import { installManifests, parseNamespaceList } from "./install-manifests.ts";
@@ -21,6 +22,7 @@ import {
   resolveRunSettings,
   type RunSettings,
 } from "./flags.ts";
+import { renderSpecMain } from "./render-spec.ts";
 import { guardStdio, logSink, writeFlushed } from "./stdio.ts";
 import { startupCheck, StartupCheckError } from "./startup-check.ts";
 import { IN_CLUSTER_SOURCE } from "../kube/incluster.ts";
@@ -45,6 +47,9 @@ Commands:
   manifests   print the CRD, RBAC and operator manifests (cluster mode); with
               --namespaces a,b: Roles only in those namespaces, the operator watching only them
   version     print the version
+  render-spec the processor pod's init container: resolve the SecretRefs of the ConfigMap's
+              spec.json from mounted Secret files into an in-memory spec.json and TLS files
+              (render-spec --help)
 
 Flags of run:
   --kubeconfig <path>                  kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)
@@ -81,9 +86,14 @@ Environment:
   LOG_LEVEL                 trace, debug, info (default), warning, error; debug logs every API write and event
   LOG_FORMAT                json (default) or text; anything else exits 2
   PROCESSOR_IMAGE           processor image (default ${DEFAULT_PROCESSOR_IMAGE_REPO}:${VERSION})
+  OPERATOR_IMAGE            the operator's own image, run as each processor pod's init container
+                            render-spec (default ${DEFAULT_OPERATOR_IMAGE}; a warning when unset)
   PROCESSOR_LOG_LEVEL       LOG_LEVEL of the processor pods (default info)
   PROCESSOR_POD_SECURITY_CONTEXT, PROCESSOR_SECURITY_CONTEXT
                             JSON pod / container securityContext replacing the hardened defaults
+  PROCESSOR_POLICY          JSON: what DataFlows may ask for (node-selector keys, tolerations, CPU
+                            and memory maxima, extended resources); unset: the defaults in README.md
+                            "Multi-tenancy"; a bad policy exits 2 naming the field
   OPERATOR_DEPLOYMENT_NAME, OPERATOR_NAMESPACE
                             the operator's own Deployment: a change of it re-reconciles every DataFlow
 `;
@@ -120,6 +130,7 @@ function parseJsonEnv<T>(env: CliIo["env"], name: string): T | undefined {
 export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
   return {
     image: env.PROCESSOR_IMAGE || `${DEFAULT_PROCESSOR_IMAGE_REPO}:${VERSION}`,
+    operatorImage: env.OPERATOR_IMAGE || DEFAULT_OPERATOR_IMAGE,
     logLevel: env.PROCESSOR_LOG_LEVEL || "info",
     podSecurityContext: parseJsonEnv(env, "PROCESSOR_POD_SECURITY_CONTEXT"),
     containerSecurityContext: parseJsonEnv(env, "PROCESSOR_SECURITY_CONTEXT"),
@@ -132,6 +143,8 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   if (io === defaultIo) guardStdio();
+  // The init container's command: its own flags, no connection, no logging set-up.
+  if (argv[0] === "render-spec") return await renderSpecMain(argv.slice(1), io);
   let parsed: CommandLine;
   try {
     parsed = parseCommandLine(argv);
@@ -198,6 +211,13 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   try {
     const { leaderElect, namespaces, concurrency, cacheSyncTimeoutMs } = settings;
     const processor = processorSettingsFromEnv(io.env);
+    if (!io.env.OPERATOR_IMAGE) {
+      log.warning(
+        "OPERATOR_IMAGE is not set: processor pods run their init container render-spec from {image}; " +
+          "set OPERATOR_IMAGE to the image this operator runs as",
+        { image: processor.operatorImage },
+      );
+    }
     const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
     // In a pod: the pod's namespace. Outside a cluster, not the kubeconfig's namespace (often
     // `default`, where the shipped RBAC grants no Lease) but the shipped install's namespace.
@@ -220,12 +240,14 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       source: conn.source,
       scope: namespaces ? `namespaces ${namespaces.join(", ")}` : "all namespaces",
       processorImage: processor.image,
+      processorPolicy: JSON.stringify(settings.processorPolicy),
       leaderElection: leaderElect ? `${leaseNamespace}/${LEASE_NAME}` : "off",
     });
     const operator = createOperator({
       client: conn.client,
       namespaces,
       processor,
+      processorPolicy: settings.processorPolicy,
       concurrency,
       operatorDeployment: opName && opNs ? { name: opName, namespace: opNs } : undefined,
       leaderElection: leaderElect

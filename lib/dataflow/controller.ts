@@ -24,6 +24,7 @@ import {
 import type { ProcessorSettings } from "./builders.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
 import { DataFlowType, EVENT_COMPONENT, OWNED_SELECTOR } from "./names.ts";
+import type { ProcessorPolicy } from "./policy.ts";
 import { createReconciler, type DataFlowCache } from "./reconciler.ts";
 import { API_VERSION, type DataFlow, type DataFlowSpec, KIND } from "./schema.ts";
 import { collectSecretRefs, secretKeysFromManagedFields } from "./secrets.ts";
@@ -42,6 +43,8 @@ export interface OperatorOptions {
   /** Watch only these namespaces, one informer each (default: all namespaces). */
   namespaces?: string[];
   processor: ProcessorSettings;
+  /** What DataFlows may ask for in placement and resources (default: DEFAULT_PROCESSOR_POLICY). */
+  processorPolicy?: ProcessorPolicy;
   /** The operator's own Deployment: a change of it re-reconciles every DataFlow. */
   operatorDeployment?: { name: string; namespace: string };
   /** Lease election (default off here; the CLI turns it on). */
@@ -155,6 +158,7 @@ export function createOperator(options: OperatorOptions): Operator {
     client: writer,
     events,
     settings: options.processor,
+    policy: options.processorPolicy,
     metrics: new DataFlowStatusMetric(registry),
   });
 

@@ -14,6 +14,7 @@ import { toLogFormat } from "../observe/log.ts";
 import { ConfigError } from "../kube/errors.ts";
 import { isInCluster } from "../kube/incluster.ts";
 import { parseNamespaceList } from "./install-manifests.ts";
+import { parseProcessorPolicy, type ProcessorPolicy } from "./policy.ts";
 
 /** A command line the operator refuses (an unknown flag, a missing value): exit code 2. */
 export class UsageError extends Error {
@@ -217,6 +218,8 @@ export interface RunSettings {
   logFile?: string;
   /** Go operator flags given that have no effect, as typed (`--zap-time-encoding=iso8601`). */
   ignoredFlags: string[];
+  /** What tenants may ask for in placement and resources (PROCESSOR_POLICY; default: policy.ts). */
+  processorPolicy: ProcessorPolicy;
 }
 
 /**
@@ -275,6 +278,7 @@ export function resolveRunSettings(cli: CommandLine, env: Record<string, string 
     : zapFormat ?? (devel ? "text" : "json");
 
   const logFile = v["log-file"] || undefined;
+  const processorPolicy = parseProcessorPolicy(env.PROCESSOR_POLICY);
   const ignoredFlags = IGNORED_GO_FLAGS.filter((f) => v[f] !== undefined).map((f) =>
     `${cli.spelled[f]}=${v[f]}`
   );
@@ -289,6 +293,7 @@ export function resolveRunSettings(cli: CommandLine, env: Record<string, string 
     logFormat,
     logFile,
     ignoredFlags,
+    processorPolicy,
   };
 }
 

@@ -33,6 +33,12 @@ import {
   isControlledBy,
 } from "./names.ts";
 import { ConfigMapKind, DeploymentKind, ensureOwned, type KubeWrites, NotOwnedError } from "./owned.ts";
+import {
+  checkPlacement,
+  DEFAULT_PROCESSOR_POLICY,
+  policyViolationMessage,
+  type ProcessorPolicy,
+} from "./policy.ts";
 import { API_VERSION, checkSpec, type DataFlow, KIND } from "./schema.ts";
 import { collectSecretRefs, resolveSecretRefs, type SecretMeta } from "./secrets.ts";
 import { phaseFromDeployment, type PhaseReport, statusPatch } from "./status.ts";
@@ -53,6 +59,8 @@ export interface ReconcilerDeps {
   client: KubeWrites;
   events: EventSink;
   settings: ProcessorSettings;
+  /** What a DataFlow may ask for in placement and resources (default: DEFAULT_PROCESSOR_POLICY). */
+  policy?: ProcessorPolicy;
   metrics?: DataFlowStatusMetric;
   now?: () => Date;
   /** Delay before re-checking a name taken by an object we do not own (default 60 s). */
@@ -222,6 +230,16 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
       return; // only a spec change can fix it, and that triggers a reconcile
     }
     const spec = check.spec;
+
+    // The admin's processor policy, before anything is built: a violation writes nothing for the
+    // processor (a running one keeps its last accepted Deployment) until the spec or the policy
+    // changes (a policy change restarts the operator, which reconciles every DataFlow).
+    const violations = checkPlacement(spec, deps.policy ?? DEFAULT_PROCESSOR_POLICY);
+    if (violations.length) {
+      const message = policyViolationMessage(violations);
+      await fail(current, { phase: "Error", message, reason: "PolicyViolation" }, "PolicyViolation", message);
+      return;
+    }
 
     const resolution = resolveSecretRefs(
       collectSecretRefs(spec),

@@ -1,20 +1,79 @@
 /**
  * Secret references: finding them in a spec, checking them against Secret *metadata* (the
- * operator never reads a secret value), and turning them into file paths for the processor.
+ * operator never reads a secret value), which plain field each one fills (from the schema), and
+ * where the processor pod's init container finds their values (mounted Secret files).
  *
  * Which keys a Secret holds is read from its managedFields (`f:data` / `f:stringData` entries),
  * which every API write records; so even the key check needs no secret value. A Secret whose
  * managedFields were cleared cannot be key-checked and is trusted (kubelet then reports a missing
  * key on the pod).
  */
-import type { DataFlowSpec, SecretRef } from "./schema.ts";
+import { z } from "zod";
+import { type DataFlowSpec, DataFlowSpecSchema, type SecretRef } from "./schema.ts";
 
-/** Where the referenced Secrets are mounted in the processor container. */
+/** Where the referenced Secrets are mounted in the init container (`<dir>/<secret>/<key>`). */
 export const SECRETS_DIR = "/var/run/dataflow/secrets";
 
-/** The file the processor reads a SecretRef's value from. */
-export function secretFilePath(secretName: string, key: string): string {
-  return `${SECRETS_DIR}/${secretName}/${key}`;
+/** The file holding a SecretRef's value, as the kubelet projects it: `<dir>/<secret>/<key>`. */
+export function secretFilePath(secretName: string, key: string, dir: string = SECRETS_DIR): string {
+  return `${dir}/${secretName}/${key}`;
+}
+
+/** What a SecretRef's value becomes in the rendered spec (the Go operator's rules). */
+export type SecretRefTarget =
+  /** replaces the plain string field `<field>` */
+  | "value"
+  /** `brokers`: split on `,`, each part trimmed, empty parts dropped */
+  | "list"
+  /** TLS `cert`/`key`/`ca`: written to a file whose path goes into `<field>File` */
+  | "file";
+
+/** One `*SecretRef` field of the API, found in the schema. */
+export interface SecretRefField {
+  /** Its path with `[]` for list items: `spec.transformations[].router.routes[].sink.kafka.brokersSecretRef`. */
+  path: string;
+  /** The plain field its value fills: `brokers`, `connectionString`, `certFile`. */
+  twin: string;
+  target: SecretRefTarget;
+}
+
+const REF_SUFFIX = "SecretRef";
+let refFields: SecretRefField[] | undefined;
+
+/**
+ * Every `*SecretRef` field of the DataFlow spec, from the zod schema (so a field added there is
+ * covered without a list to update): `<x>SecretRef` fills its twin `<x>` (a list field is split
+ * on commas), or, where the object has no `<x>` but an `<x>File` (TLS), a file at that path.
+ * @throws Error when a SecretRef has neither twin (the schema needs a rule for it first)
+ */
+export function secretRefFields(): SecretRefField[] {
+  if (refFields) return refFields;
+  type Node = { type?: string; properties?: Record<string, Node>; items?: Node };
+  const out: SecretRefField[] = [];
+  const visit = (node: Node | undefined, path: string) => {
+    if (!node || typeof node !== "object") return;
+    for (const [k, v] of Object.entries(node.properties ?? {})) {
+      if (!k.endsWith(REF_SUFFIX)) {
+        visit(v, `${path}.${k}`);
+        continue;
+      }
+      const base = k.slice(0, -REF_SUFFIX.length);
+      const plain = node.properties![base];
+      if (plain) {
+        out.push({ path: `${path}.${k}`, twin: base, target: plain.type === "array" ? "list" : "value" });
+      } else if (node.properties![`${base}File`]) {
+        out.push({ path: `${path}.${k}`, twin: `${base}File`, target: "file" });
+      } else throw new Error(`${path}.${k} has no plain field ${base} or ${base}File to resolve into`);
+    }
+    if (node.items) visit(node.items, `${path}[]`);
+  };
+  visit(z.toJSONSchema(DataFlowSpecSchema, { io: "input" }) as Node, "spec");
+  return refFields = out;
+}
+
+/** A concrete field path (`spec.transformations[0].router...`) in {@link SecretRefField.path}'s form. */
+export function refFieldPattern(field: string): string {
+  return field.replace(/\[\d+\]/g, "[]");
 }
 
 /** One SecretRef found in a spec. */
@@ -24,17 +83,21 @@ export interface SecretRefUse {
   ref: SecretRef;
 }
 
+/** Called with each `*SecretRef` object, its field path, and the object holding it under `key`. */
+export type RefVisitor = (
+  ref: SecretRef & Record<string, unknown>,
+  field: string,
+  parent: Record<string, unknown>,
+  key: string,
+) => void;
+
 /**
  * Walks the parts of the spec that are in use: for an object with a `type`, only the block named
  * by the type (a `kafka` block on a `postgresql` source is ignored, as in the Go operator). The
  * error sink's references are included (the Go operator forgot them).
- * @param visit called with each `*SecretRef` object and its field path; may mutate it
+ * @param visit called with each `*SecretRef` object; may mutate it and its parent
  */
-function walk(
-  node: unknown,
-  path: string,
-  visit: (ref: SecretRef & Record<string, unknown>, field: string) => void,
-) {
+function walk(node: unknown, path: string, visit: RefVisitor) {
   if (Array.isArray(node)) {
     node.forEach((item, i) => walk(item, `${path}[${i}]`, visit));
     return;
@@ -46,7 +109,7 @@ function walk(
     if (v === undefined) continue;
     if (active !== undefined && k !== active && k !== "type") continue;
     if (k.endsWith("SecretRef") && v && typeof v === "object") {
-      visit(v as SecretRef & Record<string, unknown>, `${path}.${k}`);
+      visit(v as SecretRef & Record<string, unknown>, `${path}.${k}`, obj, k);
     } else walk(v, `${path}.${k}`, visit);
   }
 }
@@ -61,17 +124,22 @@ export function collectSecretRefs(spec: DataFlowSpec): SecretRefUse[] {
 }
 
 /**
- * The spec as the processor reads it from spec.json: every used `*SecretRef` gains `path`, the
- * file holding its value, and loses `namespace` (always the DataFlow's own). Never a value.
+ * Visits every `*SecretRef` of the parts of a spec in use (as {@link collectSecretRefs} finds them)
+ * with the object holding it, so a renderer can fill the ref's plain twin in place.
  */
-export function processorSpec(spec: DataFlowSpec): DataFlowSpec {
+export function forEachSecretRef(spec: Record<string, unknown>, visit: RefVisitor): void {
+  for (const part of ["source", "sink", "transformations", "errors"]) walk(spec[part], `spec.${part}`, visit);
+}
+
+/**
+ * The spec as the ConfigMap's spec.json holds it: references only, every used `*SecretRef` as
+ * `{name, key}` (its `namespace`, always the DataFlow's own, dropped). Never a value.
+ */
+export function configMapSpec(spec: DataFlowSpec): DataFlowSpec {
   const copy = structuredClone(spec);
-  for (const part of ["source", "sink", "transformations", "errors"] as const) {
-    walk(copy[part], `spec.${part}`, (ref) => {
-      delete ref.namespace;
-      ref.path = secretFilePath(ref.name, ref.key);
-    });
-  }
+  forEachSecretRef(copy as Record<string, unknown>, (ref) => {
+    delete ref.namespace;
+  });
   return copy;
 }
 

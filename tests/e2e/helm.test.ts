@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { processorSettingsFromEnv } from "../../lib/dataflow/cli.ts";
+import { DEFAULT_PROCESSOR_POLICY, parseProcessorPolicy } from "../../lib/dataflow/policy.ts";
 import { freshNamespace } from "../controlplane/env.ts";
 import { ControlPlane } from "../controlplane/harness.ts";
 import { installCrd } from "./install.ts";
@@ -44,6 +45,8 @@ const custom = {
   "image.pullPolicy": "Always",
   processorImage: "registry.example/dataflow-processor:9.9.9",
   processorLogLevel: "debug",
+  "processorPolicy.resources.maxCpu": "16",
+  "processorPolicy.tolerations.allowedKeys": ["dedicated"],
   logLevel: "debug",
   watchNamespace: "team-a",
   "leaderElection.enabled": false,
@@ -270,6 +273,8 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
       assert.deepEqual(e.OPERATOR_NAMESPACE, { fieldRef: { fieldPath: "metadata.namespace" } });
       assert.equal(e.OPERATOR_DEPLOYMENT_NAME, "dataflow-operator");
       assert.equal(e.PROCESSOR_IMAGE, "ghcr.io/dataflow-operator/dataflow:latest");
+      // The processor pods' init container runs the image the operator itself runs as.
+      assert.equal(e.OPERATOR_IMAGE, c.image);
       assert.equal(e.LOG_LEVEL, "info");
 
       const crd = pick(objects, "CustomResourceDefinition");
@@ -377,7 +382,14 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
     assert.deepEqual(c.resources, custom.resources);
     const e = env(c);
     assert.equal(e.PROCESSOR_IMAGE, custom.processorImage);
+    assert.equal(e.OPERATOR_IMAGE, "registry.example/dataflow-operator:1.2.3");
     assert.equal(e.PROCESSOR_LOG_LEVEL, "debug");
+    // The policy reaches the operator as JSON it accepts, the values not set keeping their defaults.
+    assert.deepEqual(parseProcessorPolicy(e.PROCESSOR_POLICY as string), {
+      ...DEFAULT_PROCESSOR_POLICY,
+      tolerations: { ...DEFAULT_PROCESSOR_POLICY.tolerations, allowedKeys: ["dedicated"] },
+      resources: { ...DEFAULT_PROCESSOR_POLICY.resources, maxCpu: "16" },
+    });
     assert.equal(e.LOG_LEVEL, "debug");
     assert.equal(e.OPERATOR_DEPLOYMENT_NAME, "df-dataflow-operator");
     assert.equal(e.EXTRA, "1");
@@ -582,6 +594,7 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
       "image.registry": "x",
       "metrics.path": "/m",
       "gui.ingress.bogusToo": true,
+      "processorPolicy.resources.maxGpu": 8,
     });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /values don't meet the specifications of the schema/);
@@ -589,6 +602,7 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
     assert.match(r.stderr, /at '\/image': additional properties 'registry' not allowed/);
     assert.match(r.stderr, /at '\/metrics': additional properties 'path' not allowed/);
     assert.match(r.stderr, /at '\/gui\/ingress': additional properties 'bogusToo' not allowed/);
+    assert.match(r.stderr, /at '\/processorPolicy\/resources': additional properties 'maxGpu' not allowed/);
     const typed = await helmTemplate("dataflow-operator", ns, { "metrics.port": -1 });
     assert.notEqual(typed.code, 0);
     assert.match(typed.stderr, /at '\/metrics\/port': minimum: got -1, want 1/);

@@ -19,6 +19,8 @@ import { SecretValues } from "./fixtures.ts";
 
 /** The processor image the suite configures (and finds in the Deployments). */
 export const PROCESSOR_IMAGE = "registry.example/dataflow-processor:e2e";
+/** The operator image the suite configures (OPERATOR_IMAGE: the processor pods' init container). */
+export const OPERATOR_IMAGE = "registry.example/dataflow-operator:e2e";
 /** Milliseconds of quiet after which "nothing (more) happened" is asserted. */
 export const SETTLE_MS = 4_000;
 
@@ -35,6 +37,8 @@ export interface ManifestContainer {
   args: string[];
   /** The names of the environment variables it sets. */
   envNames: string[];
+  /** Its PROCESSOR_POLICY (the operator's default policy), run as given. */
+  processorPolicy: string;
 }
 
 async function manifestContainer(): Promise<ManifestContainer> {
@@ -44,6 +48,7 @@ async function manifestContainer(): Promise<ManifestContainer> {
   return {
     args: c.args.slice(1).filter((a: string) => !/^--(metrics|health-probe)-bind-address=/.test(a)),
     envNames: c.env.map((e: { name: string }) => e.name),
+    processorPolicy: c.env.find((e: { name: string }) => e.name === "PROCESSOR_POLICY")?.value ?? "",
   };
 }
 
@@ -93,9 +98,11 @@ export class OperatorSuite {
         // debug: every API write and every event emission is logged, so the no-secret check covers them.
         LOG_LEVEL: "debug",
         PROCESSOR_IMAGE,
+        OPERATOR_IMAGE,
         PROCESSOR_LOG_LEVEL: "warn",
         // Exercises the watch of the operator's own Deployment under deploy/rbac.yaml as well.
         OPERATOR_DEPLOYMENT_NAME: "dataflow-operator",
+        PROCESSOR_POLICY: this.manifest.processorPolicy,
       },
     });
     this.operators.push(op);

@@ -27,7 +27,7 @@ import {
   sleep,
   sumOf,
 } from "./observe.ts";
-import { maybe, OperatorSuite, PROCESSOR_IMAGE, SETTLE_MS } from "./operator-suite.ts";
+import { maybe, OPERATOR_IMAGE, OperatorSuite, PROCESSOR_IMAGE, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
 import { dryRunServer } from "./manifests.ts";
 
@@ -93,9 +93,12 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     }
     const spec = JSON.parse(cm.data!["spec.json"]);
     assert.equal(spec.source.kafka.topic, "orders");
-    const ref = spec.sink.postgresql.connectionStringSecretRef;
-    assert.equal(ref.name, "orders-db");
-    assert.match(ref.path, /^\//, "spec.json points at the mounted secret file");
+    // The ConfigMap holds the reference only; the init container resolves it (processor-contract.test.ts).
+    assert.deepEqual(spec.sink.postgresql.connectionStringSecretRef, {
+      name: "orders-db",
+      key: "connectionString",
+    });
+    assert.equal(spec.sink.postgresql.connectionString, undefined);
 
     const pod = dep.spec!.template!;
     assert.deepEqual(pod.metadata?.labels, {
@@ -116,14 +119,35 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     assert.deepEqual(c.env, [{ name: "LOG_LEVEL", value: "warn" }]);
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"]);
-    // Exactly the referenced key, read-only, at the path spec.json names.
+    // runAsUser as well as runAsNonRoot: the Go operator's processor image has no USER.
+    assert.equal(pod.spec!.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.spec!.securityContext?.runAsUser, 65532);
+    // The processor reads the rendered spec, read-only, from an in-memory emptyDir; no Secret.
+    assert.deepEqual(c.volumeMounts, [{ name: "spec", mountPath: "/etc/dataflow", readOnly: true }]);
+    const spill = pod.spec!.volumes!.find((v) => v.name === "spec")!;
+    assert.equal(spill.emptyDir?.medium, "Memory");
+    // The init container (the operator's image) alone mounts the ConfigMap and exactly the
+    // referenced key of the Secret, read-only.
+    const [init] = pod.spec!.initContainers!;
+    assert.equal(init.name, "render-spec");
+    assert.equal(init.image, OPERATOR_IMAGE);
+    assert.equal(init.args![0], "render-spec");
+    assert.equal(init.securityContext?.allowPrivilegeEscalation, false);
+    assert.deepEqual(init.securityContext?.capabilities?.drop, ["ALL"]);
     const vol = pod.spec!.volumes!.find((v) => v.secret?.secretName === "orders-db")!;
     assert.deepEqual(vol.secret!.items!.map((i) => i.key), ["connectionString"]);
-    const mount = c.volumeMounts!.find((m) => m.name === vol.name)!;
+    const mount = init.volumeMounts!.find((m) => m.name === vol.name)!;
     assert.equal(mount.readOnly, true);
-    assert.ok(ref.path.startsWith(mount.mountPath + "/"), `${ref.path} is not under ${mount.mountPath}`);
-    // The processor pod passes the "restricted" Pod Security Standard, as PodSecurity admission
-    // enforces it (a dry-run Pod from the template in a namespace that enforces it).
+    assert.ok(
+      init.args!.some((a) => a === `--secrets-dir=${mount.mountPath.replace(/\/orders-db$/, "")}`),
+      `${mount.mountPath} is not <--secrets-dir>/orders-db`,
+    );
+    assert.ok(
+      init.volumeMounts!.some((m) => m.name === "spec" && m.mountPath === "/etc/dataflow" && !m.readOnly),
+    );
+    // The processor pod, its init container included, passes the "restricted" Pod Security
+    // Standard, as PodSecurity admission enforces it (a dry-run Pod from the template in a
+    // namespace that enforces it).
     const psa = await freshNamespace(cp, "psa");
     await cp.kubectlOk(["label", "namespace", psa, "pod-security.kubernetes.io/enforce=restricted"]);
     const probe = {

@@ -112,7 +112,15 @@ describe(`200 invalid or hostile DataFlows (seed ${SEED})`, T, () => {
     op = await OperatorProcess.start({
       kubeconfig: identity.kubeconfigPath,
       args: ["--leader-elect=false"],
-      env: { LOG_LEVEL: "debug", OPERATOR_NAMESPACE, PROCESSOR_IMAGE: "registry.example/processor:hostile" },
+      env: {
+        LOG_LEVEL: "debug",
+        OPERATOR_NAMESPACE,
+        PROCESSOR_IMAGE: "registry.example/processor:hostile",
+        // Node-selector keys the default processor policy refuses (`zone`, non-ASCII keys) must
+        // reach the API server here: these cases are about what the Deployment API refuses. The
+        // policy has its own tests (tests/unit/dataflow/policy.test.ts, tests/e2e/policy.test.ts).
+        PROCESSOR_POLICY: JSON.stringify({ nodeSelector: { allowedKeys: ["*"] } }),
+      },
     });
     await op.waitHealthy("/readyz", 90_000);
     kubelet = new KubeletStandIn(admin, { namespace: validNs, intervalMs: 1_000 });

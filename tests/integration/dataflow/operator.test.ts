@@ -112,7 +112,11 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
         "--name=orders",
       ]);
       assert.equal(dep.metadata!.ownerReferences![0].controller, true);
-      assert.ok(JSON.parse(cm.data!["spec.json"]).sink.postgresql.connectionStringSecretRef.path);
+      assert.deepEqual(JSON.parse(cm.data!["spec.json"]).sink.postgresql.connectionStringSecretRef, {
+        name: "pg",
+        key: "dsn",
+      });
+      assert.equal(dep.spec!.template.spec!.initContainers![0].name, "render-spec");
       const pending = await waitFor("phase Pending", async () => {
         const d = await df(ns, "orders");
         return d?.status?.phase === "Pending" && d;

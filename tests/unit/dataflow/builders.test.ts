@@ -1,11 +1,16 @@
-/** The owned objects' exact shape: the Go operator's, hardened, with the config hash. */
+/**
+ * The owned objects' exact shape: the Go operator's, hardened, with the config hash, and the
+ * init container that renders the processor's spec.json from the ConfigMap and the Secrets.
+ */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   buildConfigMap,
   buildDeployment,
   configHash,
+  DEFAULT_OPERATOR_IMAGE,
   DEFAULT_RESOURCES,
+  RENDER_RESOURCES,
   specJson,
 } from "../../../lib/dataflow/builders.ts";
 import { checkSpec, type DataFlowSpec } from "../../../lib/dataflow/schema.ts";
@@ -42,7 +47,7 @@ function spec(extra: Record<string, unknown> = {}): DataFlowSpec {
 const mounts = [{ secretName: "pg", volumeName: "secret-0", keys: ["dsn"] }];
 
 describe("owned-object builders", () => {
-  it("ConfigMap dataflow-<name>-spec holds spec.json, labels and the controller reference", () => {
+  it("ConfigMap dataflow-<name>-spec holds spec.json (references only), labels and the controller reference", () => {
     const json = specJson(spec());
     const cm = buildConfigMap(df, json);
     assert.deepEqual(cm.metadata, {
@@ -52,10 +57,10 @@ describe("owned-object builders", () => {
       ownerReferences: [owner],
     });
     assert.deepEqual(Object.keys(cm.data!), ["spec.json"]);
-    assert.equal(
-      JSON.parse(cm.data!["spec.json"]).sink.postgresql.connectionStringSecretRef.path,
-      "/var/run/dataflow/secrets/pg/dsn",
-    );
+    assert.deepEqual(JSON.parse(cm.data!["spec.json"]).sink.postgresql, {
+      table: "t",
+      connectionStringSecretRef: { name: "pg", key: "dsn" },
+    });
   });
 
   it("Deployment dataflow-<name> in the Go operator's shape, hardened", () => {
@@ -63,7 +68,7 @@ describe("owned-object builders", () => {
       spec: spec(),
       mounts,
       hash: "h1",
-      settings: { image: "img:1", logLevel: "debug" },
+      settings: { image: "img:1", operatorImage: "operator:1", logLevel: "debug" },
     });
     assert.equal(d.metadata!.name, "dataflow-orders");
     assert.deepEqual(d.metadata!.ownerReferences, [owner]);
@@ -76,7 +81,37 @@ describe("owned-object builders", () => {
     assert.equal(t.metadata!.annotations![CONFIG_HASH_ANNOTATION], "h1");
     const pod = t.spec!;
     assert.equal(pod.automountServiceAccountToken, false);
-    assert.deepEqual(pod.securityContext, { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } });
+    // runAsUser too: the Go operator's processor image has no USER, and runAsNonRoot alone refuses it.
+    assert.deepEqual(pod.securityContext, {
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      runAsGroup: 65532,
+      fsGroup: 65532,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    const hardened = {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      readOnlyRootFilesystem: true,
+    };
+    // The init container: the operator's image, alone in mounting the ConfigMap and the Secrets.
+    assert.deepEqual(pod.initContainers, [{
+      name: "render-spec",
+      image: "operator:1",
+      args: [
+        "render-spec",
+        "--spec=/var/run/dataflow/config/spec.json",
+        "--secrets-dir=/var/run/dataflow/secrets",
+        "--out=/etc/dataflow",
+      ],
+      volumeMounts: [
+        { name: "config", mountPath: "/var/run/dataflow/config", readOnly: true },
+        { name: "spec", mountPath: "/etc/dataflow" },
+        { name: "secret-0", mountPath: "/var/run/dataflow/secrets/pg", readOnly: true },
+      ],
+      resources: RENDER_RESOURCES,
+      securityContext: hardened,
+    }]);
     const c = pod.containers[0];
     assert.equal(c.name, "processor");
     assert.equal(c.image, "img:1");
@@ -88,17 +123,12 @@ describe("owned-object builders", () => {
     ]);
     assert.deepEqual(c.env, [{ name: "LOG_LEVEL", value: "debug" }]);
     assert.deepEqual(c.resources, DEFAULT_RESOURCES);
-    assert.deepEqual(c.securityContext, {
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ["ALL"] },
-      readOnlyRootFilesystem: true,
-    });
-    assert.deepEqual(c.volumeMounts, [
-      { name: "spec", mountPath: "/etc/dataflow", readOnly: true },
-      { name: "secret-0", mountPath: "/var/run/dataflow/secrets/pg", readOnly: true },
-    ]);
+    assert.deepEqual(c.securityContext, hardened);
+    // The processor sees only the rendered spec, read-only: no ConfigMap, no Secret.
+    assert.deepEqual(c.volumeMounts, [{ name: "spec", mountPath: "/etc/dataflow", readOnly: true }]);
     assert.deepEqual(pod.volumes, [
-      { name: "spec", configMap: { name: "dataflow-orders-spec" } },
+      { name: "config", configMap: { name: "dataflow-orders-spec" } },
+      { name: "spec", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
       { name: "secret-0", secret: { secretName: "pg", items: [{ key: "dsn", path: "dsn" }] } },
     ]);
     assert.equal(pod.nodeSelector, undefined);
@@ -128,6 +158,10 @@ describe("owned-object builders", () => {
     assert.deepEqual(pod.affinity, { nodeAffinity: {} });
     assert.deepEqual(pod.securityContext, { runAsUser: 1000 });
     assert.deepEqual(pod.containers[0].securityContext, { privileged: false });
+    assert.deepEqual(pod.initContainers![0].securityContext, { privileged: false });
+    // No OPERATOR_IMAGE configured: the documented default, <repository>:<version>.
+    assert.equal(pod.initContainers![0].image, DEFAULT_OPERATOR_IMAGE);
+    assert.match(DEFAULT_OPERATOR_IMAGE, /^dataflow-operator:\d+\.\d+\.\d+/);
     assert.deepEqual(pod.containers[0].env, [{ name: "LOG_LEVEL", value: "info" }]);
   });
 

@@ -40,6 +40,8 @@ describe("cli", () => {
         "--context",
         "--namespace",
         "PROCESSOR_IMAGE",
+        "OPERATOR_IMAGE",
+        "render-spec",
         "OPERATOR_DEPLOYMENT_NAME",
         "--zap-log-level",
         "--zap-devel",
@@ -209,16 +211,19 @@ describe("cli", () => {
   it("reads processor settings from the environment", () => {
     assert.deepEqual(processorSettingsFromEnv({}), {
       image: `ghcr.io/dataflow-operator/dataflow:${VERSION}`,
+      operatorImage: `dataflow-operator:${VERSION}`,
       logLevel: "info",
       podSecurityContext: undefined,
       containerSecurityContext: undefined,
     });
     const s = processorSettingsFromEnv({
       PROCESSOR_IMAGE: "x:1",
+      OPERATOR_IMAGE: "registry.example/dataflow-operator:2",
       PROCESSOR_LOG_LEVEL: "debug",
       PROCESSOR_POD_SECURITY_CONTEXT: '{"runAsUser":7}',
     });
     assert.equal(s.image, "x:1");
+    assert.equal(s.operatorImage, "registry.example/dataflow-operator:2");
     assert.equal(s.logLevel, "debug");
     assert.deepEqual(s.podSecurityContext, { runAsUser: 7 });
     assert.throws(

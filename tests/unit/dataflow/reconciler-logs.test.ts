@@ -53,7 +53,7 @@ describe("reconciler logs: one info line per write", () => {
     assert.deepEqual(infos(), [], "an unchanged DataFlow logs nothing at info");
 
     const cur = t.df();
-    cur.spec.nodeSelector = { disk: "ssd" };
+    cur.spec.nodeSelector = { "topology.kubernetes.io/zone": "zone-a" };
     t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
     t.kube.setDeploymentStatus(NS, "dataflow-orders", { replicas: 1, readyReplicas: 1 });
     lines.length = 0;

@@ -7,6 +7,7 @@ import { createReconciler } from "../../../lib/dataflow/reconciler.ts";
 import { DataFlowStatusMetric } from "../../../lib/dataflow/metrics.ts";
 import { DataFlowType } from "../../../lib/dataflow/names.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";
+import type { ProcessorPolicy } from "../../../lib/dataflow/policy.ts";
 import { cacheOf, FakeEvents, FakeKube, secretWithKeys } from "./fakes.ts";
 
 /** The namespace of every sample. */
@@ -29,8 +30,11 @@ export function sample(name = "orders", spec: Record<string, unknown> = {}): Dat
   } as DataFlow;
 }
 
-/** A reconciler over an in-memory API server (with Secret pg/dsn unless `secrets: false`). */
-export function setup(opts: { secrets?: boolean } = {}) {
+/**
+ * A reconciler over an in-memory API server (with Secret pg/dsn unless `secrets: false`), under
+ * the default processor policy unless `policy` is given.
+ */
+export function setup(opts: { secrets?: boolean; policy?: ProcessorPolicy } = {}) {
   const kube = new FakeKube();
   const events = new FakeEvents();
   const registry = new Registry();
@@ -43,6 +47,7 @@ export function setup(opts: { secrets?: boolean } = {}) {
     events,
     metrics,
     settings: { image: "example/processor:1", logLevel: "debug" },
+    policy: opts.policy,
     now: () => new Date("2026-01-01T00:00:00Z"),
   });
   const run = (name = "orders") => reconcile({ namespace: NS, name });

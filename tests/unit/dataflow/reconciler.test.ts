@@ -57,6 +57,8 @@ describe("reconciler: create, idle, ready, update", () => {
     pod.containers[0].imagePullPolicy = "IfNotPresent";
     pod.containers[0].terminationMessagePath = "/dev/termination-log";
     pod.containers[0].resources = { limits: { cpu: "500m" } };
+    pod.initContainers![0].imagePullPolicy = "IfNotPresent";
+    pod.initContainers![0].terminationMessagePolicy = "File";
     pod.volumes![0].configMap!.defaultMode = 420;
     (d as Deployment).spec!.revisionHistoryLimit = 10;
     const writes = t.kube.writes.length;
@@ -130,7 +132,7 @@ describe("reconciler: create, idle, ready, update", () => {
     await t.run();
     assert.equal(t.kube.writes.length, writes);
     const cur = t.df();
-    cur.spec.nodeSelector = { disk: "ssd" };
+    cur.spec.nodeSelector = { "topology.kubernetes.io/zone": "zone-a" };
     t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
     await t.run();
     assert.equal(t.dep()!.spec!.replicas, 0);
@@ -138,7 +140,7 @@ describe("reconciler: create, idle, ready, update", () => {
       t.dep()!.spec!.template.metadata!.annotations!["kubectl.kubernetes.io/restartedAt"],
       "2026-01-01T00:00:00Z",
     );
-    assert.deepEqual(t.dep()!.spec!.template.spec!.nodeSelector, { disk: "ssd" });
+    assert.deepEqual(t.dep()!.spec!.template.spec!.nodeSelector, { "topology.kubernetes.io/zone": "zone-a" });
   });
 
   it("removes placement dropped from the spec", async () => {
@@ -232,16 +234,18 @@ describe("reconciler: secrets", () => {
     assert.equal(t.dep(), undefined);
   });
 
-  it("mounts exactly the referenced keys and spec.json points at their files", async () => {
+  it("mounts exactly the referenced keys into the init container only; spec.json holds the reference", async () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
     await t.run();
     const pod = t.dep()!.spec!.template.spec!;
     const vol = pod.volumes!.find((v) => v.secret)!;
     assert.deepEqual(vol.secret, { secretName: "pg", items: [{ key: "dsn", path: "dsn" }] });
-    const mount = pod.containers[0].volumeMounts!.find((m) => m.name === vol.name)!;
+    const mount = pod.initContainers![0].volumeMounts!.find((m) => m.name === vol.name)!;
     assert.equal(mount.readOnly, true);
+    assert.equal(mount.mountPath, "/var/run/dataflow/secrets/pg");
+    assert.equal(pod.containers[0].volumeMounts!.find((m) => m.name === vol.name), undefined);
     const spec = JSON.parse(t.cm()!.data!["spec.json"]);
-    assert.equal(spec.sink.postgresql.connectionStringSecretRef.path, `${mount.mountPath}/dsn`);
+    assert.deepEqual(spec.sink.postgresql.connectionStringSecretRef, { name: "pg", key: "dsn" });
   });
 });

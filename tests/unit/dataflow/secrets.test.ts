@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   collectSecretRefs,
-  processorSpec,
+  configMapSpec,
   resolveSecretRefs,
   secretFilePath,
   secretKeysFromManagedFields,
@@ -60,15 +60,20 @@ describe("secret references", () => {
     ]);
   });
 
-  it("points spec.json at the mounted files and leaves the input untouched", () => {
-    const out = processorSpec(s);
-    assert.deepEqual(out.sink.postgresql!.connectionStringSecretRef, {
-      name: "pg",
-      key: "dsn",
-      path: "/var/run/dataflow/secrets/pg/dsn",
+  it("keeps the ConfigMap's spec.json to references (no namespace) and leaves the input untouched", () => {
+    const withNs = spec({
+      ...s,
+      sink: {
+        type: "postgresql",
+        postgresql: { connectionStringSecretRef: ref("pg", "dsn", "ns"), table: "t" },
+      },
     });
-    assert.equal((s.sink.postgresql!.connectionStringSecretRef as Record<string, unknown>).path, undefined);
+    const out = configMapSpec(withNs);
+    assert.deepEqual(out.sink.postgresql!.connectionStringSecretRef, { name: "pg", key: "dsn" });
+    assert.equal(withNs.sink.postgresql!.connectionStringSecretRef!.namespace, "ns");
+    // Where the init container finds a value: the kubelet's projection of the key.
     assert.equal(secretFilePath("a", "b.c"), "/var/run/dataflow/secrets/a/b.c");
+    assert.equal(secretFilePath("a", "b.c", "/tmp/x"), "/tmp/x/a/b.c");
   });
 
   it("reads data keys from managedFields, data and stringData alike", () => {
