@@ -14,7 +14,8 @@ import { repoRoot } from "../tests/e2e/manifests.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { measureImage } from "./lib/image.ts";
 import { machineInfo } from "./lib/machine.ts";
-import { BUN_BINARY, BUN_BUILD, ensureBunBinary } from "./lib/operator.ts";
+import process from "node:process";
+import { BUN, BUN_BINARY, BUN_BUILD, ensureBunBinary } from "./lib/operator.ts";
 import { writeResults } from "./lib/report.ts";
 import { fmt, mib } from "./lib/stats.ts";
 
@@ -51,7 +52,7 @@ export async function binary(ctx: BenchContext): Promise<void> {
   const bun = await ensureBunBinary();
   const gz = gzipSync(readFileSync(BUN_BINARY), { level: 6 }).length;
   const dockerCmd = [
-    "bun",
+    ...BUN,
     "build",
     "--compile",
     "--minify",
@@ -63,9 +64,16 @@ export async function binary(ctx: BenchContext): Promise<void> {
     "mod.ts",
   ];
   const docker = await attempt(dockerCmd, 300_000);
-  const bundleCmd = ["bun", "build", "--minify", "--target=bun", "--outfile", `${TMP}/bundle.js`, "mod.ts"];
+  const bundleCmd = [...BUN, "build", "--minify", "--target=bun", "--outfile", `${TMP}/bundle.js`, "mod.ts"];
   const bundle = await attempt(bundleCmd, 120_000);
-  const denoCmd = ["deno", "compile", "--allow-all", "--output", `${TMP}/dataflow-operator-deno`, "mod.ts"];
+  const denoCmd = [
+    process.execPath,
+    "compile",
+    "--allow-all",
+    "--output",
+    `${TMP}/dataflow-operator-deno`,
+    "mod.ts",
+  ];
   const deno = await attempt(denoCmd, 120_000);
   const ldd = await attempt(["ldd", BUN_BINARY], 10_000);
   const version = await attempt([BUN_BINARY, "version"], 10_000);

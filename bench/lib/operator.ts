@@ -20,9 +20,12 @@ export type Runtime = "deno" | "bun";
 /** The compiled Bun executable (dist/ is git-ignored). */
 export const BUN_BINARY = join(repoRoot, "dist", "dataflow-operator-bun");
 
+/** Bun, pinned as the tests pin it, from the npm registry: only Node.js with npm needs to be installed. */
+export const BUN = ["npx", "-y", "bun@1.4.5"];
+
 /** The exact build command of {@link BUN_BINARY}. */
 export const BUN_BUILD = [
-  "bun",
+  ...BUN,
   "build",
   "--compile",
   "--minify",
