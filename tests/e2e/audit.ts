@@ -65,6 +65,11 @@ export interface Grant {
   verb: string;
   /** Restricted to these names (empty: any). */
   resourceNames: string[];
+  /**
+   * Bound to the ServiceAccount itself (what the install grants), not to a group it is in (the
+   * cluster's defaults for every authenticated user, e.g. system:basic-user's self-reviews).
+   */
+  own: boolean;
 }
 
 /** A stable text for a grant, the same in every control plane and namespace. */
@@ -78,39 +83,54 @@ type Obj = any;
 
 /**
  * The grants RBAC gives `serviceAccount` (`namespace:name`) in a snapshot of the RBAC objects
- * (`kubectl get clusterroles,clusterrolebindings,roles,rolebindings -A -o json`). Only
- * ClusterRoleBindings and RoleBindings naming the ServiceAccount count; a RoleBinding to a
- * ClusterRole grants in its own namespace.
+ * (`kubectl get clusterroles,clusterrolebindings,roles,rolebindings -A -o json`): bindings naming
+ * the ServiceAccount (`own`) and bindings to the groups every ServiceAccount is in; a RoleBinding
+ * to a ClusterRole grants in its own namespace.
  */
 export function grantsOf(snapshot: string, serviceAccount: string): Grant[] {
   const [saNs, saName] = serviceAccount.split(":");
   const items: Obj[] = JSON.parse(snapshot).items;
-  const subjectIsSa = (b: Obj) =>
-    (b.subjects ?? []).some((s: Obj) =>
-      s.kind === "ServiceAccount" && s.name === saName && s.namespace === saNs
-    );
+  // The groups every ServiceAccount token authenticates with.
+  const groups = new Set([
+    "system:authenticated",
+    "system:serviceaccounts",
+    `system:serviceaccounts:${saNs}`,
+  ]);
+  const names = (b: Obj, test: (s: Obj) => boolean) => (b.subjects ?? []).some(test);
+  const isOwn = (b: Obj) =>
+    names(b, (s) => s.kind === "ServiceAccount" && s.name === saName && s.namespace === saNs);
+  const isGroup = (b: Obj) => names(b, (s) => s.kind === "Group" && groups.has(s.name));
   const roleRules = (kind: string, name: string, ns?: string): Obj[] =>
     items.find((i) =>
       i.kind === kind && i.metadata.name === name && (kind === "ClusterRole" || i.metadata.namespace === ns)
     )
       ?.rules ?? [];
   const out: Grant[] = [];
-  const expand = (role: string, rules: Obj[], namespace?: string) => {
+  const expand = (role: string, rules: Obj[], own: boolean, namespace?: string) => {
     for (const r of rules) {
       for (const apiGroup of r.apiGroups ?? []) {
         for (const resource of r.resources ?? []) {
           for (const verb of r.verbs ?? []) {
-            out.push({ role, namespace, apiGroup, resource, verb, resourceNames: r.resourceNames ?? [] });
+            out.push({
+              role,
+              namespace,
+              apiGroup,
+              resource,
+              verb,
+              resourceNames: r.resourceNames ?? [],
+              own,
+            });
           }
         }
       }
     }
   };
   for (const b of items) {
-    if (!subjectIsSa(b)) continue;
+    const own = isOwn(b);
+    if (!own && !isGroup(b)) continue;
     const { kind, name } = b.roleRef;
-    if (b.kind === "ClusterRoleBinding") expand(`ClusterRole/${name}`, roleRules("ClusterRole", name));
-    else expand(`${kind}/${name}`, roleRules(kind, name, b.metadata.namespace), b.metadata.namespace);
+    if (b.kind === "ClusterRoleBinding") expand(`ClusterRole/${name}`, roleRules("ClusterRole", name), own);
+    else expand(`${kind}/${name}`, roleRules(kind, name, b.metadata.namespace), own, b.metadata.namespace);
   }
   return out;
 }
