@@ -8,17 +8,17 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
-import process from "node:process";
+import { join } from "node:path";
 import { ControlPlane } from "../controlplane/harness.ts";
 import { forbidden, readAuditLog } from "./audit.ts";
 import { dataflow, type DataFlowBody } from "./fixtures.ts";
 import { OPERATOR_NAMESPACE, waitForCrdEstablished } from "./install.ts";
-import { helmBinary, type Manifest, repoRoot, runCommand } from "./manifests.ts";
+import { type Manifest, repoRoot, runCommand } from "./manifests.ts";
 import { eventually } from "./observe.ts";
-import { operatorCommand, OperatorProcess } from "./operator-process.ts";
+import { OperatorProcess } from "./operator-process.ts";
+import { typeCommand, userPath } from "./user-shell.ts";
 
 const T = { timeout: 300_000 };
 
@@ -31,25 +31,6 @@ function readmeInstallCommands(): string[] {
   const section = readme.slice(start, readme.indexOf("Each line works on its own", start));
   const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
   return blocks.join("\n").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-}
-
-/** A PATH with kubectl (the control plane's), helm and a `dataflow-operator` command. */
-async function userPath(cp: ControlPlane, dir: string): Promise<string> {
-  const [cmd, ...args] = operatorCommand();
-  const absolute = args.map((a) => a.endsWith(".ts") && !isAbsolute(a) ? join(repoRoot, a) : a);
-  const wrapper = join(dir, "dataflow-operator");
-  writeFileSync(wrapper, `#!/bin/sh\nexec ${[cmd, ...absolute].map((a) => `'${a}'`).join(" ")} "$@"\n`);
-  chmodSync(wrapper, 0o755);
-  return [dir, cp.info.binDir, dirname(await helmBinary()), process.env.PATH].join(":");
-}
-
-/** Runs one README line in bash from the repository root; throws with its output when it fails. */
-async function typeCommand(cp: ControlPlane, line: string, path: string): Promise<void> {
-  const r = await runCommand("bash", ["-euo", "pipefail", "-c", line], {
-    cwd: repoRoot,
-    env: { PATH: path, KUBECONFIG: cp.info.admin.kubeconfigPath },
-  });
-  assert.equal(r.code, 0, `\`${line}\` exited ${r.code}:\n${r.stdout}\n${r.stderr}`);
 }
 
 /** Starts the operator as the kubelet would start the installed Deployment's manager container. */

@@ -10,8 +10,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ControlPlane, freePort, writeKubeconfig } from "../controlplane/harness.ts";
-import { installCrd, installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
+import { installOperatorIdentity, OPERATOR_NAMESPACE, waitForCrdEstablished } from "./install.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { typeCommand, userPath } from "./user-shell.ts";
 
 const T = { timeout: 300_000 };
 /** The check's own budget is 10 s; the rest is process start-up on a slow, shared machine. */
@@ -122,13 +123,20 @@ describe("start-up misconfiguration fails loudly, once, with its fix", T, () => 
     );
   });
 
-  it("the CRD not installed: the command that installs it, exit 1", T, async () => {
-    const r = await runToExit(cp.info.admin.kubeconfigPath);
-    assertFailure(r, 1, /the DataFlow CRD is not installed/, /dataflow-operator crd \| kubectl apply -f -/);
-  });
+  it(
+    "the CRD not installed: the command that installs it, exit 1; typed as printed, it works",
+    T,
+    async () => {
+      const r = await runToExit(cp.info.admin.kubeconfigPath);
+      assertFailure(r, 1, /the DataFlow CRD is not installed/, /dataflow-operator crd \| kubectl apply -f -/);
+      // The fix, exactly as the ERROR line prints it.
+      const fix = /`([^`]+)`/.exec(r.errors[0])![1];
+      await typeCommand(cp, fix, await userPath(cp, dir));
+      await waitForCrdEstablished(cp);
+    },
+  );
 
   it("a user without permissions: each missing permission and the rule to add, exit 1", T, async () => {
-    await installCrd(cp);
     const nobody = await cp.mintUser("nobody");
     const r = await runToExit(nobody.kubeconfigPath);
     assertFailure(

@@ -68,7 +68,11 @@ export const RECIPE_LABEL = "io.dataflow.image.recipe-sha256";
  * image's recipe is not that of the current sources (a stale image is never tested).
  */
 export async function buildImage(): Promise<string> {
-  const build = await exec("bash", [join(IMAGE_DIR, "build.sh")], { stderrTo: process.stderr });
+  // The README's `deno task image`, as typed (under Deno, the running deno; the task runs build.sh).
+  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno?.execPath();
+  const build = deno
+    ? await exec(deno, ["task", "image"], { stderrTo: process.stderr })
+    : await exec("bash", [join(IMAGE_DIR, "build.sh")], { stderrTo: process.stderr });
   if (build.code !== 0) {
     throw new Error(`deploy/image/build.sh failed (exit ${build.code}); its output is above`);
   }
