@@ -1,7 +1,8 @@
 /**
  * The background half of the recorder: a bounded priority queue of series that need a write,
  * per-(object, reason) and global token buckets, a few concurrent writers, per-series retry
- * backoff (so one failing namespace never blocks another), and the shutdown flush.
+ * backoff (so one failing namespace never blocks another), and the shutdown flush. Within a
+ * priority, namespaces take turns (round-robin): one tenant's flood never delays another's events.
  *
  * Priorities (sending order and, reversed, dropping order when the queue is full): Warning
  * creates, Normal creates, Warning count updates, Normal count updates.
@@ -10,6 +11,7 @@ import type { KubeClient } from "../kube/client.ts";
 import { ApiError } from "../kube/errors.ts";
 import type { ResourceType } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
+import { FairQueue } from "../collections/fair-queue.ts";
 import { TokenBucket } from "./budget.ts";
 import { applyFailure, classifyFailure, type FailureAction } from "./failures.ts";
 import type { DropReason, EventMetrics } from "./metrics.ts";
@@ -45,7 +47,8 @@ export interface WriterDeps {
 export class Writer {
   readonly #d: WriterDeps;
   readonly #pending: Set<Series>[] = [new Set(), new Set(), new Set(), new Set()];
-  readonly #ready: Set<Series>[] = [new Set(), new Set(), new Set(), new Set()];
+  /** Series due for a write, per slot; namespaces take turns in each (round-robin), FIFO inside one. */
+  readonly #ready: FairQueue<Series>[] = [0, 1, 2, 3].map(() => new FairQueue<Series>((s) => s.namespace));
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #global: TokenBucket;
   readonly #abort = new AbortController();
@@ -227,15 +230,16 @@ export class Writer {
   #pump(): void {
     if (this.#stopped) return;
     const now = this.#d.clock.now();
-    for (let slot = 0; slot < 4 && this.#inFlight < this.#d.settings.concurrency; slot++) {
-      for (const s of this.#ready[slot]) {
+    for (let slot = 0; slot < 4; slot++) {
+      const ready = this.#ready[slot];
+      for (let s = ready.peek(); s; s = ready.peek()) {
         if (this.#inFlight >= this.#d.settings.concurrency) return;
         if (!this.#flushing) {
           const bucket = this.#bucket(s, now);
           const wait = bucket.waitMs(now);
           if (wait > 0) {
             // This object's budget is spent: its counts keep growing in memory until a token comes.
-            this.#ready[slot].delete(s);
+            ready.delete(s);
             s.readySlot = -1;
             s.dueAt = now + wait;
             s.timer = this.#d.clock.setTimeout(() => {
@@ -255,7 +259,7 @@ export class Writer {
           bucket.take(now);
           this.#global.take(now);
         }
-        this.#ready[slot].delete(s);
+        ready.shift();
         s.readySlot = -1;
         this.#inFlight++;
         s.inFlight = true;

@@ -5,8 +5,11 @@
  * earliest deadline, and per-key backoff comes from a {@link RateLimiter}. One difference, taken
  * from controller-runtime's priority queue: a plain `add` of a key that waits on a delay makes it
  * ready at once and drops the delay, so a change is never followed by a redundant timed run.
+ * Fairness, from the API server's priority and fairness: within a priority level, namespaces take
+ * turns (round-robin), FIFO inside each.
  */
 import { exponentialBuckets, type Registry } from "../observe/metrics.ts";
+import { FairQueue } from "../collections/fair-queue.ts";
 import { type Clock, realClock, type TimerHandle } from "./clock.ts";
 import { defaultControllerRateLimiter, type RateLimiter } from "./ratelimit.ts";
 
@@ -21,6 +24,12 @@ export interface WorkQueueOptions {
   /** Where the `workqueue_*` metrics go; none when omitted. */
   registry?: Registry;
   clock?: Clock;
+  /**
+   * The group a key belongs to; groups take turns within a priority level (round-robin), so one
+   * namespace's 2,000 new objects do not delay another namespace's next key (default: the
+   * namespace of a `namespace/name` key, {@link namespaceOfKey}).
+   */
+  fairnessGroup?: (key: string) => string;
 }
 
 /** Options of {@link WorkQueue.shutDown}. */
@@ -84,35 +93,38 @@ export interface AddOptions {
   priority?: number;
 }
 
-/** FIFO lists of keys per priority level. */
+/**
+ * The ready keys: per priority level a {@link FairQueue} whose groups are the keys' namespaces,
+ * so namespaces take turns inside a level and each one's keys stay FIFO.
+ */
 class Levels {
-  #levels = new Map<number, string[]>();
+  #levels = new Map<number, FairQueue<string>>();
   #size = 0;
+  constructor(readonly groupOf: (key: string) => string) {}
   get length(): number {
     return this.#size;
   }
   push(key: string, priority: number): void {
     let l = this.#levels.get(priority);
-    if (!l) this.#levels.set(priority, l = []);
-    l.push(key);
-    this.#size++;
+    if (!l) this.#levels.set(priority, l = new FairQueue(this.groupOf));
+    if (l.add(key)) this.#size++;
   }
   shift(): string | undefined {
     if (this.#size === 0) return undefined;
-    const top = Math.max(...[...this.#levels].filter(([, l]) => l.length).map(([p]) => p));
+    let top: FairQueue<string> | undefined, topPriority = -Infinity;
+    for (const [p, l] of this.#levels) {
+      if (l.size > 0 && p > topPriority) [top, topPriority] = [l, p];
+    }
     this.#size--;
-    return this.#levels.get(top)!.shift();
+    return top!.shift();
   }
   remove(key: string, priority: number): boolean {
-    const l = this.#levels.get(priority);
-    const i = l ? l.indexOf(key) : -1;
-    if (i < 0) return false;
-    l!.splice(i, 1);
+    if (!this.#levels.get(priority)?.delete(key)) return false;
     this.#size--;
     return true;
   }
   keys(): string[] {
-    return [...this.#levels.values()].flat();
+    return [...this.#levels.values()].flatMap((l) => [...l]);
   }
   clear(): void {
     this.#levels.clear();
@@ -120,12 +132,18 @@ class Levels {
   }
 }
 
+/** The namespace of a `namespace/name` key ("" for a cluster-scoped `name`): the default fairness group. */
+export function namespaceOfKey(key: string): string {
+  const slash = key.indexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
+}
+
 /** A deduplicating, delaying, rate-limited queue of string keys, with priority levels. */
 export class WorkQueue {
   readonly name: string;
   readonly rateLimiter: RateLimiter;
   readonly clock: Clock;
-  #queue = new Levels();
+  #queue: Levels;
   #priority = new Map<string, number>();
   #dirty = new Set<string>();
   #processing = new Map<string, number>();
@@ -143,6 +161,7 @@ export class WorkQueue {
     this.name = options.name;
     this.clock = options.clock ?? realClock;
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
+    this.#queue = new Levels(options.fairnessGroup ?? namespaceOfKey);
     this.#labels = { name: options.name, controller: options.controller ?? options.name };
     if (options.registry) {
       this.#m = queueMetrics(options.registry);

@@ -16,6 +16,24 @@ const metric = (setup: ReturnType<typeof fakeSetup>, name: string, labels: Recor
   setup.registry.counter(name, "", Object.keys(labels)).get(labels);
 
 describe("budgets", () => {
+  it("serves namespaces in turn: a tenant's event is written next, not after another tenant's 2,000", async () => {
+    const setup = fakeSetup();
+    const r = make(setup, { maxSeries: 4096, maxQueue: 4096 });
+    for (let i = 0; i < 2000; i++) r.info(pod(`df-${i}`, "tenant-a"), "Created", "made");
+    await setup.clock.advance(10_000);
+    const before = setup.server.count("POST");
+    assert.ok(before < 1000, `the global budget holds tenant-a back (${before} written)`);
+    r.info(pod("df-0", "tenant-c", "uid-c"), "Created", "made");
+    const writtenBy = (ns: string) =>
+      setup.server.requests.findIndex((q) => q.path.includes(`/namespaces/${ns}/`) && q.method === "POST");
+    for (let t = 0; t < 10 && writtenBy("tenant-c") < 0; t++) await setup.clock.advance(100);
+    const at = writtenBy("tenant-c");
+    assert.ok(at >= 0, "tenant-c's event was written within a second");
+    assert.ok(at - before <= 1, `at most one tenant-a write went first (${at - before})`);
+    await setup.clock.advance(400_000);
+    assert.equal(setup.server.count("POST"), 2001, "and tenant-a's events are all written after it");
+  });
+
   it("lets a new reason through for an object whose budget is spent", async () => {
     const setup = fakeSetup();
     const r = make(setup, { objectBudget: { burst: 3, refillMs: 300_000 } });

@@ -21,6 +21,33 @@ async function peek<T>(p: Promise<T>): Promise<T | "pending"> {
 }
 
 describe("work queue", () => {
+  it("serves namespaces in turn within a priority level: a late namespace is not stuck behind a flood", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+    for (let i = 0; i < 2000; i++) q.add(`tenant-a/df-${i}`);
+    q.add("tenant-b/df-0", { priority: LOW_PRIORITY });
+    assert.equal(await q.get(), "tenant-a/df-0");
+    q.add("tenant-c/df-0");
+    assert.equal(await q.get(), "tenant-a/df-1", "tenant-a had the turn when tenant-c arrived");
+    assert.equal(await q.get(), "tenant-c/df-0", "tenant-c's first key comes next, not after 1,998 others");
+    const rest: string[] = [];
+    while (q.len() > 0) rest.push((await q.get())!);
+    assert.equal(rest.at(-1), "tenant-b/df-0", "priority still comes before fairness");
+    assert.deepEqual(
+      rest.slice(0, 3),
+      ["tenant-a/df-2", "tenant-a/df-3", "tenant-a/df-4"],
+      "FIFO inside one",
+    );
+  });
+
+  it("takes the fairness group from an option (cluster-scoped keys share one group by default)", async () => {
+    const q = new WorkQueue({ name: "q", clock: new FakeClock(), fairnessGroup: (k) => k[0] });
+    ["a1", "a2", "b1"].forEach((k) => q.add(k));
+    assert.deepEqual([await q.get(), await q.get(), await q.get()], ["a1", "b1", "a2"]);
+    const plain = new WorkQueue({ name: "p", clock: new FakeClock() });
+    ["a1", "a2", "b1"].forEach((k) => plain.add(k));
+    assert.deepEqual([await plain.get(), await plain.get(), await plain.get()], ["a1", "a2", "b1"]);
+  });
+
   it("dedups adds before a get (scenario 1)", async () => {
     const registry = new Registry();
     const q = new WorkQueue({ name: "q", registry, clock: new FakeClock() });
