@@ -30,6 +30,7 @@ export function toStructural(node: Json): Json {
     return {
       anyOf: [{ type: "integer" }, { type: "string" }],
       ...(str?.pattern ? { pattern: str.pattern } : {}),
+      ...(str?.maxLength ? { maxLength: str.maxLength } : {}),
       "x-kubernetes-int-or-string": true,
       ...(node.description ? { description: node.description } : {}),
     };
@@ -38,6 +39,7 @@ export function toStructural(node: Json): Json {
     return {
       type: "object",
       "x-kubernetes-preserve-unknown-fields": true,
+      ...(node.maxProperties !== undefined ? { maxProperties: node.maxProperties } : {}),
       ...(node.description ? { description: node.description } : {}),
     };
   }

@@ -44,11 +44,16 @@ export function withRules<S extends z.ZodType<any>>(schema: S, rules: Rule<z.out
       ctx.addIssue({ code: "custom", message: rule.message, path });
     }
   }) as S;
-  const cel: CelValidation[] = rules.map((r) => ({
-    rule: r.cel,
-    message: r.message,
-    ...(r.field ? { fieldPath: r.field } : {}),
-  }));
+  // Rules already attached (a map's key rule) are kept: metadata is per schema instance.
+  const earlier = (schema.meta()?.[CEL_KEY] ?? []) as CelValidation[];
+  const cel: CelValidation[] = [
+    ...earlier,
+    ...rules.map((r) => ({
+      rule: r.cel,
+      message: r.message,
+      ...(r.field ? { fieldPath: r.field } : {}),
+    })),
+  ];
   return refined.meta({ [CEL_KEY]: cel }) as S;
 }
 
@@ -81,5 +86,21 @@ export function blockMatchesType<T>(types: readonly string[], what: string): Rul
     message: `${t} ${what} configuration is required when type is ${t}`,
     field: `.${t}`,
     check: (v) => (v as { type?: string }).type !== t || present((v as Record<string, unknown>)[t]),
+  }));
+}
+
+/**
+ * "the `<t>` block only when type is `<t>`", one rule per allowed type: a block the type does not
+ * use would be written to spec.json for nothing (and every block at its largest could not fit).
+ */
+export function onlyMatchingBlock<T>(types: readonly string[], what: string): Rule<T>[] {
+  return types.map((t) => ({
+    cel: `self.type == '${t}' || !has(self.${t})`,
+    message: `${t} ${what} configuration is only allowed when type is ${t}`,
+    field: `.${t}`,
+    check: (v) => {
+      const o = v as Record<string, unknown>;
+      return o.type === t || o[t] === undefined || o[t] === null;
+    },
   }));
 }

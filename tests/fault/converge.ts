@@ -127,6 +127,11 @@ export async function convergenceProblems(
     const checks: Array<[string, unknown, unknown]> = [
       ["source.kafka.topic", spec?.source?.kafka?.topic, df.spec.source.kafka.topic],
       ["source.kafka.consumerGroup", spec?.source?.kafka?.consumerGroup, df.spec.source.kafka.consumerGroup],
+      [
+        "source.kafka.avroSchema",
+        (spec?.source?.kafka as { avroSchema?: string } | undefined)?.avroSchema,
+        (df.spec.source.kafka as { avroSchema?: string }).avroSchema,
+      ],
       ["sink.postgresql.table", spec?.sink?.postgresql?.table, df.spec.sink.postgresql.table],
     ];
     const ref = df.spec.sink.postgresql.connectionStringSecretRef as

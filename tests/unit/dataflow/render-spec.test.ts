@@ -15,7 +15,12 @@ import { randomBytes } from "node:crypto";
 import type { z } from "zod";
 import { main } from "../../../lib/dataflow/cli.ts";
 import { specJson } from "../../../lib/dataflow/builders.ts";
-import { checkSpec, CONNECTOR_TYPES, DataFlowSpecSchema } from "../../../lib/dataflow/schema.ts";
+import {
+  checkSpec,
+  CONNECTOR_TYPES,
+  type DataFlowSpec,
+  DataFlowSpecSchema,
+} from "../../../lib/dataflow/schema.ts";
 import { secretRefFields } from "../../../lib/dataflow/secrets.ts";
 import { renderSpecMain } from "../../../lib/dataflow/render-spec.ts";
 
@@ -206,10 +211,10 @@ describe("render-spec: the processor's spec.json, resolved as the Go operator re
       const w = world();
       try {
         const planted = new Map<string, Planted>();
+        // Every block filled, inactive ones too: the CRD refuses those (a type's block only, so the
+        // largest spec fits its ConfigMap), yet the renderer must still leave them alone.
         const raw = maximalSpec(connector, planted);
-        const checked = checkSpec(raw);
-        assert.ok(checked.ok, checked.ok ? "" : checked.problems.join("; "));
-        const cmText = specJson(checked.spec); // the ConfigMap's spec.json, as the operator writes it
+        const cmText = specJson(raw as DataFlowSpec); // the ConfigMap's spec.json, as the operator writes it
         writeFileSync(w.spec, cmText);
         for (const p of planted.values()) {
           const rule = goRule(p.path.replaceAll("[0]", "[]"));
