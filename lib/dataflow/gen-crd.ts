@@ -1,6 +1,7 @@
 /**
  * Writes the generated deploy files: deploy/crd.yaml from the zod schema (and its copy in the Helm
- * chart, deploy/helm/dataflow-operator/files/crd.yaml), and
+ * chart, deploy/helm/dataflow-operator/files/crd.yaml), the chart's copy of the Grafana dashboard
+ * (deploy/grafana/dataflow-operator.json, the one source, to files/grafana-dashboard.json), and
  * lib/dataflow/manifests.generated.ts, which embeds deploy/rbac.yaml and deploy/operator.yaml so
  * that `dataflow-operator manifests` prints them from a compiled binary too.
  * Run: `deno run -A lib/dataflow/gen-crd.ts` (tests/unit/dataflow/crd-fresh.test.ts fails when either is stale).
@@ -14,6 +15,14 @@ export const CRD_PATH = fileURLToPath(new URL("../../deploy/crd.yaml", import.me
 /** The Helm chart's copy of the CRD (helm.test.ts checks it equals deploy/crd.yaml). */
 export const CHART_CRD_PATH = fileURLToPath(
   new URL("../../deploy/helm/dataflow-operator/files/crd.yaml", import.meta.url),
+);
+/** The Grafana dashboard (edited by hand: the one source of both copies). */
+export const DASHBOARD_PATH = fileURLToPath(
+  new URL("../../deploy/grafana/dataflow-operator.json", import.meta.url),
+);
+/** The Helm chart's copy of the dashboard (tests/unit/observe/grafana-dashboard.test.ts checks it is current). */
+export const CHART_DASHBOARD_PATH = fileURLToPath(
+  new URL("../../deploy/helm/dataflow-operator/files/grafana-dashboard.json", import.meta.url),
 );
 /** The path of the generated module embedding deploy/'s hand-written manifests. */
 export const MANIFESTS_MODULE_PATH = fileURLToPath(new URL("./manifests.generated.ts", import.meta.url));
@@ -34,6 +43,7 @@ export const OPERATOR_YAML: string = ${JSON.stringify(read("operator.yaml"))};
 
 if (import.meta.main) {
   for (const path of [CRD_PATH, CHART_CRD_PATH]) writeFileSync(path, crdYaml());
+  writeFileSync(CHART_DASHBOARD_PATH, readFileSync(DASHBOARD_PATH));
   writeFileSync(MANIFESTS_MODULE_PATH, manifestsModule());
-  console.log(`wrote ${CRD_PATH}, ${CHART_CRD_PATH} and ${MANIFESTS_MODULE_PATH}`);
+  console.log(`wrote ${CRD_PATH}, ${CHART_CRD_PATH}, ${CHART_DASHBOARD_PATH} and ${MANIFESTS_MODULE_PATH}`);
 }
