@@ -11,6 +11,7 @@ import { builtin } from "../kube/resources.ts";
 import { EventRecorder } from "../events/mod.ts";
 import type { EventSink } from "../events/mod.ts";
 import { defaultRegistry, type Registry } from "../observe/metrics.ts";
+import { registerProcessMetrics } from "../observe/process-metrics.ts";
 import { logger } from "../observe/log.ts";
 import {
   Controller,
@@ -26,8 +27,9 @@ import { DataFlowStatusMetric } from "./metrics.ts";
 import { DataFlowType, EVENT_COMPONENT, OWNED_SELECTOR } from "./names.ts";
 import type { ProcessorPolicy } from "./policy.ts";
 import { createReconciler, type DataFlowCache } from "./reconciler.ts";
-import { API_VERSION, type DataFlow, type DataFlowSpec, KIND } from "./schema.ts";
-import { collectSecretRefs, secretKeysFromManagedFields } from "./secrets.ts";
+import { API_VERSION, type DataFlow, KIND } from "./schema.ts";
+import { secretKeysFromManagedFields } from "./secrets.ts";
+import { referencedSecrets, slimConfigMap, slimDataFlow } from "./cached.ts";
 
 const log = logger("operator", "controller");
 
@@ -75,20 +77,12 @@ export interface Operator {
 /** The keys a Secret's metadata-only cache entry keeps: its data keys, not its managedFields. */
 const DATA_KEYS = "dataKeys";
 
-/** The Secret names a stored DataFlow references in its namespace (also for a spec that fails validation). */
-function referencedSecrets(df: DataFlow): Set<string> {
-  if (!df.spec || typeof df.spec !== "object") return new Set();
-  const ns = df.metadata.namespace;
-  const uses = collectSecretRefs(df.spec as DataFlowSpec).filter((u) =>
-    !u.ref.namespace || u.ref.namespace === ns
-  );
-  return new Set(uses.map((u) => u.ref.name));
-}
-
 /** Builds the operator. Nothing starts until `manager.run()`. */
 export function createOperator(options: OperatorOptions): Operator {
   const { client, namespaces } = options;
   const registry = options.registry ?? defaultRegistry;
+  // process_cpu_seconds_total, process_resident_memory_bytes, ...: computed on every scrape.
+  registerProcessMetrics(registry);
   const manager = new Manager({
     client,
     name: "dataflow-operator",
@@ -108,12 +102,27 @@ export function createOperator(options: OperatorOptions): Operator {
   ) => new NamespacedInformers<T>(namespaces, (ns) => make(ns, namespaces?.length ? `${name}@${ns}` : name));
   const dataflows = scoped<DataFlow>(
     "dataflows",
-    (namespace, name) => new Informer<DataFlow>(client, DataFlowType, { namespace, name, registry }),
+    (namespace, name) =>
+      new Informer<DataFlow>(client, DataFlowType, {
+        namespace,
+        name,
+        registry,
+        // One object at a time from the watch cache, never a page of 500 large specs at once.
+        streamingList: true,
+        transform: slimDataFlow,
+      }),
   );
   const configMaps = scoped(
     "owned-configmaps",
     (namespace, name) =>
-      new Informer(client, builtin.ConfigMap, { namespace, labelSelector: OWNED_SELECTOR, name, registry }),
+      new Informer(client, builtin.ConfigMap, {
+        namespace,
+        labelSelector: OWNED_SELECTOR,
+        name,
+        registry,
+        streamingList: true,
+        transform: slimConfigMap,
+      }),
   );
   const deployments = scoped(
     "owned-deployments",

@@ -10,6 +10,7 @@
  */
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
+import { dataHash, dataHashOf } from "./cached.ts";
 import { type DataFlowIdentity, isControlledBy } from "./names.ts";
 
 const SUFFIX: Record<string, number> = {
@@ -80,10 +81,12 @@ function labelsAndOwnerMatch(desired: Meta, existing: Meta, df: DataFlowIdentity
     isControlledBy(existing, df.metadata.uid);
 }
 
-/** Whether the existing ConfigMap differs from the desired one (data, labels, owner). */
+/**
+ * Whether the existing ConfigMap differs from the desired one (data, labels, owner); the existing
+ * one may be the cache's, which holds a hash of the data instead of the data (cached.ts).
+ */
 export function configMapDiffers(existing: ConfigMap, desired: ConfigMap, df: DataFlowIdentity): boolean {
-  const sameData = JSON.stringify(existing.data ?? {}) === JSON.stringify(desired.data ?? {}) &&
-    !existing.binaryData;
+  const sameData = dataHashOf(existing) === dataHash(desired.data) && !existing.binaryData;
   return !sameData || !labelsAndOwnerMatch(desired, existing, df);
 }
 

@@ -23,6 +23,7 @@ import type { EventSink, EventTarget } from "../events/mod.ts";
 import { type Logger, logger } from "../observe/log.ts";
 import type { ReconcileResult } from "../runtime/mod.ts";
 import { buildConfigMap, buildDeployment, configHash, type ProcessorSettings, specJson } from "./builders.ts";
+import { slimDataFlow, specElided } from "./cached.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
 import {
   configMapName,
@@ -40,6 +41,7 @@ import {
   type ProcessorPolicy,
 } from "./policy.ts";
 import { API_VERSION, checkSpec, type DataFlow, KIND } from "./schema.ts";
+import { checkSpecSize } from "./limits.ts";
 import { collectSecretRefs, resolveSecretRefs, type SecretMeta } from "./secrets.ts";
 import { phaseFromDeployment, type PhaseReport, statusPatch } from "./status.ts";
 
@@ -98,7 +100,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
   const remember = (key: string, before: DataFlow, after: DataFlow) => {
     const entry = ownWrites.get(key) ?? { replaced: new Set<string>(), latest: after };
     if (before.metadata.resourceVersion) entry.replaced.add(before.metadata.resourceVersion);
-    entry.latest = after;
+    entry.latest = slimDataFlow(after); // kept until the cache catches up: no large spec in it
     ownWrites.set(key, entry);
   };
 
@@ -203,6 +205,20 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
 
     if (df.metadata.deletionTimestamp) return await finalize(df);
 
+    /** The DataFlow from the API server (undefined when it is gone). */
+    async function readWhole(cached: DataFlow): Promise<DataFlow | undefined> {
+      try {
+        const whole = await client.get<DataFlow>(DataFlowType, name, { namespace, signal });
+        log.debug("read DataFlow {dataflow_namespace}/{dataflow_name} ({bytes} bytes of spec, not cached)", {
+          bytes: JSON.stringify(whole.spec ?? {}).length,
+        });
+        return whole.metadata.uid === cached.metadata.uid ? whole : undefined;
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    }
+
     if (!(df.metadata.finalizers ?? []).includes(FINALIZER)) {
       const before = df;
       df = await client.patch<DataFlow>(
@@ -221,7 +237,9 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
         finalizer: FINALIZER,
       });
     }
-    const current = df;
+    // A large spec is not cached (cached.ts): read the whole object, for this reconcile only.
+    const current = specElided(df) ? await readWhole(df) : df;
+    if (!current) return;
 
     const check = checkSpec(current.spec);
     if (!check.ok) {
@@ -258,6 +276,14 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     }
 
     const json = specJson(spec);
+    // A spec the CRD's limits let through but the ConfigMap cannot hold (multi-byte characters,
+    // a large affinity): refused naming its largest fields, not by the ConfigMap write.
+    const tooLarge = checkSpecSize(json, configMapName(name));
+    if (tooLarge) {
+      const message = `Invalid DataFlow spec: ${tooLarge}`;
+      await fail(current, { phase: "Error", message, reason: "InvalidSpec" }, "InvalidSpec", message);
+      return;
+    }
     const hash = configHash(json, resolution.versions);
     const desiredCm = buildConfigMap(current, json) as ConfigMap & KubeObject;
     const desiredDep = buildDeployment(current, {

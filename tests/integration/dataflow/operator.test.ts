@@ -202,6 +202,51 @@ describe("DataFlow operator against the real API server", { timeout: 180_000 }, 
     },
   );
 
+  it("a large spec is reconciled whole while the caches hold neither it nor the ConfigMap's text", {
+    timeout: 60_000,
+  }, async () => {
+    await ready();
+    const ns = await freshNamespace(cp, "df-large");
+    await secret(ns);
+    const body = JSON.parse(dataflowYaml(ns, "big", { name: "pg", key: "dsn" }));
+    const schema = (doc: string) => `{"type":"record","name":"r","doc":"${doc}","fields":[]}`;
+    Object.assign(body.spec.source.kafka, { format: "avro", avroSchema: schema("a".repeat(100_000)) });
+    await admin.create(DataFlowType, body, { namespace: ns });
+    const cm = await waitFor(
+      "the ConfigMap",
+      () => get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-big-spec"),
+    );
+    assert.equal(JSON.parse(cm.data!["spec.json"]).source.kafka.avroSchema, schema("a".repeat(100_000)));
+    await waitFor("phase Pending", async () => (await df(ns, "big"))?.status?.phase === "Pending");
+    const cached = operator.dataflows.get(`${ns}/big`)!;
+    assert.equal(cached.spec, undefined, "the DataFlow cache keeps no large spec");
+    assert.deepEqual(cached.metadata.finalizers, [FINALIZER]);
+    const cachedCm = await waitFor(
+      "the cached ConfigMap",
+      () => Promise.resolve(operator.configMaps.get(`${ns}/dataflow-big-spec`)),
+    );
+    assert.equal((cachedCm as ConfigMap).data, undefined, "the ConfigMap cache keeps a hash, not the text");
+
+    const before = counting.writes.length;
+    await admin.patch(DataFlowType, "big", {
+      spec: { source: { kafka: { avroSchema: schema("b".repeat(100_000)) } } },
+    }, {
+      namespace: ns,
+      type: "merge",
+    });
+    await waitFor("the new spec in the ConfigMap", async () => {
+      const now = await get<ConfigMap>(builtin.ConfigMap, ns, "dataflow-big-spec");
+      return now &&
+        JSON.parse(now.data!["spec.json"]).source.kafka.avroSchema === schema("b".repeat(100_000));
+    });
+    await waitFor("the new generation observed", async () => {
+      const d = await df(ns, "big");
+      return d?.status?.observedGeneration === d?.metadata.generation;
+    });
+    const cmWrites = counting.writes.slice(before).filter((w) => w.includes("/configmaps/dataflow-big-spec"));
+    assert.equal(cmWrites.length, 1, `one ConfigMap update: ${cmWrites.join(", ")}`);
+  });
+
   it("a missing Secret gives SecretResolutionFailed and Error, and heals when it appears", {
     timeout: 60_000,
   }, async () => {
