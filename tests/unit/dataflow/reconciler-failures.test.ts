@@ -138,6 +138,25 @@ describe("reconciler: ownership, failures, deletion", () => {
     assert.equal(t.cm(), undefined);
   });
 
+  it("a spec within the CRD's limits whose spec.json is over 1 MiB gives InvalidSpec naming its largest field", async () => {
+    const t = setup();
+    // 262,144 characters (the limit) of 4 bytes each in UTF-8: admitted, but 1 MiB of JSON.
+    const avroSchema = "\u{1F600}".repeat(262_144);
+    t.kube.seed(
+      DataFlowType,
+      sample("orders", {
+        source: { type: "kafka", kafka: { brokers: ["k:9092"], topic: "x", format: "avro", avroSchema } },
+      }),
+    );
+    await t.run();
+    assert.match(
+      t.df().status!.message!,
+      /^Invalid DataFlow spec: spec: its JSON \(spec\.json\) is \d+ bytes, more than the 1048576 bytes ConfigMap dataflow-orders-spec can hold; largest fields: spec\.source\.kafka\.avroSchema \(1048578 bytes\)/,
+    );
+    assert.deepEqual(t.events.reasons(), ["InvalidSpec"]);
+    assert.equal(t.cm(), undefined, "no ConfigMap write the API server would refuse");
+  });
+
   it("deletion removes the objects, emits ResourcesDeleted, releases the finalizer and the metric", async () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
