@@ -1,5 +1,6 @@
 /**
- * The benchmark runner: `deno task bench [name ...] [--small]` (`deno run --allow-all bench/run.ts`).
+ * The benchmark runner: `deno task bench [name ...] [--small] [--option=value]` (`deno run --allow-all
+ * bench/run.ts`); options: `--baseline=<git ref>` (fairness: the build compared against).
  * Without names it runs all of them in order; shared control planes and the 10,000-DataFlow
  * cluster are created once per run and reused (see lib/context.ts). `--small` shrinks every size
  * tenfold and writes to bench/results/tmp/ (git-ignored), for building and debugging.
@@ -10,8 +11,10 @@ import { repoRoot } from "../tests/e2e/manifests.ts";
 import { configureLogging } from "../lib/observe/log.ts";
 import { BenchContext, sizes } from "./lib/context.ts";
 import { writeSummary } from "./lib/report.ts";
+import { abuse } from "./abuse.ts";
 import { binary } from "./binary.ts";
 import { failover } from "./failover.ts";
+import { fairness } from "./fairness.ts";
 import { idle } from "./idle.ts";
 import { memory } from "./memory.ts";
 import { startup } from "./startup.ts";
@@ -38,6 +41,8 @@ const BENCHMARKS: Benchmark[] = [
   { name: "storm", run: () => storm() },
   { name: "failover", run: (ctx) => failover(ctx) },
   { name: "binary", run: (ctx) => binary(ctx) },
+  { name: "fairness", run: (ctx) => fairness(ctx, ctx.options.baseline) },
+  { name: "abuse", run: (ctx) => abuse(ctx) },
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -53,7 +58,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const command = ["deno task bench", ...argv].join(" ");
-  const ctx = new BenchContext(sizes(small), command);
+  const options = Object.fromEntries(
+    argv.filter((a) => /^--[\w-]+=/.test(a)).map((
+      a,
+    ) => [a.slice(2, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]),
+  );
+  const ctx = new BenchContext(sizes(small), command, options);
   let failed = 0;
   try {
     for (const b of BENCHMARKS) {

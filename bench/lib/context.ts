@@ -50,9 +50,13 @@ export class BenchContext {
   #clusters = new Map<string, Promise<Cluster>>();
   #scale?: Promise<{ cluster: Cluster; namespaces: string[]; seconds: number }>;
 
-  constructor(sizes: BenchSizes, command: string) {
+  /** `--name=value` options of the command line. */
+  readonly options: Record<string, string>;
+
+  constructor(sizes: BenchSizes, command: string, options: Record<string, string> = {}) {
     this.sizes = sizes;
     this.command = command;
+    this.options = options;
   }
 
   /** A control plane by role: "main" (throughput, idle), "empty" (never gets DataFlows), "failover", ... */

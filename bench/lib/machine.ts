@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { cpus, loadavg, totalmem } from "node:os";
 import process from "node:process";
 import type { KubeClient } from "../../lib/kube/client.ts";
+import { BUN } from "./operator.ts";
 
 /** The machine and runtime facts of a run. */
 export interface MachineInfo {
@@ -48,7 +49,7 @@ export async function machineInfo(admin?: KubeClient): Promise<MachineInfo> {
     platform: `${process.platform}/${process.arch}`,
     load: loadAverage(),
     deno: deno ? `Deno ${deno.version.deno} (V8 ${deno.version.v8})` : versionOf("deno", ["--version"]),
-    bun: `Bun ${versionOf("bun", ["--version"])}`,
+    bun: `Bun ${versionOf(BUN[0], [...BUN.slice(1), "--version"])}`,
     apiserver,
   };
 }

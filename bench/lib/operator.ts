@@ -4,9 +4,9 @@
  * output kept), plus the operator's pid and the few of its own metrics the benchmarks read (to
  * know when it is idle; request counts come from the API server, see apiserver.ts).
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { OperatorProcess } from "../../tests/e2e/operator-process.ts";
@@ -48,6 +48,30 @@ export function ensureBunBinary(): Promise<{ seconds: number; bytes: number }> {
   return built;
 }
 
+/**
+ * The Bun binary of git commit `ref` (a worktree under dist/, built once and kept by commit): for
+ * comparisons with an earlier operator in the same run, or to measure a committed state while the
+ * working tree changes.
+ */
+export function binaryAt(ref: string): string {
+  const commit = execFileSync("git", ["rev-parse", "--short", ref], { cwd: repoRoot, encoding: "utf8" })
+    .trim();
+  const dir = join(repoRoot, "dist", `at-${commit}`);
+  const bin = join(dir, "dist", "dataflow-operator-bun");
+  if (existsSync(bin)) return bin;
+  mkdirSync(join(repoRoot, "dist"), { recursive: true });
+  if (!existsSync(dir)) {
+    execFileSync("git", ["worktree", "add", "--detach", dir, commit], { cwd: repoRoot, stdio: "inherit" });
+  }
+  const [bun, ...pre] = BUN;
+  execFileSync(bun, [...pre, "install", "--frozen-lockfile"], { cwd: dir, stdio: "inherit" });
+  execFileSync(bun, [...pre, "build", "--compile", "--minify", "--outfile", bin, "mod.ts"], {
+    cwd: dir,
+    stdio: "inherit",
+  });
+  return bin;
+}
+
 /** The operator command line per runtime, as the results files state it. */
 export function commandOf(runtime: Runtime): string {
   return runtime === "deno" ? "deno run -A mod.ts" : "dist/dataflow-operator-bun";
@@ -56,6 +80,8 @@ export function commandOf(runtime: Runtime): string {
 /** Options of {@link startOperator}. */
 export interface BenchOperatorOptions {
   runtime: Runtime;
+  /** Another Bun-compiled operator than {@link BUN_BINARY} (e.g. one built from an older commit). */
+  binary?: string;
   kubeconfig: string;
   /** Extra `run` flags (leader election is off unless `leaderElect`). */
   args?: string[];
@@ -76,9 +102,11 @@ export interface BenchOperator {
 
 /** Starts the operator (the Bun binary is built first when needed); resolves once its pid is known. */
 export async function startOperator(options: BenchOperatorOptions): Promise<BenchOperator> {
-  if (options.runtime === "bun") await ensureBunBinary();
+  if (options.runtime === "bun" && !options.binary) await ensureBunBinary();
   // OperatorProcess reads the command from the environment at start.
-  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun" ? BUN_BINARY : "deno run -A mod.ts";
+  process.env.DATAFLOW_OPERATOR_CMD = options.runtime === "bun"
+    ? options.binary ?? BUN_BINARY
+    : "deno run -A mod.ts";
   const args = [`--leader-elect=${options.leaderElect ? "true" : "false"}`, ...(options.args ?? [])];
   const spawnedAt = Date.now();
   const op = await OperatorProcess.start({
