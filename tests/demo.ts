@@ -3,8 +3,9 @@
  * user's cluster). It starts kube-apiserver + etcd (building them on first use, with progress),
  * installs the CRD and deploy/rbac.yaml, applies deploy/samples/*.yaml, runs the operator as a
  * separate process under its own least-privilege ServiceAccount, stands in for the absent
- * kubelet by marking processor Deployments ready, and shows `kubectl get df` and
- * `kubectl describe dataflow` with their Events.
+ * kubelet by marking processor Deployments ready, shows `kubectl get df` and
+ * `kubectl describe dataflow` with their Events, and serves the web console (with writes, as the
+ * control plane's admin) on http://127.0.0.1:8080/ (another free port when 8080 is taken).
  *
  *   deno task demo            run until Ctrl-C, which stops the operator and the control plane
  *                             and removes every temporary directory (whenever it comes: a Ctrl-C
@@ -26,6 +27,9 @@ import { installOperatorIdentity } from "./e2e/install.ts";
 import { KubeletStandIn } from "./e2e/kubelet.ts";
 import { repoRoot } from "./e2e/manifests.ts";
 import { operatorCommand, OperatorProcess } from "./e2e/operator-process.ts";
+import { ConsoleProcess } from "./browser/console-process.ts";
+import { freePort } from "./controlplane/harness.ts";
+import { connect } from "node:net";
 
 const NAMESPACE = "dataflow-demo";
 const SAMPLES = ["kafka-to-postgresql", "with-transformations", "missing-secret"];
@@ -52,6 +56,8 @@ const step = (s: string) => console.log(`\n${bold(`==> ${s}`)}`);
 let cp: ControlPlane | undefined;
 let operator: OperatorProcess | undefined;
 let kubelet: KubeletStandIn | undefined;
+let consoleProc: ConsoleProcess | undefined;
+let consoleStarting: Promise<ConsoleProcess> | undefined;
 let cleaning: Promise<void> | undefined;
 // What is being started when a signal arrives: cleanup waits for it, then stops it.
 let cpStarting: Promise<ControlPlane> | undefined;
@@ -70,6 +76,11 @@ function checkpoint(): void {
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     kubelet?.stop();
+    const web = consoleProc ?? await consoleStarting?.catch(() => undefined);
+    if (web) {
+      console.log("stopping the console");
+      await web.stop("SIGTERM");
+    }
     const op = operator ?? await operatorStarting?.catch(() => undefined);
     if (op?.running) {
       console.log("stopping the operator (SIGTERM: it drains, flushes Events and exits)");
@@ -85,6 +96,15 @@ function cleanup(): Promise<void> {
     await rm(workDir, { recursive: true, force: true });
   })();
   return cleaning;
+}
+
+/** Whether nothing listens on 127.0.0.1:port. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(false)));
+    s.once("error", () => resolve(true));
+  });
 }
 
 async function kubectl(args: string[]): Promise<void> {
@@ -194,6 +214,18 @@ async function main(): Promise<number> {
   kubelet.start();
   const { ok, phases } = await waitForPhases(60_000);
 
+  step("starting the web console (dataflow-operator console, writes enabled, as the admin)");
+  const port = await portFree(8080) ? 8080 : await freePort();
+  consoleStarting = ConsoleProcess.start([
+    `--listen=127.0.0.1:${port}`,
+    `--kubeconfig=${cp.info.admin.kubeconfigPath}`,
+    "--enable-writes",
+    `--operator-metrics-url=${operator.metricsUrl}`,
+  ]);
+  consoleProc = await consoleStarting;
+  checkpoint();
+  console.log(`console: ${consoleProc.url}/`);
+
   step("what a user sees");
   await kubectl(["get", "df", "-n", NAMESPACE]);
   await kubectl(["get", "configmaps,deployments", "-n", NAMESPACE, "-l", "dataflow.dataflow.io/owned=true"]);
@@ -216,7 +248,8 @@ async function main(): Promise<number> {
   if (once) return 0;
 
   const kc = `${join(cp.info.binDir, "kubectl")} --kubeconfig=${cp.info.admin.kubeconfigPath}`;
-  step("the demo keeps running: try it in another terminal");
+  step("the demo keeps running: open the console, or try it in another terminal");
+  console.log(`  console: ${consoleProc.url}/   (DataFlows live; create, edit, delete; the operator page)`);
   console.log(`  ${kc} get df -n ${NAMESPACE} -w`);
   console.log(
     `  ${kc} -n ${NAMESPACE} create secret generic audit-kafka-credentials --from-literal=password=s3cret`,
@@ -226,7 +259,9 @@ async function main(): Promise<number> {
     `  ${kc} -n ${NAMESPACE} delete df clickstream-cleanup     (ResourcesDeleted, finalizer removed)`,
   );
   console.log(`  tail -f ${logFile}`);
-  console.log(`\nPress Ctrl-C to stop the operator and the control plane and remove everything.`);
+  console.log(
+    `\nPress Ctrl-C to stop the console, the operator and the control plane and remove everything.`,
+  );
   await new Promise<void>(() => {}); // until a signal handler exits the process
   return 0;
 }

@@ -9,9 +9,10 @@
  *   5. the operator image (tests/image, on Deno): built with podman by `deno task image`'s script,
  *      then run as a kubelet would run it;
  *   6. tests/audit: the operator's RBAC grants against the audit logs of every control plane above;
- *   7. one closing line `N passed, N failed` over every runtime.
- * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --no-image, --only
- * <dir-or-file> (a subset of tests).
+ *   7. tests/browser: the web console in headless Chromium (Debian's chromium), once, on Deno;
+ *   8. one closing line `N passed, N failed` over every runtime.
+ * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --no-image, --no-browser,
+ * --only <dir-or-file> (a subset of tests).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     "no-binary": { type: "boolean" },
     "no-fault": { type: "boolean" },
     "no-image": { type: "boolean" },
+    "no-browser": { type: "boolean" },
     only: { type: "string", multiple: true },
   },
 });
@@ -243,6 +245,16 @@ try {
       ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/audit.xml`, "tests/audit"],
       `${tmp}/audit.xml`,
       { DATAFLOW_AUDIT_DIR: auditDir },
+    );
+  }
+  // The web console in a real browser (its own control plane and operator). Once, on Deno.
+  if (!values["no-browser"] && existsSync("tests/browser") && !values.only?.length) {
+    await testStep(
+      "console in headless Chromium",
+      deno,
+      ["test", "-A", "--no-check", "--reporter=dot", `--junit-path=${tmp}/browser.xml`, "tests/browser"],
+      `${tmp}/browser.xml`,
+      {},
     );
   }
   exitCode = problems.length || totals.failed ? 1 : 0;

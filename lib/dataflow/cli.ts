@@ -50,6 +50,8 @@ Commands:
   render-spec the processor pod's init container: resolve the SecretRefs of the ConfigMap's
               spec.json from mounted Secret files into an in-memory spec.json and TLS files
               (render-spec --help)
+  console     the web console: DataFlows (live), their Events, pods and logs, the operator's
+              leader and counters; read-only unless --enable-writes (console --help)
 
 Flags of run:
   --kubeconfig <path>                  kubeconfig file (default: KUBECONFIG, in-cluster, ~/.kube/config)
@@ -145,6 +147,16 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
   if (io === defaultIo) guardStdio();
   // The init container's command: its own flags, no connection, no logging set-up.
   if (argv[0] === "render-spec") return await renderSpecMain(argv.slice(1), io);
+  // The web console: its own flags; loaded only when asked for.
+  if (argv[0] === "console") {
+    const { stdout, stderr, env, handleSignals } = io;
+    return await (await import("../console/main.ts")).consoleMain(argv.slice(1), {
+      stdout,
+      stderr,
+      env,
+      handleSignals,
+    });
+  }
   let parsed: CommandLine;
   try {
     parsed = parseCommandLine(argv);

@@ -80,6 +80,13 @@ function printed(out: string): { dirs: string[]; server: string; health: string 
   return { dirs: [dirs[1], dirs[2]], server: server[1], health: health[1] };
 }
 
+/** The console URL the demo printed (`console: http://127.0.0.1:8080/`). */
+function consoleUrl(out: string): string {
+  const m = /^console: (http:\/\/\S+)$/m.exec(out);
+  assert.ok(m, `the demo did not print its console URL:\n${out}`);
+  return m[1];
+}
+
 /** True when nothing listens at the URL any more (a connection error, not an HTTP or TLS answer). */
 
 async function refused(url: string): Promise<boolean> {
@@ -145,7 +152,9 @@ describe("deno task demo", T, () => {
         /Warning\s+SecretResolutionFailed\s+\S+\s+dataflow-controller\s+Failed to resolve secrets: .*audit-kafka-credentials/,
       );
       assert.match(out, /operator exited with 0/);
+      assert.match(out, /stopping the console/);
       const { dirs, server, health } = printed(out);
+      assert.ok(await refused(consoleUrl(out)), "the console still listens after the demo exited");
       for (const d of dirs) assert.equal(existsSync(d), false, `${d} was left behind`);
       assert.ok(await refused(health), "the operator still listens after the demo exited");
       assert.ok(await refused(server), "the control plane still listens after the demo exited");
@@ -161,6 +170,11 @@ describe("deno task demo", T, () => {
       const { dirs, server, health } = printed(demo.output());
       for (const d of dirs) assert.ok(existsSync(d), `${d} should exist while the demo runs`);
       assert.equal(await refused(health), false, "the operator is not serving while the demo runs");
+      // The console it prints serves the samples, live, with writes.
+      const web = consoleUrl(demo.output());
+      const list = await (await fetch(`${web}?namespace=dataflow-demo`)).text();
+      assert.match(list, /orders-to-postgresql/);
+      assert.match(list, /href="\/new"/);
       demo.signal("SIGINT");
       const code = await demo.exited;
       const out = demo.output();
@@ -169,6 +183,7 @@ describe("deno task demo", T, () => {
       assert.match(out, /operator exited with 0/);
       for (const d of dirs) assert.equal(existsSync(d), false, `${d} was left behind`);
       assert.ok(await refused(health), "the operator still listens after Ctrl-C");
+      assert.ok(await refused(web), "the console still listens after Ctrl-C");
       assert.ok(await refused(server), "the control plane still listens after Ctrl-C");
     },
   );

@@ -588,6 +588,81 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
     assert.match(r.stderr, /serviceMonitor\.enabled needs metrics\.enabled/);
   });
 
+  it(
+    "grafanaDashboard: the dashboard as a ConfigMap with the Grafana sidecar's label, which the API server accepts",
+    T,
+    async () => {
+      assert.equal(
+        (await renderChart("dataflow-operator", ns)).filter((o) => o.kind === "ConfigMap").length,
+        0,
+        "the dashboard is off by default",
+      );
+      const source = await readFile(join(repoRoot, "deploy", "grafana", "dataflow-operator.json"), "utf8");
+      const on = pick(
+        await renderChart("dataflow-operator", ns, { "grafanaDashboard.enabled": true }),
+        "ConfigMap",
+      );
+      assert.equal(on.metadata.name, "dataflow-operator-grafana-dashboard");
+      assert.equal(on.metadata.namespace, ns);
+      assert.equal(on.metadata.labels.grafana_dashboard, "1");
+      assert.equal(on.metadata.annotations, undefined);
+      assert.deepEqual(Object.keys(on.data), ["dataflow-operator.json"]);
+      assert.equal(
+        on.data["dataflow-operator.json"],
+        source.trimEnd(),
+        "not deploy/grafana/dataflow-operator.json",
+      );
+      assert.equal(JSON.parse(on.data["dataflow-operator.json"]).uid, "dataflow-operator");
+
+      // Another namespace (the sidecar's), another label, a folder.
+      const monitoring = await freshNamespace(cp, "monitoring");
+      const custom = pick(
+        await renderChart("df", ns, {
+          "grafanaDashboard.enabled": true,
+          "grafanaDashboard.namespace": monitoring,
+          "grafanaDashboard.labels": { grafana_dashboard: null, "example.com/dashboards": "dataflow" },
+          "grafanaDashboard.folder": "Operators",
+          "grafanaDashboard.folderAnnotation": "k8s-sidecar-target-directory",
+        }),
+        "ConfigMap",
+      );
+      assert.equal(custom.metadata.name, "df-dataflow-operator-grafana-dashboard");
+      assert.equal(custom.metadata.namespace, monitoring);
+      assert.equal(custom.metadata.labels.grafana_dashboard, undefined);
+      assert.equal(custom.metadata.labels["example.com/dashboards"], "dataflow");
+      assert.deepEqual(custom.metadata.annotations, { "k8s-sidecar-target-directory": "Operators" });
+      const r = await dryRunServer(cp, [on, custom]);
+      assert.equal(r.code, 0, r.stderr);
+
+      // The Go chart's monitoring.dashboard renders the same ConfigMap (its folder as grafana_folder).
+      const fromGo = pick(
+        await renderChart("df", ns, { "monitoring.dashboard": { enabled: true, folder: "DataFlow" } }),
+        "ConfigMap",
+      );
+      assert.deepEqual(
+        fromGo,
+        pick(
+          await renderChart("df", ns, {
+            "grafanaDashboard.enabled": true,
+            "grafanaDashboard.folder": "DataFlow",
+          }),
+          "ConfigMap",
+        ),
+      );
+      assert.deepEqual(fromGo.metadata.annotations, { grafana_folder: "DataFlow" });
+
+      const bad = await helmTemplate("dataflow-operator", ns, {
+        "grafanaDashboard.enabled": "yes",
+        "grafanaDashboard.labels": { grafana_dashboard: 1 },
+        "grafanaDashboard.bogus": true,
+      });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /at '\/grafanaDashboard': additional properties 'bogus' not allowed/);
+      assert.match(bad.stderr, /at '\/grafanaDashboard\/enabled': got string, want boolean/);
+      assert.match(bad.stderr, /at '\/grafanaDashboard\/labels\/grafana_dashboard': got number, want string/);
+    },
+  );
+
   it("values.schema.json refuses unknown keys, naming each, at every level", T, async () => {
     const r = await helmTemplate("dataflow-operator", ns, {
       bogus: 1,
@@ -616,10 +691,6 @@ describe("Helm chart and deploy/ manifests against the real API server", T, () =
         [{ "gui.enabled": true }, /gui\.enabled: the Go operator's web GUI is not part of this chart/],
         [{ "webhook.enabled": true }, /webhook\.enabled: this operator has no admission webhook/],
         [{ "sentry.enabled": true }, /sentry\.enabled: this operator does not report to Sentry/],
-        [
-          { "monitoring.dashboard.enabled": true },
-          /monitoring\.dashboard\.enabled: this chart ships no Grafana/,
-        ],
         [
           { "monitoring.prometheusRule.enabled": true },
           /monitoring\.prometheusRule\.enabled: this chart ships no/,

@@ -109,9 +109,6 @@ than its own, several replicas without leader election, a ServiceMonitor without
 {{- if (dig "sentry" "enabled" false $v) }}
 {{- fail "sentry.enabled: this operator does not report to Sentry (its errors are in its log, its Events and its metrics); set sentry.enabled=false" }}
 {{- end }}
-{{- if (dig "monitoring" "dashboard" "enabled" false $v) }}
-{{- fail "monitoring.dashboard.enabled: this chart ships no Grafana dashboard; set monitoring.dashboard.enabled=false" }}
-{{- end }}
 {{- if (dig "monitoring" "prometheusRule" "enabled" false $v) }}
 {{- fail "monitoring.prometheusRule.enabled: this chart ships no PrometheusRule; set monitoring.prometheusRule.enabled=false" }}
 {{- end }}
