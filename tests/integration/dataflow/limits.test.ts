@@ -26,6 +26,11 @@ const router = (n: number) => ({
   type: "router",
   router: { routes: Array.from({ length: n }, () => route) },
 });
+/** How kubectl shows the refusal (the README quotes it). */
+const README_REFUSAL = `The DataFlow "big" is invalid: 
+* spec.source.kafka.avroSchema: Too long: may not be more than 262144 bytes
+* <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation`;
+
 const avro = (n: number) => ({
   ...base,
   source: { type: "kafka", kafka: { ...kafkaSource.kafka, avroSchema: "x".repeat(n) } },
@@ -110,6 +115,12 @@ describe("the CRD's size limits on the API server", { timeout: 180_000 }, () => 
     const err = await dryRun("long-avro", avro(LIMITS.avroSchema + 1));
     assert.equal(err?.code, 422, err?.message);
     assert.match(err.detail, /spec\.source\.kafka\.avroSchema: Too long: may not be more than 262144 bytes/);
+    // What a tenant sees, as the README's "Size limits and memory" shows it.
+    const applied = await cp.kubectl(["apply", "--server-side", "-n", ns, "-f", "-"], {
+      input: JSON.stringify(body(ns, "big", avro(LIMITS.avroSchema + 1))),
+    });
+    assert.notEqual(applied.code, 0);
+    assert.ok(applied.stderr.includes(README_REFUSAL), applied.stderr);
   });
 
   it("refuses a chain over a CEL total with a 422 naming the total", async () => {
