@@ -12,6 +12,8 @@ import { join } from "node:path";
 import process from "node:process";
 import type { KubeClient, KubeObject } from "../lib/kube/client.ts";
 import { DataFlowType } from "../lib/dataflow/names.ts";
+import { Registry } from "../lib/observe/metrics.ts";
+import { Informer } from "../lib/runtime/mod.ts";
 import { type Json, worstCaseSpec } from "../tests/unit/dataflow/worst-case.ts";
 import { freshNamespace } from "../tests/controlplane/env.ts";
 import type { BenchContext } from "./lib/context.ts";
@@ -92,30 +94,30 @@ function oomKills(cgroup: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** Waits until no DataFlow is left in `namespaces` (their finalizers released by the operator). */
-async function allGone(admin: KubeClient, namespaces: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (const ns of namespaces) {
-    while ((await admin.list(DataFlowType, { namespace: ns, limit: 1 })).items.length > 0) {
-      if (Date.now() > deadline) throw new Error(`DataFlows left in ${ns} after ${timeoutMs} ms`);
-      await sleep(500);
-    }
+/** Generations and observed generations of a namespace's DataFlows, from a watch (no spec kept). */
+function generations(admin: KubeClient, namespace: string): Informer<KubeObject> {
+  const informer = new Informer<KubeObject>(admin, DataFlowType, {
+    namespace,
+    name: `bench-generations-${namespace}`,
+    registry: new Registry(),
+    transform: (o) => ({ metadata: o.metadata, status: o.status }) as KubeObject,
+  });
+  void informer.start().catch(() => {});
+  return informer;
+}
+
+/** Waits until `done` holds for the DataFlows `informers` see, polling their caches. */
+async function until(what: string, informers: Informer<KubeObject>[], done: (dfs: KubeObject[]) => boolean) {
+  const deadline = Date.now() + 1_800_000;
+  while (!done(informers.flatMap((i) => i.list()))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within 30 min`);
+    await sleep(250);
   }
 }
 
-/** Waits until every DataFlow of `namespace` has status.observedGeneration == metadata.generation. */
-async function allObserved(admin: KubeClient, namespace: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  type Observed = { metadata: { generation?: number }; status?: { observedGeneration?: number } };
-  for (;;) {
-    const items = (await admin.listAll<Observed>(DataFlowType, { namespace })).items;
-    if (items.every((d) => d.status?.observedGeneration === d.metadata.generation)) return;
-    if (Date.now() > deadline) {
-      throw new Error(`DataFlows of ${namespace} not observed after ${timeoutMs} ms`);
-    }
-    await sleep(1000);
-  }
-}
+type Observed = { metadata: { generation?: number }; status?: { observedGeneration?: number } };
+const observed = (dfs: KubeObject[]) =>
+  (dfs as unknown as Observed[]).every((d) => d.status?.observedGeneration === d.metadata.generation);
 
 /** Benchmark `abuse`. */
 export async function abuse(ctx: BenchContext): Promise<void> {
@@ -131,9 +133,11 @@ export async function abuse(ctx: BenchContext): Promise<void> {
   const largeNs = await freshNamespace(cp, "tenant-large");
   const watches = [...smallNs, largeNs].map((ns) => new ConvergenceWatch(admin, ns));
   await Promise.all(watches.map((w) => w.start()));
+  const gens = [...smallNs, largeNs].map((ns) => generations(admin, ns));
+  await Promise.all(gens.map((g) => g.waitForSync()));
   const smallNames = names("df", small / 2), largeNames = names("big", large);
   const phases: { phase: string; seconds: number; rss: number; hwm: number }[] = [];
-  let peakRss = 0, restarts = 0;
+  let peakRss = 0, restarts = 0, cgroupPeak = 0, kills = 0;
 
   const { op, pid } = await startOperator({
     runtime: "bun",
@@ -194,24 +198,24 @@ export async function abuse(ctx: BenchContext): Promise<void> {
     await phase("update every DataFlow", async () => {
       await write(1);
       // Converged again: observedGeneration caught up with the new generation everywhere.
-      for (const ns of [...smallNs, largeNs]) await allObserved(admin, ns, 1_800_000);
+      await until("every new generation observed", gens, observed);
     });
     await phase("delete every DataFlow", async () => {
       await Promise.all([
         ...smallNs.map((ns) => pool(smallNames, 8, (n) => admin.delete(DataFlowType, n, { namespace: ns }))),
         pool(largeNames, 2, (n) => admin.delete(DataFlowType, n, { namespace: largeNs })),
       ]);
-      await allGone(admin, [...smallNs, largeNs], 1_800_000);
+      await until("every DataFlow gone", gens, (dfs) => dfs.length === 0);
     });
   } finally {
     clearInterval(sampler);
-    for (const w of watches) w.stop();
+    for (const w of [...watches, ...gens]) w.stop();
     if (op.running) await op.stop("SIGTERM");
+    cgroupPeak = Number(readFileSync(join(cgroup.path, "memory.max_usage_in_bytes"), "utf8"));
+    kills = oomKills(cgroup.path);
+    cgroup.remove();
   }
-  const cgroupPeak = Number(readFileSync(join(cgroup.path, "memory.max_usage_in_bytes"), "utf8"));
-  const kills = oomKills(cgroup.path);
   const hwm = Math.max(...phases.map((p) => p.hwm));
-  cgroup.remove();
   writeResults({
     name: "abuse",
     title: `Bounded memory under abuse: ${small} small + ${large} largest DataFlows in a 512 MiB cgroup`,

@@ -285,6 +285,21 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
     },
   );
 
+  it(
+    "a spec over 16 KiB, which the cache does not keep, is read whole and written to its ConfigMap",
+    T,
+    async () => {
+      const body = dataflow("large", { connectionString: "postgres://app@db:5432/app" });
+      const avroSchema = `{"type":"record","name":"r","doc":"${"d".repeat(100_000)}","fields":[]}`;
+      Object.assign(body.spec.source.kafka!, { format: "avro", avroSchema });
+      await apply(body);
+      await phaseIs("large", "Pending", /Processor pod is starting/);
+      const cm = await admin.get<ConfigMap>(builtin.ConfigMap, "dataflow-large-spec", { namespace: ns });
+      assert.equal(JSON.parse(cm.data!["spec.json"]).source.kafka.avroSchema, avroSchema);
+      await eventsWith("large", "ConfigMapCreated", "DeploymentCreated");
+    },
+  );
+
   it("a cross-namespace Secret reference is refused", T, async () => {
     const other = await freshNamespace(cp, "other");
     const value = secrets.add("foreign");

@@ -146,7 +146,7 @@ describe("start-up misconfiguration fails loudly, once, with its fix", T, () => 
       /list dataflows\.dataflow\.dataflow\.io in all namespaces/,
       /get leases\.coordination\.k8s\.io in dataflow-system/,
       /install deploy\/rbac\.yaml/,
-      /apiGroups: \["dataflow\.dataflow\.io"\], resources: \["dataflows"\], verbs: \["list", "watch", "patch"\]/,
+      /apiGroups: \["dataflow\.dataflow\.io"\], resources: \["dataflows"\], verbs: \["get", "list", "watch", "patch"\]/,
     );
   });
 
