@@ -19,7 +19,7 @@ import { freshNamespace } from "../tests/controlplane/env.ts";
 import type { BenchContext } from "./lib/context.ts";
 import { ConvergenceWatch } from "./lib/converge.ts";
 import { machineInfo } from "./lib/machine.ts";
-import { binaryAt, BUN_BINARY, ensureBunBinary, startOperator } from "./lib/operator.ts";
+import { binaryAt, BUN_BINARY, commitOf, ensureBunBinary, startOperator } from "./lib/operator.ts";
 import { memoryOf } from "./lib/proc.ts";
 import { writeResults } from "./lib/report.ts";
 import { fmt, mib, pool, sleep } from "./lib/stats.ts";
@@ -236,12 +236,16 @@ export async function abuse(ctx: BenchContext): Promise<void> {
         ? `the Bun binary of commit ${ctx.options.ref} (--ref).`
         : "the working tree's Bun binary."),
       "",
-      "| phase | seconds | RSS at the end | peak RSS so far (VmHWM) |",
+      "| phase | seconds | RSS at the end (MiB) | peak RSS so far, VmHWM (MiB) |",
       "|---|---|---|---|",
       ...phases.map((p) => `| ${p.phase} | ${fmt(p.seconds)} | ${mib(p.rss)} | ${mib(p.hwm)} |`),
       "",
-      `- Peak RSS of the operator: ${mib(hwm)} (sampled maximum ${mib(peakRss)})`,
-      `- Peak usage of the cgroup (memory.max_usage_in_bytes, page cache included): ${mib(cgroupPeak)}`,
+      `- Peak RSS of the operator: ${mib(hwm)} MiB (VmHWM; the 100 ms samples' maximum ${
+        mib(peakRss)
+      } MiB). VmHWM`,
+      "  counts the executable's file-backed pages too, which the cgroup does not charge when the page cache",
+      "  already held them.",
+      `- Peak usage of the cgroup (memory.max_usage_in_bytes, page cache included): ${mib(cgroupPeak)} MiB`,
       `- OOM kills in the cgroup: ${kills}; operator gone during the run: ${restarts ? "yes" : "no"}`,
     ],
     data: {
@@ -257,7 +261,7 @@ export async function abuse(ctx: BenchContext): Promise<void> {
     summary: [{
       figure: `11. Abuse: peak RSS, ${small} small + ${large} largest DataFlows, 512 MiB cgroup`,
       target: "no OOM kill (< 512 MiB)",
-      value: `${mib(hwm)}, ${kills} OOM kills`,
+      value: `${mib(hwm)} MiB, ${kills} OOM kills`,
       met: kills === 0 && restarts === 0 && hwm < LIMIT_BYTES,
     }],
   });

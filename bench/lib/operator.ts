@@ -48,6 +48,11 @@ export function ensureBunBinary(): Promise<{ seconds: number; bytes: number }> {
   return built;
 }
 
+/** The short commit hash of a git ref. */
+export function commitOf(ref: string): string {
+  return execFileSync("git", ["rev-parse", "--short", ref], { cwd: repoRoot, encoding: "utf8" }).trim();
+}
+
 /**
  * The Bun binary of git commit `ref` (a worktree under dist/, built once and kept by commit): for
  * comparisons with an earlier operator in the same run, or to measure a committed state while the
