@@ -233,7 +233,7 @@ export async function abuse(ctx: BenchContext): Promise<void> {
       "(every ConfigMap rewritten), then all are deleted; each phase",
       "ends when every DataFlow has converged (or is gone). RSS sampled every 100 ms. Operator: " +
       (ctx.options.ref
-        ? `the Bun binary of commit ${ctx.options.ref} (--ref).`
+        ? `the Bun binary of commit ${commitOf(ctx.options.ref)} (--ref).`
         : "the working tree's Bun binary."),
       "",
       "| phase | seconds | RSS at the end (MiB) | peak RSS so far, VmHWM (MiB) |",

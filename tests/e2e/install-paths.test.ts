@@ -86,7 +86,9 @@ async function applyDataFlow(cp: ControlPlane, ns: string, body: DataFlowBody): 
  * A DataFlow's life under the installed operator, touching every verb the install grants: create
  * (ConfigMap, Deployment, Events), two spec changes (their update; the second `ConfigMapUpdated`
  * repeats the first, so that Event's count is patched up, at the latest when the operator stops
- * and flushes) and a delete (cleanup through the finalizer). The caller stops the operator.
+ * and flushes; the second also makes the spec larger than the cache keeps, a 20 KB Avro schema,
+ * so the reconcile reads the DataFlow whole) and a delete (cleanup through the finalizer). The
+ * caller stops the operator.
  */
 async function lifecycle(cp: ControlPlane, ns: string, op: OperatorProcess): Promise<void> {
   const orders = dataflow("orders", { connectionString: "postgres://db.example/flows" });
@@ -94,6 +96,13 @@ async function lifecycle(cp: ControlPlane, ns: string, op: OperatorProcess): Pro
   await reconciled(cp, ns, "orders", op);
   for (const topic of ["orders-v2", "orders-v3"]) {
     orders.spec.source.kafka.topic = topic;
+    if (topic === "orders-v3") {
+      const doc = "d".repeat(20_000);
+      Object.assign(orders.spec.source.kafka, {
+        format: "avro",
+        avroSchema: `{"type":"string","doc":"${doc}"}`,
+      });
+    }
     await applyDataFlow(cp, ns, orders);
     await eventually(
       `the ConfigMap updated for topic ${topic}`,
