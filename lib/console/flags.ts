@@ -5,7 +5,7 @@
  */
 import { ConfigError } from "../kube/errors.ts";
 import { isInCluster } from "../kube/incluster.ts";
-import { checkBindAddress, parseBool, UsageError } from "../dataflow/flags.ts";
+import { checkBindAddress, parseBool, parseFlags, UsageError } from "../dataflow/flags.ts";
 import { parseNamespaceList } from "../dataflow/install-manifests.ts";
 
 /** The console's flags and whether each takes a value. */
@@ -52,32 +52,8 @@ export const DEFAULT_OPERATOR_METRICS_URL = "http://127.0.0.1:9090/metrics";
  * @throws UsageError (unknown flag, missing value) or ConfigError (bad value): both exit 2
  */
 export function parseConsoleArgs(argv: string[], env: Record<string, string | undefined>): ConsoleSettings {
-  const v: Partial<Record<Flag, string>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith("-") || arg === "-" || arg === "--") {
-      throw new UsageError(`unexpected argument ${arg}`);
-    }
-    const eq = arg.indexOf("=");
-    const spelled = eq < 0 ? arg : arg.slice(0, eq);
-    let name = spelled.replace(/^--?/, "");
-    if (name === "h") name = "help";
-    if (!Object.hasOwn(CONSOLE_FLAGS, name)) throw new UsageError(`unknown flag ${spelled}`);
-    const flag = name as Flag;
-    let value = eq < 0 ? undefined : arg.slice(eq + 1);
-    if (value === undefined) {
-      if (CONSOLE_FLAGS[flag] === "boolean") value = "true";
-      else {
-        const next = argv[i + 1];
-        if (next === undefined || (next.startsWith("-") && next !== "-")) {
-          throw new UsageError(`flag ${spelled} needs a value`);
-        }
-        value = next;
-        i++;
-      }
-    }
-    v[flag] = value;
-  }
+  const { values: v, positionals } = parseFlags(argv, CONSOLE_FLAGS);
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const help = v.help !== undefined && parseBool("help", v.help);
   const listen = checkBindAddress("listen", v.listen ?? defaultListen(env));
   if (listen === "0" || listen === "") throw new ConfigError(`--listen=${listen}: expected [host]:port`);

@@ -3,14 +3,10 @@
  * answer carries, the embedded static files, form bodies, and the listening server.
  */
 import { createHash } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { parseBindAddress } from "../observe/http.ts";
-import { logger } from "../observe/log.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { parseBindAddress, startServer } from "../observe/http.ts";
 import { CONSOLE_JS } from "./client-js.ts";
 import { CONSOLE_CSS, FAVICON_SVG } from "./styles.ts";
-
-const log = logger("console", "http");
 
 /**
  * The Content-Security-Policy of every answer: the console's own script and stylesheet only, no
@@ -148,35 +144,8 @@ export async function listen(
   onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => void,
 ): Promise<Listening> {
   const { host, port } = parseBindAddress(address);
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
-      log.error("{method} {path} failed: {error}", {
-        method: req.method,
-        path: (req.url ?? "").split("?")[0],
-        error: (err as Error).message,
-      });
-      if (!res.headersSent) onError(req, res, err);
-      else res.end();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host || undefined, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const shown = !host || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : addr.address;
+  const started = await startServer(host, port, handle, onError);
+  const shown = !host || host === "0.0.0.0" || host === "::" ? "127.0.0.1" : started.host;
   const urlHost = shown.includes(":") ? `[${shown}]` : shown;
-  return {
-    host: addr.address,
-    port: addr.port,
-    url: `http://${urlHost}:${addr.port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
-  };
+  return { ...started, url: `http://${urlHost}:${started.port}/` };
 }

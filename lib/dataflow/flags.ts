@@ -54,21 +54,42 @@ export type FlagName = keyof typeof FLAGS;
 /** Flags of the Go operator that are accepted (and validated) but change nothing here. */
 export const IGNORED_GO_FLAGS: readonly FlagName[] = ["zap-stacktrace-level", "zap-time-encoding"];
 
-/** A parsed command line. */
-export interface CommandLine {
-  /** Each flag's last value; a boolean given bare is "true". */
-  values: Partial<Record<FlagName, string>>;
-  /** Each flag as it was typed last (without a separate value), e.g. `-zap-devel` or `--context`. */
-  spelled: Partial<Record<FlagName, string>>;
-  positionals: string[];
-}
+/** A parsed command line of `run` (and the other operator commands). */
+export type CommandLine = ParsedFlags<FlagName>;
 
 /**
  * Splits argv into flags and positionals.
  * @throws UsageError for an unknown flag or a flag without its value
  */
 export function parseCommandLine(argv: string[]): CommandLine {
-  const out: CommandLine = { values: {}, spelled: {}, positionals: [] };
+  return parseFlags(argv, FLAGS, (name, value) =>
+    // Go's flag package has no negation; --no-leader-elect is this operator's spelling of =false.
+    name === "no-leader-elect" && value === undefined ? ["leader-elect", "false"] : [name, value]);
+}
+
+/** What {@link parseFlags} found. */
+export interface ParsedFlags<F extends string> {
+  /** Each flag's last value; a boolean given bare is "true". */
+  values: Partial<Record<F, string>>;
+  /** Each flag as it was typed last (without a separate value), e.g. `-zap-devel` or `--context`. */
+  spelled: Partial<Record<F, string>>;
+  positionals: string[];
+}
+
+/**
+ * The command-line grammar of the operator's commands, Go's flag package's: one or two dashes,
+ * `--flag=value` or `--flag value`, a boolean flag alone means true, `-h` is `--help`, `--` ends
+ * the flags.
+ * @param kinds every flag the command knows, with whether it takes a value
+ * @param alias rewrites a flag as typed (name without dashes, inline value) before it is looked up
+ * @throws UsageError for an unknown flag or a flag without its value
+ */
+export function parseFlags<F extends string>(
+  argv: string[],
+  kinds: Record<F, "boolean" | "string">,
+  alias: (name: string, value: string | undefined) => [string, string | undefined] = (n, v) => [n, v],
+): ParsedFlags<F> {
+  const out: ParsedFlags<F> = { values: {}, spelled: {}, positionals: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--") {
@@ -81,17 +102,12 @@ export function parseCommandLine(argv: string[]): CommandLine {
     }
     const eq = arg.indexOf("=");
     const spelled = eq < 0 ? arg : arg.slice(0, eq);
-    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
-    let name = spelled.replace(/^--?/, "");
-    if (name === "h") name = "help";
-    if (name === "no-leader-elect" && value === undefined) {
-      name = "leader-elect";
-      value = "false";
-    }
-    if (!Object.hasOwn(FLAGS, name)) throw new UsageError(`unknown flag ${spelled}`);
-    const flag = name as FlagName;
+    const typed = spelled.replace(/^--?/, "");
+    let [name, value] = alias(typed === "h" ? "help" : typed, eq < 0 ? undefined : arg.slice(eq + 1));
+    if (!Object.hasOwn(kinds, name)) throw new UsageError(`unknown flag ${spelled}`);
+    const flag = name as F;
     if (value === undefined) {
-      if (FLAGS[flag] === "boolean") value = "true";
+      if (kinds[flag] === "boolean") value = "true";
       else {
         const next = argv[i + 1];
         if (next === undefined || (next.startsWith("-") && next !== "-")) {

@@ -199,10 +199,47 @@ export async function startObserveServer(options: ObserveServerOptions): Promise
     if (first === "readyz" && options.ready) return await serveChecks(options.ready, "readyz", sub, url, res);
     write(res, 404, "404 page not found\n");
   };
+  const addr = await startServer(
+    host,
+    port,
+    handle,
+    (_req, res) => write(res, 500, "internal server error\n"),
+  );
+  log.info("serving {what} on {host}:{port}", {
+    what: [options.health && "/healthz", options.ready && "/readyz", registry && "/metrics"].filter(Boolean)
+      .join(" "),
+    host: addr.host,
+    port: addr.port,
+  });
+  return addr;
+}
+
+/** A listening HTTP server: where it listens, and how to stop it (open connections closed too). */
+export interface StartedServer {
+  host: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a node:http server on `host:port` (all interfaces when `host` is empty; port 0 picks a
+ * free one) that hands every request to `handle`; a request whose handler fails is logged and
+ * answered by `onError` (or ended, when its headers were sent). Rejects when it cannot listen.
+ */
+export async function startServer(
+  host: string,
+  port: number,
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => void,
+): Promise<StartedServer> {
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      log.error("serving {path} failed: {error}", { path: req.url, error: (err as Error).message });
-      if (!res.headersSent) write(res, 500, "internal server error\n");
+      log.error("{method} {path} failed: {error}", {
+        method: req.method,
+        path: (req.url ?? "").split("?")[0],
+        error: (err as Error).message,
+      });
+      if (!res.headersSent) onError(req, res, err);
       else res.end();
     });
   });
@@ -214,15 +251,9 @@ export async function startObserveServer(options: ObserveServerOptions): Promise
     });
   });
   const addr = server.address() as AddressInfo;
-  log.info("serving {what} on {host}:{port}", {
-    what: [options.health && "/healthz", options.ready && "/readyz", registry && "/metrics"].filter(Boolean)
-      .join(" "),
-    host: addr.address,
-    port: addr.port,
-  });
   return {
-    port: addr.port,
     host: addr.address,
+    port: addr.port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

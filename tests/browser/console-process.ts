@@ -6,19 +6,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
-import { operatorCommand } from "../e2e/operator-process.ts";
+import { guardShell, operatorCommand } from "../e2e/operator-process.ts";
 import { repoRoot } from "../e2e/manifests.ts";
 
 const EXIT_MARK = "[console-guard] exit status";
-const GUARD = `"$@" & child=$!
-finish() { wait $child; code=$?; echo "${EXIT_MARK} $code" >&2; exit $code; }
-trap 'kill -TERM $child 2>/dev/null; finish' TERM
-trap 'kill -INT $child 2>/dev/null; finish' INT
-while kill -0 $child 2>/dev/null; do
-  if ! kill -0 $PARENT_PID 2>/dev/null; then kill -TERM $child; sleep 5; kill -KILL $child 2>/dev/null; break; fi
-  sleep 0.3
-done
-finish`;
+const GUARD = guardShell(EXIT_MARK);
 
 /** A running console process. */
 export class ConsoleProcess {

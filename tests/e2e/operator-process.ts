@@ -42,9 +42,17 @@ const EXIT_MARK = "[operator-guard] exit status";
 // The guard: run the operator in the background, forward TERM/INT to it, and kill it when the
 // parent (this test process) disappears. Background jobs of a non-interactive shell start with
 // SIGINT ignored, which is why INT is forwarded as an explicit signal too.
-const GUARD = `"$@" & child=$!
-# EXIT_MARK is interpolated by JavaScript; everything else is shell.
-finish() { wait $child; code=$?; echo "${EXIT_MARK} $code" >&2; exit $code; }
+const GUARD = guardShell(EXIT_MARK);
+
+/**
+ * The guard shell (run as `bash -c <script> <name> <command...>` with PARENT_PID set): it runs the
+ * command, forwards TERM and INT, stops it when the test process is gone, and prints `<exitMark>
+ * <status>` last, so the exit status survives the guard.
+ */
+export function guardShell(exitMark: string): string {
+  return `"$@" & child=$!
+# exitMark is interpolated by JavaScript; everything else is shell.
+finish() { wait $child; code=$?; echo "${exitMark} $code" >&2; exit $code; }
 trap 'kill -TERM $child 2>/dev/null; finish' TERM
 trap 'kill -INT $child 2>/dev/null; finish' INT
 while kill -0 $child 2>/dev/null; do
@@ -52,6 +60,7 @@ while kill -0 $child 2>/dev/null; do
   sleep 0.3
 done
 finish`;
+}
 
 /**
  * The operator's environment: ours without KUBECONFIG, so the only cluster it can reach is the one
