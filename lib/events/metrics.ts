@@ -15,6 +15,21 @@ export type DropReason =
   | "abandoned"
   | "internal";
 
+/** Every {@link DropReason}, for the series that start at 0. */
+export const DROP_REASONS: readonly DropReason[] = [
+  "event-for-event",
+  "invalid",
+  "closed",
+  "queue_full",
+  "retry_exhausted",
+  "forbidden",
+  "namespace_terminating",
+  "namespace_missing",
+  "rejected",
+  "abandoned",
+  "internal",
+];
+
 /** Handles of every recorder metric. */
 export interface EventMetrics {
   emitted: Counter;
@@ -26,12 +41,19 @@ export interface EventMetrics {
   series: Gauge;
 }
 
-/** Registers (or finds) the metrics in `registry`. */
+/**
+ * Registers (or finds) the metrics in `registry`. Every series with known labels starts at 0 (as
+ * controller-runtime's do), so `rate()`, dashboards and alerts see it before its first occurrence.
+ */
 export function eventMetrics(registry: Registry): EventMetrics {
-  return {
-    emitted: registry.counter("events_emitted_total", "Event occurrences recorded by callers, by type.", [
-      "type",
-    ]),
+  const m: EventMetrics = {
+    emitted: registry.counter(
+      "events_emitted_total",
+      "Event occurrences recorded by callers, by type.",
+      [
+        "type",
+      ],
+    ),
     written: registry.counter(
       "events_written_total",
       "Successful Event API writes, by verb (create, patch).",
@@ -57,7 +79,20 @@ export function eventMetrics(registry: Registry): EventMetrics {
         "code",
       ],
     ),
-    queueDepth: registry.gauge("events_queue_depth", "Event series waiting for an API write."),
-    series: registry.gauge("events_series", "Event series remembered for coalescing."),
+    queueDepth: registry.gauge(
+      "events_queue_depth",
+      "Event series waiting for an API write.",
+    ),
+    series: registry.gauge(
+      "events_series",
+      "Event series remembered for coalescing.",
+    ),
   };
+  for (const type of ["Normal", "Warning"]) m.emitted.inc({ type }, 0);
+  for (const verb of ["create", "patch"]) m.written.inc({ verb }, 0);
+  m.coalesced.inc({}, 0);
+  for (const reason of DROP_REASONS) m.dropped.inc({ reason }, 0);
+  if (m.queueDepth.get() === undefined) m.queueDepth.set({}, 0);
+  if (m.series.get() === undefined) m.series.set({}, 0);
+  return m;
 }
