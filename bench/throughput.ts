@@ -29,6 +29,7 @@ import { writeResults } from "./lib/report.ts";
 import { fmt, median, sleep } from "./lib/stats.ts";
 import { createDataFlows, floorWrites, names } from "./lib/writer.ts";
 import type { KubeClient } from "../lib/kube/client.ts";
+import { EventLatencyWatch, percentile } from "./events/latency.ts";
 
 const CONCURRENCY = 16;
 
@@ -73,8 +74,8 @@ async function settle(admin: KubeClient, maxMs = 60_000): Promise<RequestCounts>
 
 /**
  * Times `work` (which writes into `ns`) until all `dfNames` converged; counts the requests until
- * then (`window`) and, after `finish` (stopping the operator: its event recorder flushes what its
- * budget still held back), until the writes stop (`delta`).
+ * then (`window`) and, after `finish` (waiting for the operator's events, then stopping it), until
+ * the writes stop (`delta`).
  */
 async function measure(
   admin: KubeClient,
@@ -101,6 +102,22 @@ async function measure(
   } finally {
     watch.stop();
   }
+}
+
+/** What the Event watch saw of one operator run. */
+interface EventLatency {
+  /** Seconds from emission to seen on the server, per Event (its first occurrence). */
+  p50: number;
+  p99: number;
+  max: number;
+  /** Events seen, the occurrences they carry, and how many were later than 10 s. */
+  events: number;
+  occurrences: number;
+  over10s: number;
+  /** Whether every emitted occurrence was seen before the operator was stopped. */
+  complete: boolean;
+  /** Seconds from convergence until every emitted occurrence was seen (0 when already at convergence). */
+  afterConvergence: number;
 }
 
 interface OperatorProfile {
@@ -143,6 +160,8 @@ function profileOf(before: string, after: string): OperatorProfile {
 interface Variant {
   label: string;
   args: string[];
+  /** Another Bun-compiled operator (`--baseline-binary=<path>`: the build compared against). */
+  binary?: string;
 }
 
 const VARIANTS: Variant[] = [
@@ -157,6 +176,8 @@ interface OperatorRun {
   namespace: string;
   /** The operator's controller_runtime_max_concurrent_reconciles. */
   workers: number;
+  /** Emission -> on the server, per Event, seen by a watch. */
+  events: EventLatency;
 }
 
 const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
@@ -177,10 +198,20 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
   const warm = await freshNamespace(cp, "tp-warm");
   await floorWrites(admin, warm, names("warm", 50), CONCURRENCY);
 
+  // `--baseline-binary=<path>`: also run that build with its defaults, right after the default one
+  // in every run (same machine load), to compare convergence before and after a change.
+  const baseline = ctx.options["baseline-binary"];
+  const variants: Variant[] = baseline
+    ? [...VARIANTS, { label: "default, baseline build", args: [], binary: baseline }]
+    : VARIANTS;
+  // The baseline runs next to the default configuration, before it in every other run, so that a
+  // drift (the cluster grows by 1,000 DataFlows per configuration) does not favour either.
+  const runOrder = (run: number) => baseline ? (run % 2 ? [3, 0, 1, 2] : [0, 3, 1, 2]) : [0, 1, 2];
   const operatorRun = async (variant: Variant): Promise<OperatorRun> => {
     const ns = await freshNamespace(cp, "tp-op");
     const { op, pid } = await startOperator({
       runtime,
+      binary: variant.binary,
       kubeconfig: identity.kubeconfigPath,
       args: [`--namespace=${ns}`, ...variant.args],
     });
@@ -188,6 +219,9 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
       await op.waitHealthy("/readyz");
       const opBefore = await op.metrics();
       let opAfter = "";
+      const eventWatch = new EventLatencyWatch(admin, ns);
+      await eventWatch.start();
+      let eventLatency: EventLatency | undefined;
       const measured = await measure(
         admin,
         ns,
@@ -196,14 +230,39 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
         { ...serverPids, operator: pid },
         async () => {
           opAfter = await op.metrics();
+          // Events go out on the steady-state path, not in the shutdown flush: wait (at most 2
+          // minutes) until every emitted occurrence is on the server before stopping the operator.
+          // The baseline build is stopped at convergence, as before (only its convergence is compared).
+          const emitted = metricSum(opAfter, "events_emitted_total") -
+            metricSum(opBefore, "events_emitted_total");
+          const t0 = performance.now();
+          const complete = await eventWatch.waitFor(emitted, variant.binary ? 0 : 120_000);
+          const afterConvergence = (performance.now() - t0) / 1000;
+          const lat = [...eventWatch.latencyMs.values()];
+          eventLatency = {
+            p50: percentile(lat, 50) / 1000,
+            p99: percentile(lat, 99) / 1000,
+            max: Math.max(...lat) / 1000,
+            events: lat.length,
+            occurrences: eventWatch.occurrences,
+            over10s: lat.filter((l) => l > 10_000).length,
+            complete,
+            afterConvergence,
+          };
           const code = await op.stop("SIGTERM");
           if (code !== 0) console.log(`  operator exited ${code}:\n${op.tail(10)}`);
         },
-      );
+      ).finally(() => eventWatch.stop());
       const workers = metricSum(opBefore, "controller_runtime_max_concurrent_reconciles", {
         controller: "dataflow",
       });
-      return { measured, profile: profileOf(opBefore, opAfter), namespace: ns, workers };
+      return {
+        measured,
+        profile: profileOf(opBefore, opAfter),
+        namespace: ns,
+        workers,
+        events: eventLatency!,
+      };
     } finally {
       if (op.running) await op.stop("SIGTERM");
     }
@@ -220,11 +279,11 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
       serverPids,
     );
     const ops: OperatorRun[] = [];
-    for (const v of VARIANTS) ops.push(await operatorRun(v));
+    for (const i of runOrder(run)) ops[i] = await operatorRun(variants[i]);
     runs.push({ floor, ops });
     console.log(
       `  run ${run + 1}: floor ${fmt(floor.seconds, 2)} s; ${
-        VARIANTS.map((v, i) =>
+        variants.map((v, i) =>
           `${v.label} ${fmt(ops[i].measured.seconds, 2)} s (${
             fmt(ops[i].measured.seconds / floor.seconds, 2)
           } x)`
@@ -247,6 +306,18 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
   const last = runs.at(-1)!;
   const lastDefault = last.ops[0];
   const reconcilesOf = (o: OperatorRun) => total(o.profile.reconciles);
+  const eventWrites = (o: OperatorRun) => {
+    const w = byVerbResource(o.measured.delta, { writesOnly: true });
+    return (w["POST events"] ?? 0) + (w["PATCH events"] ?? 0);
+  };
+  const eventWritesPerSeries = (o: OperatorRun) => eventWrites(o) / o.events.events;
+  const medEventP99 = median(runs.map((r) => r.ops[0].events.p99));
+  const maxEventWrites = Math.max(
+    ...runs.flatMap((r) => r.ops.slice(0, VARIANTS.length).map(eventWritesPerSeries)),
+  );
+  const baselineRatio = baseline
+    ? median(runs.map((r) => r.ops[0].measured.seconds / r.ops[3].measured.seconds))
+    : NaN;
   const body = [
     `Operator: \`${
       commandOf(runtime)
@@ -256,20 +327,36 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     `DataFlows are created by the benchmark ${CONCURRENCY} at a time in every case; the clock runs from the first create`,
     `until the last DataFlow has its ConfigMap, Deployment and observedGeneration == generation, as seen by watches.`,
     `${ctx.sizes.runs} runs of floor + the three configurations in the same control plane; figures are medians.`,
+    ...(baseline
+      ? [
+        `In every run the baseline build \`${baseline}\` (its defaults) ran next to the default configuration (after it in`,
+        `runs 1 and 3, before it in run 2), in a namespace of its own, for the convergence comparison below.`,
+      ]
+      : []),
     "",
     `| Run | Floor (s) | ${
-      VARIANTS.map((v) => `${v.label} (s) | ratio`).join(" | ")
+      variants.map((v) => `${v.label} (s) | ratio`).join(" | ")
     } | Writes per new DataFlow (default) |`,
-    `|---|---|${VARIANTS.map(() => "---|---|").join("")}---|`,
+    `|---|---|${variants.map(() => "---|---|").join("")}---|`,
     ...runs.map((r, i) =>
       `| ${i + 1} | ${fmt(r.floor.seconds, 2)} | ${
-        VARIANTS.map((_, v) => `${fmt(r.ops[v].measured.seconds, 2)} | ${fmt(ratio(r, v), 2)}`).join(" | ")
+        variants.map((_, v) => `${fmt(r.ops[v].measured.seconds, 2)} | ${fmt(ratio(r, v), 2)}`).join(" | ")
       } | ${fmt(writesPer(r.ops[0].measured), 3)} |`
     ),
     `| **median** | **${fmt(medFloor, 2)}** | ${
-      VARIANTS.map((_, v) => `**${fmt(medSeconds(v), 2)}** | **${fmt(medRatio(v), 2)}**`).join(" | ")
+      variants.map((_, v) => `**${fmt(medSeconds(v), 2)}** | **${fmt(medRatio(v), 2)}**`).join(" | ")
     } | **${fmt(medWrites, 3)}** |`,
     "",
+    ...(baseline
+      ? [
+        `- Convergence of the default configuration vs the baseline build (same runs, next to each other): per-run`,
+        `  ratios ${
+          runs.map((r) => fmt(r.ops[0].measured.seconds / r.ops[3].measured.seconds, 3)).join(", ")
+        }; median ${fmt(baselineRatio, 3)} (target <= 1.05: **${
+          baselineRatio <= 1.05 ? "met" : "not met"
+        }**).`,
+      ]
+      : []),
     `- Throughput (default): operator ${fmt(n / medSeconds(0), 0)} DataFlows/s, floor ${
       fmt(n / medFloor, 0)
     } DataFlows/s.`,
@@ -302,8 +389,10 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     `- Operator (default) writes until convergence only: ${
       formatCounts(subtract(byVerbResource(lastDefault.measured.window, { writesOnly: true }), own), n)
     }. It emitted ${lastDefault.profile.eventsEmitted} events; at convergence ${lastDefault.profile.eventsPending} event series`,
-    `  were still held back by the recorder's API budget (burst 50, then 10 writes/s per process) and went out when the`,
-    `  operator was stopped (SIGTERM: the recorder flushes on shutdown), which the line above includes.`,
+    `  were still waiting for their write (the recorder yields to reconciles while DataFlows wait for a worker); they went`,
+    `  out ${
+      fmt(lastDefault.events.afterConvergence, 1)
+    } s later, before the operator was stopped, and the line above includes them.`,
     `- Operator (default) reads: ${
       formatCounts(
         Object.fromEntries(
@@ -316,6 +405,44 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
     `- Other writes during the default run (not the operator's: the API server's own): ${
       formatCounts(Object.fromEntries(otherWrites(lastDefault.measured.delta)))
     }`,
+    "",
+    "### Events: from the emitting reconcile to the server",
+    "",
+    "Per Event: the moment a watch on the namespace first saw it minus its `eventTime`, which the recorder sets to the",
+    "moment the reconcile emitted it (same machine, same clock; the watch's own delay is included, so this is an upper",
+    "bound). The operator was stopped only once every emitted occurrence had been seen (or after 2 minutes), so no",
+    "Event went out in the shutdown flush. Writes per series: event POSTs and PATCHes at the API server / Events.",
+    "",
+    `| Run | Configuration | Events | Occurrences (emitted) | p50 (s) | p99 (s) | max (s) | > 10 s | Writes per series | Last seen after convergence (s) |`,
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...runs.flatMap((r, i) =>
+      r.ops.slice(0, VARIANTS.length).map((o, v) =>
+        `| ${i + 1} | ${
+          VARIANTS[v].label
+        } | ${o.events.events} | ${o.events.occurrences} (${o.profile.eventsEmitted})${
+          o.events.complete ? "" : " **incomplete**"
+        } | ${fmt(o.events.p50, 2)} | ${fmt(o.events.p99, 2)} | ${
+          fmt(o.events.max, 2)
+        } | ${o.events.over10s} | ${fmt(eventWritesPerSeries(o), 3)} | ${fmt(o.events.afterConvergence, 1)} |`
+      )
+    ),
+    "",
+    `- Target p99 <= 10 s from the emitting reconcile to the server (default configuration): **${
+      medEventP99 <= 10 ? "met" : "not met"
+    }** (median of the runs' p99 ${fmt(medEventP99, 2)} s; max over all runs ${
+      fmt(Math.max(...runs.map((r) => r.ops[0].events.max)), 2)
+    } s).`,
+    `- Target <= 2 writes per event series: **${maxEventWrites <= 2 ? "met" : "not met"}** (at most ${
+      fmt(maxEventWrites, 3)
+    } in any run and configuration). Occurrences lost: ${
+      runs.some((r) =>
+          r.ops.slice(0, VARIANTS.length).some((o) =>
+            !o.events.complete || o.events.occurrences !== o.profile.eventsEmitted
+          )
+        )
+        ? "**some** (see the table)"
+        : "none (every emitted occurrence is counted on the server)"
+    }.`,
     "",
     `### Profile (last run: the operator's own /metrics deltas, CPU seconds from /proc from the first create to convergence)`,
     "",
@@ -349,6 +476,28 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
         value: fmt(medWrites, 3),
         met: medWrites <= 6,
       },
+      ...(baseline
+        ? [{
+          figure: "1. Convergence, default vs the baseline build (same runs)",
+          target: "<= 1.05 x",
+          value: `${fmt(baselineRatio, 3)} x`,
+          met: baselineRatio <= 1.05,
+        }]
+        : []),
+      {
+        figure: `1. Events of ${n} new DataFlows: emitting reconcile -> on the server, p99 (default)`,
+        target: "<= 10 s",
+        value: `${fmt(medEventP99, 2)} s (median of runs; max ${
+          fmt(Math.max(...runs.map((r) => r.ops[0].events.max)), 2)
+        } s)`,
+        met: medEventP99 <= 10,
+      },
+      {
+        figure: "1. API writes per event series",
+        target: "<= 2",
+        value: fmt(maxEventWrites, 3),
+        met: maxEventWrites <= 2,
+      },
       {
         figure: "1. Throughput with --max-concurrent-reconciles=1 and =16",
         target: "informational",
@@ -366,7 +515,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
       runtime,
       n,
       concurrency: CONCURRENCY,
-      variants: VARIANTS,
+      variants,
       runs: runs.map((r) => ({
         floorSeconds: r.floor.seconds,
         floorCpu: r.floor.cpu,
@@ -378,6 +527,7 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
           requests: Object.fromEntries(o.measured.delta),
           window: Object.fromEntries(o.measured.window),
           profile: o.profile,
+          events: o.events,
         })),
       })),
     },

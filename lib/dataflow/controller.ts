@@ -77,6 +77,11 @@ export interface Operator {
 /** The keys a Secret's metadata-only cache entry keeps: its data keys, not its managedFields. */
 const DATA_KEYS = "dataKeys";
 
+/** Reconciles are waiting: keys ready in the work queue while every worker is busy. */
+export function reconcilesWaiting(controller: Controller): boolean {
+  return controller.queue.len() > 0 && controller.queue.processing >= controller.concurrency;
+}
+
 /** Builds the operator. Nothing starts until `manager.run()`. */
 export function createOperator(options: OperatorOptions): Operator {
   const { client, namespaces } = options;
@@ -146,7 +151,15 @@ export function createOperator(options: OperatorOptions): Operator {
       registry,
     }));
 
-  const events = options.events ?? new EventRecorder(writer, { component: EVENT_COMPONENT, registry });
+  // Reconcile writes go first: while DataFlows wait for a worker and every worker is busy, the
+  // recorder keeps event writes at its floor (one in flight); otherwise it uses what the API
+  // server gives (lib/events/README.md).
+  let busyController: Controller | undefined = undefined;
+  const events = options.events ?? new EventRecorder(writer, {
+    component: EVENT_COMPONENT,
+    registry,
+    busy: () => busyController !== undefined && reconcilesWaiting(busyController),
+  });
   const key = (ns: string, name: string) => `${ns}/${name}`;
   const cache: DataFlowCache = {
     dataflow: (ns, name) => dataflows.get(key(ns, name)),
@@ -182,6 +195,7 @@ export function createOperator(options: OperatorOptions): Operator {
     cacheSyncTimeoutMs: options.cacheSyncTimeoutMs,
     registry,
   });
+  busyController = controller;
   for (const i of dataflows.informers) controller.for(i);
   for (const i of configMaps.informers) controller.owns(i, owner);
   for (const i of deployments.informers) controller.owns(i, owner);

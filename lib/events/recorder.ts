@@ -4,8 +4,10 @@
  * Emitting only touches memory: an occurrence either starts a series (written at once, the
  * leading edge), is counted into an existing one (written at most every `updateIntervalMs`, the
  * trailing edge), or is dropped and counted. Budgets delay API calls, never occurrences, so a
- * delayed write simply carries a larger count. Retries are the recorder's own (the client it is
- * given is re-wrapped with retries off) so one failing namespace never holds up the others.
+ * delayed write simply carries a larger count. How many writes are in flight adapts to the API
+ * server (AIMD on its answers and latency, Retry-After pauses) and to the owner (its busy signal
+ * holds event writes at the floor). Retries are the recorder's own (the client it is given is
+ * re-wrapped with retries off) so one failing namespace never holds up the others.
  */
 import { hostname } from "node:os";
 import process from "node:process";
@@ -14,6 +16,7 @@ import { builtin } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import { defaultRegistry } from "../observe/metrics.ts";
 import { realClock } from "./clock.ts";
+import { type ConcurrencyBounds, WriteLimiter } from "./limiter.ts";
 import { type EventMetrics, eventMetrics } from "./metrics.ts";
 import {
   eventName,
@@ -49,12 +52,26 @@ export interface RecorderSettings {
   maxSeries: number;
   maxQueue: number;
   objectBudget: Budget;
-  globalBudget: Budget;
-  concurrency: number;
+  concurrency: ConcurrencyBounds;
+  busyHoldMs: number;
   retryBaseMs: number;
   retryMaxDelayMs: number;
   retryTotalMs: number;
   keepNewlines: boolean;
+}
+
+/** The concurrency option after defaults: a number fixes the window, an object bounds the adaptive one. */
+function concurrencyBounds(option: EventRecorderOptions["concurrency"]): ConcurrencyBounds {
+  const int = (v: unknown, fallback: number) =>
+    typeof v === "number" && Number.isFinite(v) && v >= 1 ? Math.floor(v) : fallback;
+  if (typeof option === "number") {
+    const n = int(option, 4);
+    return { min: n, initial: n, max: n };
+  }
+  const min = int(option?.min, 1);
+  const max = Math.max(min, int(option?.max, 32));
+  const initial = Math.min(max, Math.max(min, int(option?.initial, 4)));
+  return { min, initial, max };
 }
 
 /** `$POD_NAME` (set from the downward API), then `$HOSTNAME`, then the host name, then the component. */
@@ -80,6 +97,7 @@ export class EventRecorder implements EventSink {
   readonly #random: () => number;
   readonly #metrics: EventMetrics;
   readonly #writer: Writer;
+  readonly #limiter: WriteLimiter;
   /** Live series by dedup key, least recently used first. */
   readonly #index = new Map<string, Series>();
   readonly #similar: SimilarMessages;
@@ -113,8 +131,8 @@ export class EventRecorder implements EventSink {
       maxSeries: options.maxSeries ?? 4096,
       maxQueue: options.maxQueue ?? 10_000,
       objectBudget: options.objectBudget ?? { burst: 25, refillMs: 30_000 },
-      globalBudget: options.globalBudget ?? { burst: 50, refillMs: 100 },
-      concurrency: options.concurrency ?? 4,
+      concurrency: concurrencyBounds(options.concurrency),
+      busyHoldMs: Math.max(0, Number(options.busyHoldMs ?? 8000) || 0),
       retryBaseMs: options.retryBaseMs ?? 500,
       retryMaxDelayMs: options.retryMaxDelayMs ?? 30_000,
       retryTotalMs: options.retryTotalMs ?? 300_000,
@@ -138,6 +156,12 @@ export class EventRecorder implements EventSink {
       requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
       registry,
     });
+    const metrics = this.#metrics;
+    this.#limiter = new WriteLimiter(this.settings.concurrency, this.#clock, {
+      window: (limit) => metrics.concurrency.set({}, limit),
+      backoff: (cause) => metrics.backoffs.inc({ cause }),
+      paused: (ms) => metrics.pausedSeconds.inc({}, ms / 1000),
+    });
     this.#writer = new Writer({
       client: own,
       eventType: builtin.Event,
@@ -148,6 +172,10 @@ export class EventRecorder implements EventSink {
       metrics: this.#metrics,
       newName: (s) => this.#newName(s.ref.name),
       onForget: (s) => this.#forget(s),
+      limiter: this.#limiter,
+      busy: typeof options.busy === "function" ? options.busy : undefined,
+      busyHoldMs: this.settings.busyHoldMs,
+      onOverflow: (example, occurrences) => this.#summarizeDrop("overflow", example, occurrences),
     });
   }
 
@@ -210,6 +238,16 @@ export class EventRecorder implements EventSink {
     return this.#index.size;
   }
 
+  /** The current adaptive limit on concurrent writes (the `events_write_concurrency` gauge). */
+  get writeConcurrency(): number {
+    return this.#limiter.limit;
+  }
+
+  /** Writes in flight now. */
+  get writesInFlight(): number {
+    return this.#writer.inFlight;
+  }
+
   #newName(objectName: string): string {
     return eventName(objectName, this.#clock.now(), this.#sequence++, this.#random);
   }
@@ -220,21 +258,30 @@ export class EventRecorder implements EventSink {
   }
 
   /**
-   * Drops the caller cannot see are summarised at warning level at most once a minute per reason
-   * (each one is also in the debug log and the metrics), so none is silent and none floods the log.
+   * What the caller cannot see is summarised at warning level at most once a minute per kind
+   * (each one is also in the debug log and the metrics), so none is silent and none floods the
+   * log: drops of invalid events, and occurrences whose text was folded into overflow Events.
    */
-  #summarizeDrop(reason: "invalid" | "queue_full", example: string): void {
+  #summarizeDrop(reason: "invalid" | "overflow", example: string, occurrences = 1): void {
     const now = this.#clock.now();
     const entry = this.#dropSummary.get(reason) ?? { count: 0, since: now, loggedAt: -Infinity };
-    entry.count++;
+    entry.count += occurrences;
     this.#dropSummary.set(reason, entry);
     if (now - entry.loggedAt < 60_000) return;
-    log.warning("dropped {count} Kubernetes event(s) ({reason}) since {since}, e.g. for {example}", {
-      count: entry.count,
-      reason,
-      since: new Date(entry.since).toISOString(),
-      example,
-    });
+    if (reason === "overflow") {
+      log.warning(
+        "the event queue was full: the text of {count} Kubernetes event occurrence(s) since {since} was given up " +
+          "and their count carried by overflow Events (combined per namespace, type and reason), e.g. for {example}",
+        { count: entry.count, since: new Date(entry.since).toISOString(), example },
+      );
+    } else {
+      log.warning("dropped {count} Kubernetes event(s) ({reason}) since {since}, e.g. for {example}", {
+        count: entry.count,
+        reason,
+        since: new Date(entry.since).toISOString(),
+        example,
+      });
+    }
     this.#dropSummary.set(reason, { count: 0, since: now, loggedAt: now });
   }
 
@@ -326,6 +373,9 @@ export class EventRecorder implements EventSink {
         this.#index.delete(key);
         this.#index.set(key, s); // most recently used last (once per clock tick: the hot path)
       }
+      // The oldest occurrence the server lacks, and the first one after a write in flight, for the delivery lag.
+      if (s.count === s.serverCount) s.pendingSince = now;
+      if (s.inFlight && s.count === s.sendingCount) s.nextPendingSince = now;
       s.count++;
       s.lastAt = now;
       if (combined) s.message = message;
@@ -353,6 +403,8 @@ export class EventRecorder implements EventSink {
       firstAt: now,
       lastAt: now,
       lastWriteAt: -Infinity,
+      pendingSince: now,
+      sendingCount: -1,
       inFlight: false,
       pending: false,
       evicted: false,
@@ -362,10 +414,15 @@ export class EventRecorder implements EventSink {
       slot: -1,
       readySlot: -1,
     };
-    if (!this.#writer.admit(s)) {
-      this.#metrics.dropped.inc({ reason: "queue_full" });
-      this.#summarizeDrop("queue_full", object);
-      this.#logEmission(object, type, reason, message, "dropped", { dropReason: "queue_full" });
+    const carrier = this.#writer.admit(s);
+    if (carrier !== s) {
+      // The queue is full and nothing else could give way: counted into an overflow Event.
+      this.#metrics.coalesced.inc();
+      this.#logEmission(object, type, reason, message, "coalesced", {
+        count: carrier.count,
+        event: carrier.name,
+        overflow: true,
+      });
       return;
     }
     this.#index.set(key, s);

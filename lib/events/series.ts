@@ -24,6 +24,12 @@ export interface Series {
   message: string;
   /** Whether this is the "(combined from similar events)" series. */
   readonly combined: boolean;
+  /**
+   * Whether this is an overflow Event: series that did not fit the write queue, per (namespace,
+   * type, reason), folded in with their counts; `folded` says how many.
+   */
+  overflow?: boolean;
+  folded?: number;
   /** The Event's name; changes only when the Event must be re-created. */
   name: string;
   /** Occurrences the Event should show. */
@@ -38,6 +44,12 @@ export interface Series {
   lastAt: number;
   /** Start of the latest write, for the update interval. */
   lastWriteAt: number;
+  /** Emission time of the oldest occurrence not yet on the server (for `events_delivery_lag_seconds`). */
+  pendingSince: number;
+  /** Emission time of the first occurrence after those the write in flight carries. */
+  nextPendingSince?: number;
+  /** The count the write in flight carries (-1 when none is in flight). */
+  sendingCount: number;
   inFlight: boolean;
   /** Waiting for a write (count or message ahead of the server). */
   pending: boolean;

@@ -111,14 +111,33 @@ export interface EventRecorderOptions {
   maxDistinctMessages?: number;
   /** Series remembered at most (least recently used are flushed, then forgotten); default 4096. */
   maxSeries?: number;
-  /** Series waiting for a write at most; beyond it Normal before Warning, updates before creates are dropped; default 10,000. */
+  /**
+   * Series waiting for a write at most; default 10,000. A new series that does not fit makes room by
+   * folding the oldest waiting series (Normal count updates, then Normal creates, then Warnings) into
+   * an overflow Event per (namespace, type, reason) that carries its count: its text is given up,
+   * never a count (`events_overflow_coalesced_total`).
+   */
   maxQueue?: number;
   /** Per (object, reason) API-call budget; default burst 25, one more every 30 s. */
   objectBudget?: Budget;
-  /** Global API-call budget; default burst 50, one more every 100 ms (10/s). */
-  globalBudget?: Budget;
-  /** Writes in flight at once; default 4. */
-  concurrency?: number;
+  /**
+   * Writes in flight at once: an adaptive window (AIMD) between `min` and `max`, starting at
+   * `initial`; default `{min: 1, initial: 4, max: 32}`. A number fixes the window at that size.
+   */
+  concurrency?: number | { min?: number; initial?: number; max?: number };
+  /**
+   * The owner's own writes are waiting (e.g. reconciles queued while every worker is busy): while
+   * this returns true, at most `concurrency.min` event writes are in flight, so the owner's writes
+   * go first. Called before each write; must be cheap and never throw (a throw counts as false).
+   */
+  busy?: () => boolean;
+  /**
+   * While `busy` is on, the events of a namespace with a burst waiting (more than 10 series) are
+   * held until they are this old, so a burst's events go out mostly after the reconciles they
+   * would slow down, yet within this bound; a namespace with a few events is never held. Default
+   * 8 s (the objective is every event on the server within 10 s); 0 never holds.
+   */
+  busyHoldMs?: number;
   /** First retry backoff (full jitter, doubling); default 500 ms. */
   retryBaseMs?: number;
   /** Cap of one backoff; default 30 s. */

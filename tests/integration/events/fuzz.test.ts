@@ -76,7 +76,6 @@ describe("generated inputs", () => {
         component: "dataflow-controller",
         instance: randomString(rnd, 400),
         registry,
-        globalBudget: { burst: 10_000, refillMs: 1 },
         objectBudget: { burst: 10_000, refillMs: 1 },
       }));
     const TYPES = ["Normal", "Warning", "Error", "Fatal", "Debug", "", "SomeType", "warning", "INFO"];

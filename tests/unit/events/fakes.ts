@@ -22,7 +22,8 @@ export async function settle(): Promise<void> {
 /** A clock that only moves when the test says so. */
 export class FakeClock implements Clock {
   #now: number;
-  #timers: Timer[] = [];
+  /** Armed timers by id, in the order they were set. */
+  #timers = new Map<number, Timer>();
   #seq = 0;
 
   constructor(start = Date.UTC(2026, 0, 2, 3, 4, 5, 0)) {
@@ -33,27 +34,31 @@ export class FakeClock implements Clock {
   }
   setTimeout(fn: () => void, ms: number): unknown {
     const t = { id: ++this.#seq, at: this.#now + Math.max(0, ms), fn };
-    this.#timers.push(t);
+    this.#timers.set(t.id, t);
     return t.id;
   }
   clearTimeout(handle: unknown): void {
-    this.#timers = this.#timers.filter((t) => t.id !== handle);
+    this.#timers.delete(handle as number);
   }
   /** Number of armed timers. */
   get timerCount(): number {
-    return this.#timers.length;
+    return this.#timers.size;
   }
   /** Moves time forward, firing due timers in order and letting their work finish. */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
     await settle();
     for (;;) {
-      let next: Timer | undefined;
-      for (const t of this.#timers) if (t.at <= target && (!next || t.at < next.at)) next = t;
-      if (!next) break;
-      this.#timers = this.#timers.filter((t) => t !== next);
-      this.#now = Math.max(this.#now, next.at);
-      next.fn();
+      let at = Infinity;
+      for (const t of this.#timers.values()) if (t.at <= target && t.at < at) at = t.at;
+      if (at === Infinity) break;
+      // Every timer due at this instant fires (in the order they were set; one cleared by an
+      // earlier one does not), then the work they started runs.
+      this.#now = Math.max(this.#now, at);
+      for (const t of [...this.#timers.values()].filter((t) => t.at === at)) {
+        if (!this.#timers.delete(t.id)) continue;
+        t.fn();
+      }
       await settle();
     }
     this.#now = target;
@@ -68,6 +73,8 @@ export interface SeenRequest {
   body?: Record<string, unknown>;
   at: number;
   status: number;
+  /** When the answer was given (fake time); undefined while unanswered. */
+  answeredAt?: number;
 }
 
 /** A Status response like the API server's. */
@@ -102,7 +109,9 @@ export interface StoredEvent {
 
 /**
  * An in-memory core/v1 Events API. `fault` can answer any request first (return undefined to
- * let the fake handle it); `hang` makes every request wait until aborted.
+ * let the fake handle it); `hang` makes every request wait until aborted; `latencyMs` answers
+ * each request after that long on the fake clock (the fault is then asked at answer time).
+ * `inFlight` and `maxInFlight` count unanswered requests.
  */
 export class FakeEventServer implements Transport {
   readonly server = "https://fake.events";
@@ -113,6 +122,9 @@ export class FakeEventServer implements Transport {
   fault?: (req: KubeRequest, body?: Record<string, unknown>) => Response | undefined;
   hang = false;
   ttlMs?: number;
+  latencyMs = 0;
+  inFlight = 0;
+  maxInFlight = 0;
   readonly clock: Clock;
 
   constructor(clock: Clock) {
@@ -141,14 +153,27 @@ export class FakeEventServer implements Transport {
     const body = req.body ? JSON.parse(req.body) as Record<string, unknown> : undefined;
     const seen: SeenRequest = { method: req.method, path: req.path, body, at: this.clock.now(), status: 0 };
     this.requests.push(seen);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     if (this.hang) {
       return new Promise((_, reject) => {
-        req.signal?.addEventListener("abort", () => reject(req.signal!.reason), { once: true });
+        req.signal?.addEventListener("abort", () => {
+          this.inFlight--;
+          reject(req.signal!.reason);
+        }, { once: true });
       });
     }
-    const res = this.fault?.(req, body) ?? this.#handle(req, body);
-    seen.status = res.status;
-    return Promise.resolve(res);
+    const answer = () => {
+      this.inFlight--;
+      const res = this.fault?.(req, body) ?? this.#handle(req, body);
+      seen.status = res.status;
+      seen.answeredAt = this.clock.now();
+      return res;
+    };
+    if (this.latencyMs > 0) {
+      return new Promise((resolve) => this.clock.setTimeout(() => resolve(answer()), this.latencyMs));
+    }
+    return Promise.resolve(answer());
   }
 
   #handle(req: KubeRequest, body?: Record<string, unknown>): Response {
