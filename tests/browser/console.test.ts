@@ -339,9 +339,10 @@ describe("the web console in headless Chromium", T, () => {
   it("the operator page shows the leader, the work queue, reconciles and the Event recorder", T, async () => {
     // The operator has reconciled its DataFlow (Events written) before the page is read.
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
+    for (;;) {
       const text = await (await fetch(operator.metricsUrl)).text();
       if (/^events_written_total\{[^}]*\} [1-9]/m.test(text)) break;
+      assert.ok(Date.now() < deadline, "the operator wrote no Event within 60 s");
       await new Promise((r) => setTimeout(r, 300));
     }
     const tab = await openTab(browser);
