@@ -20,6 +20,7 @@ import type {
   InformerOptions,
   InformerStats,
 } from "./informer-options.ts";
+import { collectIfGrown } from "./gc.ts";
 import { IndexedStore } from "./store.ts";
 
 export type * from "./informer-options.ts";
@@ -289,16 +290,18 @@ export class Informer<T extends KubeObject = KubeObject> {
       metadataOnly: this.options.metadataOnly,
       signal,
     };
-    let list: ObjectList<T>;
+    /** The list's resourceVersion and its objects, prepared for the cache. */
+    let listed: { rv?: string; items: T[] };
     if (this.#rv) {
       // Not older than what we saw, so a relist never goes back in time; unpaginated, served by the watch cache.
       try {
         this.stats.lists++;
-        list = await this.client.list<T>(this.resourceType, {
+        const list = await this.client.list<T>(this.resourceType, {
           ...base,
           resourceVersion: this.#rv,
           resourceVersionMatch: "NotOlderThan",
         });
+        listed = { rv: list.metadata?.resourceVersion, items: list.items.map((o) => this.#prepare(o)) };
       } catch (err) {
         if (!(err instanceof GoneError) && !isTooLargeRV(err)) throw err;
         this.#log.info("relist of {informer} at {rv} is not possible ({error}); listing the latest state", {
@@ -306,21 +309,21 @@ export class Informer<T extends KubeObject = KubeObject> {
           error: (err as Error).message,
         });
         this.#rv = undefined;
-        list = await this.#pagedList(base);
+        listed = await this.#pagedList(base);
       }
     } else {
-      list = await this.#pagedList(base);
+      listed = await this.#pagedList(base);
     }
-    const rv = list.metadata?.resourceVersion;
-    if (!rv) throw new Error(`list of ${this.name} returned no resourceVersion`);
-    this.#replace(list.items, rv);
+    if (!listed.rv) throw new Error(`list of ${this.name} returned no resourceVersion`);
+    this.#replace(listed.items, listed.rv);
   }
 
   /**
-   * A paginated list at the latest state. A continue token that expired (410 on page 2 or later)
-   * restarts the whole list, so pages of two snapshots never mix.
+   * A paginated list at the latest state, each page prepared for the cache as it arrives (so a
+   * page's garbage, managedFields first, is freed before the next). A continue token that
+   * expired (410 on page 2 or later) restarts the whole list, so pages of two snapshots never mix.
    */
-  async #pagedList(base: ListBase): Promise<ObjectList<T>> {
+  async #pagedList(base: ListBase): Promise<{ rv?: string; items: T[] }> {
     const limit = this.options.pageSize ?? 500;
     for (let restart = 0;; restart++) {
       const items: T[] = [];
@@ -335,7 +338,7 @@ export class Informer<T extends KubeObject = KubeObject> {
             continue: cont,
           });
           rv ??= page.metadata?.resourceVersion;
-          items.push(...page.items);
+          for (const o of page.items) items.push(this.#prepare(o));
           cont = page.metadata?.continue || undefined;
         } while (cont);
       } catch (err) {
@@ -345,16 +348,14 @@ export class Informer<T extends KubeObject = KubeObject> {
         }
         throw err;
       }
-      return { metadata: { resourceVersion: rv }, items };
+      return { rv, items };
     }
   }
 
-  #replace(items: T[], rv: string): void {
+  /** Replaces the cache with a full list's objects, already through {@link #prepare}. */
+  #replace(prepared: T[], rv: string): void {
     const fresh = new Map<string, T>();
-    for (const raw of items) {
-      const o = this.#prepare(raw);
-      fresh.set(objectKey(o), o);
-    }
+    for (const o of prepared) fresh.set(objectKey(o), o);
     const old = this.#store;
     const events: [keyof InformerHandlers<T>, T, T?][] = [];
     for (const [k, o] of fresh) {
@@ -374,6 +375,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#log.debug("listed {count} objects of {informer} at {rv}", { count: fresh.size, rv });
     const initial = !this.#synced;
     for (const [type, a, b] of events) this.#emit(type, a, b, initial);
+    collectIfGrown();
     if (!this.#synced) {
       this.#synced = true;
       for (const w of this.#syncWaiters.splice(0)) w();
@@ -447,7 +449,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (buffer) {
           const key = objectKey(ev.object as KubeObject);
           if (ev.type === "DELETED") buffer.delete(key);
-          else buffer.set(key, ev.object);
+          else buffer.set(key, this.#prepare(ev.object));
           continue;
         }
         this.#apply(ev.type, ev.object);

@@ -3,11 +3,17 @@
  * lookups by namespace or controller owner never scan the whole cache.
  */
 
+/**
+ * The keys of one index value: a lone key as itself, two or more as a Set (most index values —
+ * an owner's uid — have one object, and a Set costs about 500 bytes on Bun).
+ */
+type Bucket = string | Set<string>;
+
 /** Objects by key ("namespace/name" or "name"), with named indexes. */
 export class IndexedStore<T> {
   #objects = new Map<string, T>();
   #indexers = new Map<string, (obj: T) => string[]>();
-  #indexes = new Map<string, Map<string, Set<string>>>();
+  #indexes = new Map<string, Map<string, Bucket>>();
 
   /** @param name for error messages (the informer's name) */
   constructor(readonly name: string) {}
@@ -41,7 +47,9 @@ export class IndexedStore<T> {
   byIndex(index: string, value: string): T[] {
     const idx = this.#indexes.get(index);
     if (!idx) throw new Error(`informer ${this.name}: no index named ${index}`);
-    return [...(idx.get(value) ?? [])].map((k) => this.#objects.get(k)!).filter(Boolean);
+    const bucket = idx.get(value);
+    const keys = bucket === undefined ? [] : typeof bucket === "string" ? [bucket] : [...bucket];
+    return keys.map((k) => this.#objects.get(k)!).filter(Boolean);
   }
 
   /** Adds an index: `fn` returns the index values of an object. Existing objects are indexed at once. */
@@ -89,13 +97,16 @@ export class IndexedStore<T> {
       values = []; // an indexer that throws leaves the object out of that index only
     }
     for (const v of values) {
-      let set = idx.get(v);
+      const bucket = idx.get(v);
       if (add) {
-        if (!set) idx.set(v, set = new Set());
-        set.add(key);
-      } else if (set) {
-        set.delete(key);
-        if (!set.size) idx.delete(v);
+        if (bucket === undefined) idx.set(v, key);
+        else if (typeof bucket === "string") {
+          if (bucket !== key) idx.set(v, new Set([bucket, key]));
+        } else bucket.add(key);
+      } else if (bucket === key) idx.delete(v);
+      else if (typeof bucket === "object") {
+        bucket.delete(key);
+        if (bucket.size === 1) idx.set(v, bucket.values().next().value!);
       }
     }
   }
