@@ -136,6 +136,11 @@ export function buildConfigMap(df: DataFlowIdentity, json: string): ConfigMap {
   };
 }
 
+/** A copy of a JSON value, so desired objects share nothing (faster than structuredClone on Bun). */
+function copyJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value));
+}
+
 /** Inputs of {@link buildDeployment}. */
 export interface DeploymentInputs {
   spec: DataFlowSpec;
@@ -198,7 +203,7 @@ export function buildDeployment(df: DataFlowIdentity, inputs: DeploymentInputs):
             image: settings.operatorImage || DEFAULT_OPERATOR_IMAGE,
             args: renderSpecArgs(),
             volumeMounts: renderMounts,
-            resources: structuredClone(RENDER_RESOURCES) as ResourceRequirements,
+            resources: copyJson(RENDER_RESOURCES) as ResourceRequirements,
             securityContext: containerSecurityContext,
           }],
           containers: [{
@@ -207,7 +212,7 @@ export function buildDeployment(df: DataFlowIdentity, inputs: DeploymentInputs):
             command: ["/processor", `--spec-path=${SPEC_PATH}`, `--namespace=${namespace}`, `--name=${name}`],
             env: [{ name: "LOG_LEVEL", value: settings.logLevel || "info" }],
             volumeMounts: [{ name: "spec", mountPath: SPEC_DIR, readOnly: true }],
-            resources: structuredClone(spec.resources ?? DEFAULT_RESOURCES) as ResourceRequirements,
+            resources: copyJson(spec.resources ?? DEFAULT_RESOURCES) as ResourceRequirements,
             securityContext: containerSecurityContext,
           }],
           volumes,

@@ -29,7 +29,7 @@ import type { ProcessorPolicy } from "./policy.ts";
 import { createReconciler, type DataFlowCache } from "./reconciler.ts";
 import { API_VERSION, type DataFlow, KIND } from "./schema.ts";
 import { secretKeysFromManagedFields } from "./secrets.ts";
-import { referencedSecrets, slimConfigMap, slimDataFlow } from "./cached.ts";
+import { referencedSecrets, slimConfigMap, slimDataFlow, slimDeployment } from "./cached.ts";
 
 const log = logger("operator", "controller");
 
@@ -132,7 +132,14 @@ export function createOperator(options: OperatorOptions): Operator {
   const deployments = scoped(
     "owned-deployments",
     (namespace, name) =>
-      new Informer(client, builtin.Deployment, { namespace, labelSelector: OWNED_SELECTOR, name, registry }),
+      new Informer(client, builtin.Deployment, {
+        namespace,
+        labelSelector: OWNED_SELECTOR,
+        name,
+        registry,
+        streamingList: true,
+        transform: slimDeployment,
+      }),
   );
   const secrets = scoped("secrets-metadata", (namespace, name) =>
     new Informer(client, builtin.Secret, {

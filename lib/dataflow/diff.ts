@@ -47,24 +47,43 @@ function quantitiesEqual(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Whether every field of `desired` is present with an equal value in `existing` (objects
- * recursively; arrays must have the same length, element by element).
- * @param path the dotted path, used to compare quantities under `resources` by value
+ * Where {@link isSubset} is: 0 anywhere, 1 under a `resources` field, 2 under its `limits` or
+ * `requests` (whose values compare as quantities).
  */
-export function isSubset(desired: unknown, existing: unknown, path = ""): boolean {
+type Within = 0 | 1 | 2;
+
+function within(at: Within, key: string): Within {
+  if (key === "resources") return 1;
+  if (at === 2 || (at === 1 && (key === "limits" || key === "requests"))) return 2;
+  return 0;
+}
+
+/**
+ * Whether every field of `desired` is present with an equal value in `existing` (objects
+ * recursively; arrays must have the same length, element by element). Values under
+ * `resources.limits` and `resources.requests` compare as quantities (`0.5` equals `500m`).
+ */
+export function isSubset(desired: unknown, existing: unknown): boolean {
+  return subset(desired, existing, 0);
+}
+
+function subset(desired: unknown, existing: unknown, at: Within): boolean {
   if (desired === undefined) return true;
   if (Array.isArray(desired)) {
-    return Array.isArray(existing) && desired.length === existing.length &&
-      desired.every((d, i) => isSubset(d, existing[i], `${path}[]`));
+    if (!Array.isArray(existing) || desired.length !== existing.length) return false;
+    for (let i = 0; i < desired.length; i++) if (!subset(desired[i], existing[i], 0)) return false;
+    return true;
   }
   if (desired && typeof desired === "object") {
     if (!existing || typeof existing !== "object" || Array.isArray(existing)) return false;
-    return Object.entries(desired).every(([k, v]) =>
-      isSubset(v, (existing as Record<string, unknown>)[k], `${path}.${k}`)
-    );
+    for (const k in desired) {
+      const v = (desired as Record<string, unknown>)[k];
+      if (!subset(v, (existing as Record<string, unknown>)[k], within(at, k))) return false;
+    }
+    return true;
   }
   if (desired === existing) return true;
-  return /\.resources\.(limits|requests)\./.test(path) && quantitiesEqual(desired, existing);
+  return at === 2 && quantitiesEqual(desired, existing);
 }
 
 /** The placement fields of the pod template that follow the spec exactly (absent when the spec has none). */

@@ -7,6 +7,7 @@ import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
 import { builtin, type ResourceType } from "../kube/resources.ts";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
+import { isPartial } from "./cached.ts";
 import { configMapDiffers, deploymentDiffers, mergeConfigMap, mergeDeployment } from "./diff.ts";
 import { type DataFlowIdentity, FIELD_MANAGER, isControlledBy } from "./names.ts";
 
@@ -86,13 +87,21 @@ export async function ensureOwned<T extends KubeObject>(
       existing = await client.get<T>(kind.rt, name, { namespace, signal });
     }
   }
-  if (!isControlledBy(existing, df.metadata.uid)) {
-    throw new NotOwnedError(
+  const notOwned = () =>
+    new NotOwnedError(
       `${kind.rt.kind} ${namespace}/${name} already exists and is not owned by DataFlow ${df.metadata.name}; ` +
         `delete or rename it`,
     );
+  if (!isControlledBy(existing, df.metadata.uid)) throw notOwned();
+  let differs = kind.differs(existing, desired, df);
+  if (differs && isPartial(existing)) {
+    // The cache keeps only what the comparison needs; the PUT must carry the whole object, so
+    // that fields others set (annotations, revisionHistoryLimit, ...) survive it.
+    existing = await client.get<T>(kind.rt, name, { namespace, signal });
+    if (!isControlledBy(existing, df.metadata.uid)) throw notOwned();
+    differs = kind.differs(existing, desired, df);
   }
-  if (!kind.differs(existing, desired, df)) return { object: existing, action: "unchanged" };
+  if (!differs) return { object: existing, action: "unchanged" };
   // Strict: an unknown field (a typo inside spec.affinity, which the CRD keeps free-form) is
   // refused rather than pruned, so the user gets DeploymentFailed instead of a silently ignored
   // setting, and the stored object cannot differ from the desired one forever after.

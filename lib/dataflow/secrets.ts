@@ -136,7 +136,8 @@ export function forEachSecretRef(spec: Record<string, unknown>, visit: RefVisito
  * `{name, key}` (its `namespace`, always the DataFlow's own, dropped). Never a value.
  */
 export function configMapSpec(spec: DataFlowSpec): DataFlowSpec {
-  const copy = structuredClone(spec);
+  // A JSON round trip (the spec is JSON): several times faster than structuredClone on Bun.
+  const copy = JSON.parse(JSON.stringify(spec)) as DataFlowSpec;
   forEachSecretRef(copy as Record<string, unknown>, (ref) => {
     delete ref.namespace;
   });

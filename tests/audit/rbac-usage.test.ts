@@ -34,15 +34,17 @@ const CHECKED_BY_ADMISSION: Record<string, (requests: AuditedRequest[]) => boole
     requests.some((r) =>
       r.verb === "create" && /^(configmaps|deployments)$/.test(r.resource) && r.code === 201
     ),
-  // The DataFlow and owned-ConfigMap informers fill their caches with a streaming list (a watch
+  // The DataFlow, owned-ConfigMap and owned-Deployment informers fill their caches with a streaming list (a watch
   // with sendInitialEvents, one object at a time), which this API server serves; one that refuses
   // it (the WatchList feature off) gets paged LISTs instead (tests/unit/runtime/informer.test.ts,
   // "falls back"). The grant is needed where a watch of the kind was made.
-  ...Object.fromEntries(["dataflow.dataflow.io/dataflows", "core/configmaps"].map((kind) => [
-    `list ${kind}`,
-    (requests: AuditedRequest[]) =>
-      requests.some((r) => r.verb === "watch" && r.resource === kind.split("/")[1] && r.code === 200),
-  ])),
+  ...Object.fromEntries(
+    ["dataflow.dataflow.io/dataflows", "core/configmaps", "apps/deployments"].map((kind) => [
+      `list ${kind}`,
+      (requests: AuditedRequest[]) =>
+        requests.some((r) => r.verb === "watch" && r.resource === kind.split("/")[1] && r.code === 200),
+    ]),
+  ),
 };
 
 interface Run {

@@ -1,23 +1,30 @@
 /**
  * What the caches keep (lib/dataflow/cached.ts): a large spec is not cached and the reconcile
- * reads it whole for one reconcile; an owned ConfigMap is cached as a hash of its data and still
- * compares equal (no write) or different (one write) exactly as the whole object does.
+ * reads it whole for one reconcile; an owned ConfigMap is cached as a hash of its data and an
+ * owned Deployment as the fields the reconcile compares, and both still compare equal (no write)
+ * or different (one write) exactly as the whole object does.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { KubeObject } from "../../../lib/kube/client.ts";
 import { builtin } from "../../../lib/kube/resources.ts";
+import { project } from "../../../lib/collections/project.ts";
+import { buildDeployment } from "../../../lib/dataflow/builders.ts";
 import {
+  DEPLOYMENT_MASK,
+  isPartial,
   LARGE_SPEC_BYTES,
   referencedSecrets,
   slimConfigMap,
   slimDataFlow,
+  slimDeployment,
   specElided,
 } from "../../../lib/dataflow/cached.ts";
-import { configMapDiffers } from "../../../lib/dataflow/diff.ts";
+import { configMapDiffers, deploymentDiffers } from "../../../lib/dataflow/diff.ts";
 import { DataFlowType } from "../../../lib/dataflow/names.ts";
-import type { DataFlow } from "../../../lib/dataflow/schema.ts";
+import type { DataFlow, DataFlowSpec } from "../../../lib/dataflow/schema.ts";
 import { NS, sample, setup } from "./reconciler-setup.ts";
 
 /** The sample with an Avro schema of `bytes` characters. */
@@ -91,5 +98,121 @@ describe("cache shape", () => {
     await t.run();
     assert.equal(t.kube.writes.length, writes, "a second reconcile over the slim caches writes nothing");
     assert.ok(t.kube.lookup(builtin.ConfigMap, NS, "dataflow-orders-spec"));
+  });
+});
+
+/** Desired Deployments over the range of inputs: defaults, placement, resources, Secrets, settings. */
+function desiredDeployments(): Deployment[] {
+  const df = { metadata: { name: "orders", namespace: NS, uid: "u1" } };
+  const spec = sample().spec as DataFlowSpec;
+  const placed = {
+    ...spec,
+    resources: { requests: { cpu: "250m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } },
+    nodeSelector: { pool: "etl" },
+    affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [] } } },
+    tolerations: [{ key: "etl", operator: "Exists", effect: "NoSchedule" }],
+  } as DataFlowSpec;
+  const mounts = [
+    { volumeName: "secret-pg", secretName: "pg", keys: ["dsn", "user"] },
+    { volumeName: "secret-kafka", secretName: "kafka", keys: ["password"] },
+  ];
+  const settings = { image: "example/processor:1", logLevel: "debug", operatorImage: "op:2" };
+  const custom = {
+    ...settings,
+    podSecurityContext: { runAsUser: 1000, fsGroup: 2000, seccompProfile: { type: "RuntimeDefault" } },
+    containerSecurityContext: { readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
+  };
+  return [
+    buildDeployment(df, { spec, mounts: [], hash: "h", settings }),
+    buildDeployment(df, { spec: placed, mounts, hash: "h2", settings }),
+    buildDeployment(df, { spec: placed, mounts, hash: "h3", settings: custom }),
+  ];
+}
+
+/** A Deployment as the API server returns it: defaults, annotations and status conditions added. */
+function asServed(desired: Deployment): Deployment {
+  const d = structuredClone(desired);
+  d.metadata = {
+    ...d.metadata,
+    uid: "dep-uid",
+    resourceVersion: "7",
+    generation: 2,
+    annotations: { "deployment.kubernetes.io/revision": "2" },
+    ownerReferences: [{
+      apiVersion: "dataflow.dataflow.io/v1",
+      kind: "DataFlow",
+      name: "orders",
+      uid: "u1",
+      controller: true,
+    }],
+  };
+  d.spec!.revisionHistoryLimit = 10;
+  d.spec!.progressDeadlineSeconds = 600;
+  const pod = d.spec!.template.spec!;
+  Object.assign(pod, {
+    restartPolicy: "Always",
+    dnsPolicy: "ClusterFirst",
+    schedulerName: "default-scheduler",
+  });
+  for (const c of [...pod.containers, ...(pod.initContainers ?? [])]) {
+    Object.assign(c, { terminationMessagePath: "/dev/termination-log", imagePullPolicy: "IfNotPresent" });
+  }
+  d.status = {
+    replicas: 1,
+    readyReplicas: 1,
+    observedGeneration: 2,
+    conditions: [{ type: "Available", status: "True", reason: "MinimumReplicasAvailable", message: "ok" }],
+  };
+  return d;
+}
+
+describe("Deployment cache shape", () => {
+  it("keeps every field the desired Deployment sets, for every kind of input", () => {
+    for (const desired of desiredDeployments()) assert.deepEqual(project(desired, DEPLOYMENT_MASK), desired);
+  });
+
+  it("drops server defaults, annotations and conditions, and compares like the whole object", () => {
+    const df = { metadata: { name: "orders", namespace: NS, uid: "u1" } };
+    for (const desired of desiredDeployments()) {
+      const served = asServed(desired);
+      const slim = slimDeployment(served as KubeObject) as Deployment;
+      assert.ok(isPartial(slim));
+      assert.equal(slim.metadata?.annotations, undefined);
+      assert.equal(slim.spec?.revisionHistoryLimit, undefined);
+      assert.equal(slim.status?.conditions, undefined);
+      assert.equal(slim.status?.readyReplicas, 1);
+      assert.ok(JSON.stringify(slim).length < JSON.stringify(served).length);
+      assert.equal(deploymentDiffers(slim, desired, df), deploymentDiffers(served, desired, df));
+      assert.equal(deploymentDiffers(slim, desired, df), false);
+      const changed = structuredClone(desired);
+      changed.spec!.template.spec!.containers[0].image = "example/processor:2";
+      assert.equal(deploymentDiffers(slim, changed, df), true);
+    }
+  });
+
+  it("repairs a drifted Deployment cached in part by reading it whole, keeping what others set", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, sample());
+    await t.run();
+    // Someone else edits the Deployment: an annotation, a field, and the processor's image.
+    const edited = structuredClone(t.dep()!);
+    edited.metadata!.annotations = { "deployment.kubernetes.io/revision": "1", team: "etl" };
+    edited.spec!.revisionHistoryLimit = 3;
+    edited.spec!.template.spec!.containers[0].image = "someone/else:1";
+    await t.kube.replace(builtin.Deployment, edited);
+    const cachedDeployment = t.cache.deployment;
+    t.cache.deployment = (ns, name) => {
+      const d = cachedDeployment(ns, name);
+      return d && slimDeployment(d);
+    };
+    const writes = t.kube.writes.length;
+    await t.run();
+    const after = t.dep()!;
+    assert.equal(after.spec!.template.spec!.containers[0].image, "example/processor:1");
+    assert.deepEqual(after.metadata!.annotations, { "deployment.kubernetes.io/revision": "1", team: "etl" });
+    assert.equal(after.spec!.revisionHistoryLimit, 3);
+    assert.deepEqual(t.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind}`), ["replace Deployment"]);
+    await t.run();
+    assert.equal(t.kube.writes.length, writes + 1, "then nothing more to write");
   });
 });
