@@ -1,203 +1,270 @@
 /**
- * Benchmark 3, memory: resident memory (VmRSS, VmHWM from /proc/<pid>/status) of the operator
- * with 10,000 DataFlows and their 20,000 ConfigMaps and Deployments cached, on Deno and on Bun
- * (the compiled binary), against the idle baseline of the same runtime (the same operator on a
- * control plane without DataFlows). Targets on Bun: <= 150 MB in total, <= 2.5 KB per cached
- * object; peak during the initial list <= 1.5 x the settled figure. MB and KB are decimal
- * (10^6, 10^3 bytes), the stricter reading.
+ * Benchmark 3, memory: resident memory (VmRSS; peak = VmHWM, from /proc/<pid>/status) of the
+ * operator's own process, in the two ways a cluster fills its caches:
+ *
+ * - restart: the operator starts on a cluster where N DataFlows with their ConfigMaps and
+ *   Deployments exist and are converged (it lists them, reconciles each once, writes nothing);
+ * - burst: the operator runs on a fresh control plane and N new DataFlows are created at once
+ *   (it writes 6 objects per DataFlow, its events included).
+ *
+ * N = 1,000 and 10,000 for the Bun binary (issue 12's targets, MiB: at 10,000 settled <= 195 and
+ * peak <= 223; at 1,000 settled and peak <= 74; peak <= 1.3 x settled), and the restart over
+ * 10,000 on Deno for comparison; plus the idle process on a control plane without DataFlows.
+ * Where the memory goes, by cached kind, is measured by `bench/lib/heap-by-kind.ts` (run here
+ * on the 10,000-DataFlow cluster).
  */
-import type { KubeClient, KubeObject } from "../lib/kube/client.ts";
-import { builtin, type ResourceType } from "../lib/kube/resources.ts";
-import { DataFlowType, OWNED_SELECTOR } from "../lib/dataflow/names.ts";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import { installOperatorIdentity } from "../tests/e2e/install.ts";
+import { repoRoot } from "../tests/e2e/manifests.ts";
+import { clientFor, freshNamespace } from "../tests/controlplane/env.ts";
+import { ControlPlane } from "../tests/controlplane/harness.ts";
 import type { BenchContext } from "./lib/context.ts";
+import type { HeapByKind } from "./lib/heap-by-kind.ts";
 import { machineInfo } from "./lib/machine.ts";
-import { commandOf, metricSum, type Runtime, startOperator, waitForReconciles } from "./lib/operator.ts";
+import { BUN, commandOf, metricSum, type Runtime, startOperator, waitForReconciles } from "./lib/operator.ts";
 import { readyAt } from "./lib/probe.ts";
 import { memoryOf } from "./lib/proc.ts";
 import { type SummaryRow, writeResults } from "./lib/report.ts";
 import { fmt, median, sleep } from "./lib/stats.ts";
+import { createDataFlows, floorWrites, names } from "./lib/writer.ts";
 
-const MB = 1e6;
-/** Seconds of quiet after the last reconcile before the settled samples. */
+const MiB = 1024 * 1024;
+/** Seconds of quiet after the last reconcile (and event write) before the settled samples. */
 const SETTLE_S = 5;
 /** Samples of the settled RSS, one a second (their median is the settled figure). */
 const SAMPLES = 5;
 
+/** One measured start. */
 interface Sample {
   /** Settled VmRSS (median of the samples), bytes. */
   settled: number;
-  /** VmHWM when the controller logged that every cache had synced: the peak of the initial list. */
-  listPeak: number;
-  /** VmHWM at the end (includes reconciling everything once). */
+  /** VmHWM at the end: the peak of the whole run. */
   peak: number;
-  /** Objects in the operator's informer caches (informer_objects). */
+  /** VmHWM when every cache had synced (restart only): the peak of the initial list. */
+  listPeak?: number;
+  /** Objects in the informer caches (informer_objects). */
   cached: number;
-  /** Seconds from spawn to ready. */
-  readySeconds: number;
+  /** Seconds from spawn to every DataFlow reconciled (restart) or converged with its events written (burst). */
+  seconds: number;
 }
 
-async function measure(runtime: Runtime, kubeconfig: string, reconciles: number): Promise<Sample> {
+/** Median settled RSS over {@link SAMPLES} samples taken after {@link SETTLE_S} s of quiet. */
+async function settledRss(pid: number): Promise<number> {
+  await sleep(SETTLE_S * 1000);
+  const rss: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    rss.push(memoryOf(pid).rss);
+    await sleep(1000);
+  }
+  return median(rss);
+}
+
+/** The operator started on a cluster whose `reconciles` DataFlows are converged. */
+async function restart(runtime: Runtime, kubeconfig: string, reconciles: number): Promise<Sample> {
   const { op, pid, spawnedAt } = await startOperator({ runtime, kubeconfig });
   try {
     // The controller logs this once every informer has synced, just before its workers start.
     await op.waitForLine(/starting \d+ workers of controller/, 300_000);
     const listPeak = memoryOf(pid).hwm;
-    const ready = await readyAt(op, 20);
+    await readyAt(op, 20);
     const metrics = await waitForReconciles(op, reconciles, 600_000, 500);
-    await sleep(SETTLE_S * 1000);
-    const rss: number[] = [];
-    for (let i = 0; i < SAMPLES; i++) {
-      rss.push(memoryOf(pid).rss);
-      await sleep(1000);
-    }
+    const seconds = (Date.now() - spawnedAt) / 1000;
     return {
-      settled: median(rss),
+      settled: await settledRss(pid),
       listPeak,
       peak: memoryOf(pid).hwm,
       cached: metricSum(metrics, "informer_objects"),
-      readySeconds: (ready - spawnedAt) / 1000,
+      seconds,
     };
   } finally {
     await op.stop();
   }
 }
 
-/** Mean JSON size per object of each cached kind, as the cache holds them (managedFields stripped). */
-async function jsonBytesPerObject(admin: KubeClient, namespace: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  const kinds: [string, ResourceType, string | undefined][] = [
-    ["DataFlow", DataFlowType, undefined],
-    ["ConfigMap", builtin.ConfigMap, OWNED_SELECTOR],
-    ["Deployment", builtin.Deployment, OWNED_SELECTOR],
-  ];
-  for (const [kind, rt, labelSelector] of kinds) {
-    const list = await admin.listAll<KubeObject>(rt, { namespace, labelSelector });
-    let bytes = 0;
-    for (const o of list.items) {
-      const { managedFields: _, ...metadata } = o.metadata ?? {};
-      bytes += JSON.stringify({ ...o, metadata }).length;
+/** The operator on a fresh control plane while `count` new DataFlows are created. */
+async function burst(count: number): Promise<Sample> {
+  const cp = await ControlPlane.start();
+  const admin = clientFor(cp);
+  try {
+    const identity = await installOperatorIdentity(cp);
+    const namespace = await freshNamespace(cp, "burst");
+    const { op, pid, spawnedAt } = await startOperator({
+      runtime: "bun",
+      kubeconfig: identity.kubeconfigPath,
+    });
+    try {
+      await readyAt(op, 20);
+      await createDataFlows(admin, namespace, names("df", count), 16);
+      const metrics = await waitForReconciles(op, count, 900_000, 500);
+      // Every event the burst emitted is on the server (the recorder writes them after the reconciles).
+      const emitted = metricSum(metrics, "events_emitted_total");
+      let last = metrics;
+      for (let i = 0; i < 1200 && metricSum(last, "events_written_total") < emitted; i++) {
+        await sleep(500);
+        last = await op.metrics();
+      }
+      const seconds = (Date.now() - spawnedAt) / 1000;
+      return {
+        settled: await settledRss(pid),
+        peak: memoryOf(pid).hwm,
+        cached: metricSum(last, "informer_objects"),
+        seconds,
+      };
+    } finally {
+      await op.stop();
     }
-    out[kind] = Math.round(bytes / Math.max(1, list.items.length));
+  } finally {
+    admin.transport.close();
+    await cp.stop();
   }
-  return out;
 }
+
+/** `bench/lib/heap-by-kind.ts` on Bun against `kubeconfig`: the live heap of each cached kind. */
+async function heapByKind(kubeconfig: string, dataflows: number): Promise<HeapByKind> {
+  const { stdout } = await promisify(execFile)(
+    BUN[0],
+    [...BUN.slice(1), join(repoRoot, "bench", "lib", "heap-by-kind.ts"), kubeconfig, String(dataflows)],
+    { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 },
+  );
+  return JSON.parse(stdout.trim().split("\n").at(-1)!);
+}
+
+/** A 1,000-DataFlow cluster written converged by the floor writer (the 10,000 one is the context's). */
+async function smallCluster(ctx: BenchContext, count: number): Promise<string> {
+  const cluster = await ctx.cluster("memory-small");
+  const namespace = await freshNamespace(cluster.cp, "mem");
+  await floorWrites(cluster.admin, namespace, names("df", count), 16, { events: false });
+  return cluster.identity.kubeconfigPath;
+}
+
+const mib = (bytes: number, digits = 1) => fmt(bytes / MiB, digits);
 
 /** Runs the memory benchmark and writes bench/results/memory.md. */
 export async function memory(ctx: BenchContext): Promise<void> {
-  const runtimes: Runtime[] = ["bun", "deno"];
+  const small = ctx.sizes.throughput;
+  const large = ctx.sizes.scale;
+  const runs = ctx.sizes.runs;
   const empty = await ctx.cluster("empty");
   const machine = await machineInfo(empty.admin);
-  const idle: Record<string, Sample[]> = { bun: [], deno: [] };
-  const loaded: Record<string, Sample[]> = { bun: [], deno: [] };
-  for (const rt of runtimes) {
-    for (let run = 0; run < ctx.sizes.runs; run++) {
-      idle[rt].push(await measure(rt, empty.identity.kubeconfigPath, 0));
-      console.log(`  ${rt} idle run ${run + 1}: ${fmt(idle[rt].at(-1)!.settled / MB)} MB`);
-    }
-  }
-  const scale = await ctx.scaleCluster();
-  const jsonBytes = await jsonBytesPerObject(scale.cluster.admin, scale.namespaces[0]);
-  for (const rt of runtimes) {
-    for (let run = 0; run < ctx.sizes.runs; run++) {
-      loaded[rt].push(await measure(rt, scale.cluster.identity.kubeconfigPath, ctx.sizes.scale));
-      const s = loaded[rt].at(-1)!;
-      console.log(
-        `  ${rt} loaded run ${run + 1}: ${fmt(s.settled / MB)} MB settled, list peak ${
-          fmt(s.listPeak / MB)
-        } MB`,
-      );
-    }
-  }
-
-  const med = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
-  const rows: string[] = [];
-  const verdicts: string[] = [];
-  const summary: SummaryRow[] = [];
-  for (const rt of runtimes) {
-    const base = med(idle[rt], (s) => s.settled);
-    const settled = med(loaded[rt], (s) => s.settled);
-    const cached = med(loaded[rt], (s) => s.cached);
-    const perObject = (settled - base) / cached;
-    const listPeak = med(loaded[rt], (s) => s.listPeak);
-    const peak = med(loaded[rt], (s) => s.peak);
-    rows.push(
-      `| ${rt === "bun" ? "Bun (compiled)" : "Deno"} | ${fmt(base / MB)} | ${
-        fmt(settled / MB)
-      } | ${cached} | ${fmt(perObject / 1000, 2)} | ${fmt(listPeak / MB)} (${
-        fmt(listPeak / settled, 2)
-      } x) | ${fmt(peak / MB)} (${fmt(peak / settled, 2)} x) |`,
+  const results: Record<string, Sample[]> = {};
+  const record = (label: string, s: Sample) => {
+    (results[label] ??= []).push(s);
+    console.log(
+      `  ${label} run ${results[label].length}: ${mib(s.settled)} MiB settled, ${mib(s.peak)} MiB peak`,
     );
-    summary.push({
-      figure: `3. Memory, ${rt === "bun" ? "Bun (compiled)" : "Deno"}: ${cached} objects cached (idle ${
-        fmt(base / MB)
-      } MB)`,
-      target: rt === "bun" ? "<= 150 MB; <= 2.5 KB/object; list peak <= 1.5 x" : "none (comparison)",
-      value: `${fmt(settled / MB)} MB settled; ${fmt(perObject / 1000, 2)} KB/object; list peak ${
-        fmt(listPeak / settled, 2)
-      } x`,
-      met: rt === "bun" ? settled <= 150 * MB && perObject <= 2500 && listPeak <= 1.5 * settled : null,
-    });
-    if (rt === "bun") {
-      verdicts.push(
-        `- Bun total <= 150 MB: **${settled <= 150 * MB ? "met" : "not met"}** (${fmt(settled / MB)} MB).`,
-        `- Bun <= 2.5 KB per cached object: **${perObject <= 2500 ? "met" : "not met"}** (${
-          fmt(perObject / 1000, 2)
-        } KB).`,
-        `- Bun peak during the initial list <= 1.5 x settled: **${
-          listPeak <= 1.5 * settled ? "met" : "not met"
-        }** (${
-          fmt(listPeak / settled, 2)
-        } x; over the whole start including the first reconcile of everything: ${fmt(peak / settled, 2)} x).`,
-      );
+  };
+  for (let run = 0; run < runs; run++) {
+    for (const rt of ["bun", "deno"] as const) {
+      record(`${rt} idle`, await restart(rt, empty.identity.kubeconfigPath, 0));
     }
   }
+  const smallConfig = await smallCluster(ctx, small);
+  for (let run = 0; run < runs; run++) {
+    record(`bun restart ${small}`, await restart("bun", smallConfig, small));
+  }
+  for (let run = 0; run < runs; run++) record(`bun burst ${small}`, await burst(small));
+  const scale = await ctx.scaleCluster();
+  const largeConfig = scale.cluster.identity.kubeconfigPath;
+  const parts = await heapByKind(largeConfig, large);
+  for (let run = 0; run < runs; run++) {
+    for (const rt of ["bun", "deno"] as const) {
+      record(`${rt} restart ${large}`, await restart(rt, largeConfig, large));
+    }
+  }
+  for (let run = 0; run < runs; run++) record(`bun burst ${large}`, await burst(large));
+
+  const med = (label: string, f: (s: Sample) => number) => median(results[label].map(f));
+  const rows: string[] = [];
+  const summary: SummaryRow[] = [];
+  const verdicts: string[] = [];
+  for (const label of Object.keys(results)) {
+    const settled = med(label, (s) => s.settled);
+    const peak = med(label, (s) => s.peak);
+    const listPeak = results[label][0].listPeak === undefined ? undefined : med(label, (s) => s.listPeak!);
+    rows.push(
+      `| ${label} | ${med(label, (s) => s.cached)} | ${fmt(med(label, (s) => s.seconds))} | ${
+        mib(settled)
+      } | ${listPeak === undefined ? "–" : mib(listPeak)} | ${mib(peak)} | ${fmt(peak / settled, 2)} |`,
+    );
+    const n = Number(label.split(" ").at(-1));
+    if (!label.startsWith("bun ") || !(n > 0)) continue;
+    const [settledMax, peakMax] = n >= 10_000 ? [195, 223] : [74, 74];
+    const met = settled <= settledMax * MiB && peak <= peakMax * MiB && peak <= 1.3 * settled;
+    summary.push({
+      figure: `3. Memory, Bun binary, ${label.slice(4)} DataFlows`,
+      target: `settled <= ${settledMax} MiB, peak <= ${peakMax} MiB, peak <= 1.3 x settled`,
+      value: `${mib(settled)} / ${mib(peak)} MiB (${fmt(peak / settled, 2)} x)`,
+      met,
+    });
+    verdicts.push(
+      `- ${label}: settled ${mib(settled)} MiB (<= ${settledMax}), peak ${mib(peak)} MiB (<= ${peakMax}), ${
+        fmt(peak / settled, 2)
+      } x (<= 1.3): **${met ? "met" : "not met"}**.`,
+    );
+  }
+  const partRows = parts.kinds.map((k) =>
+    `| ${k.kind} | ${k.objects} | ${fmt(k.heapBytes / MiB)} | ${
+      fmt(k.heapBytes / Math.max(1, k.objects), 0)
+    } | ${fmt(k.cells / Math.max(1, k.objects), 1)} | ${fmt(k.rssBytes / MiB)} |`
+  );
   const body = [
-    `The operator (\`${commandOf("bun")}\` and \`${
+    `The operator (\`${commandOf("bun")}\`, and \`${
       commandOf("deno")
-    }\`, \`--leader-elect=false\`, all namespaces,`,
-    `ServiceAccount of deploy/rbac.yaml) on a control plane with ${ctx.sizes.scale} DataFlows, each with its ConfigMap and`,
-    `Deployment (written once with the operator's builders in ${
+    }\` for comparison; \`--leader-elect=false\`, all`,
+    `namespaces, the ServiceAccount of deploy/rbac.yaml). **restart N**: started on a cluster where N DataFlows, their`,
+    `ConfigMaps and Deployments exist converged (written with the operator's builders; ${large} in ${
       fmt(scale.seconds, 0)
-    } s, so the operator finds them`,
-    `converged), and, for the idle baseline, on a control plane without DataFlows. Settled = median of ${SAMPLES} VmRSS samples`,
-    `(1 s apart) taken ${SETTLE_S} s after the operator reconciled every DataFlow once and its queue was empty. Peak of the`,
-    `initial list = VmHWM read when the operator logged "starting 1 workers" (every cache synced, before any reconcile).`,
-    `Figures are medians of ${ctx.sizes.runs} runs per`,
-    `runtime and cluster. Per object = (settled − idle) / objects in the informer caches (informer_objects: DataFlows,`,
-    `ConfigMaps, Deployments and Secret metadata).`,
+    } s), so it`,
+    `lists them and reconciles each once without writing. **burst N**: started on a fresh control plane, then N new`,
+    `DataFlows are created (16 in flight); it writes their finalizers, ConfigMaps, Deployments, statuses and 2 events`,
+    `each. **idle**: a control plane without DataFlows. Settled = median of ${SAMPLES} VmRSS samples (1 s apart) taken`,
+    `${SETTLE_S} s after the last reconcile (burst: after the last event write). List peak = VmHWM when every cache had`,
+    `synced ("starting N workers"). Peak = VmHWM at the end. Medians of ${runs} runs; MiB = 2^20 bytes.`,
     "",
-    `| Runtime | Idle RSS (MB) | Settled RSS (MB) | Cached objects | Per object (KB) | Peak, initial list (MB) | Peak, whole start (MB) |`,
+    `| Run | Cached objects | Seconds (spawn to done) | Settled RSS (MiB) | List peak (MiB) | Peak (MiB) | Peak / settled |`,
     `|---|---|---|---|---|---|---|`,
     ...rows,
     "",
     ...verdicts,
     "",
-    `What is cached: mean JSON size per object as the informers hold it (managedFields stripped): ${
-      Object.entries(jsonBytes).map(([k, v]) => `${k} ${v} B`).join(", ")
-    }, i.e. ${
-      fmt(Object.values(jsonBytes).reduce((a, b) => a + b, 0) / 3 / 1000, 2)
-    } KB per object on average before`,
-    `any in-memory overhead (a parsed JS object typically takes a few times its JSON size).`,
+    `### Where the memory goes`,
     "",
-    `Samples (MB, settled / list peak / peak):`,
+    `\`bun bench/lib/heap-by-kind.ts\` on the ${large}-DataFlow cluster: the operator's informers started one kind at a`,
+    `time in one Bun process, JavaScriptCore's live heap (after \`Bun.gc(true)\`) and RSS before and after each kind,`,
+    `then the first pass over every DataFlow.`,
     "",
-    ...runtimes.flatMap((rt) => [
-      `- ${rt} idle: ${idle[rt].map((s) => fmt(s.settled / MB)).join(", ")}`,
-      `- ${rt} loaded: ${
-        loaded[rt].map((s) => `${fmt(s.settled / MB)} / ${fmt(s.listPeak / MB)} / ${fmt(s.peak / MB)}`).join(
-          ", ",
-        )
-      }`,
-    ]),
+    `| Kind | Objects | Live heap (MiB) | Bytes per object | JS cells per object | RSS growth (MiB) |`,
+    `|---|---|---|---|---|---|`,
+    ...partRows,
+    "",
+    `- Baseline before any informer: live heap ${fmt(parts.baseline.heapBytes / MiB)} MiB, RSS ${
+      fmt(parts.baseline.rssBytes / MiB)
+    } MiB.`,
+    `- First pass (${parts.firstPass.reconciles} reconciles in ${
+      fmt(parts.firstPass.seconds)
+    } s): the live heap grew ${fmt(parts.firstPass.heapBytes / MiB)} MiB, RSS ${
+      fmt(parts.firstPass.rssBytes / MiB)
+    } MiB.`,
+    `- End: live heap ${fmt(parts.end.heapBytes / MiB)} MiB, RSS ${
+      fmt(parts.end.rssBytes / MiB)
+    } MiB. Most numerous cells: ${parts.topTypes.slice(0, 6).map(([t, n]) => `${t} ${n}`).join(", ")}.`,
+    "",
+    `Samples (MiB, settled / peak):`,
+    "",
+    ...Object.entries(results).map(([label, xs]) =>
+      `- ${label}: ${xs.map((s) => `${mib(s.settled)} / ${mib(s.peak)}`).join(", ")}`
+    ),
   ];
   writeResults({
     summary,
     name: "memory",
-    title: "Benchmark 3: memory with 10,000 DataFlows cached",
+    title: "Benchmark 3: memory, restart over and burst of 1,000 and 10,000 DataFlows",
     command: ctx.command,
     machine,
     small: ctx.sizes.small,
     body,
-    data: { idle, loaded, scaleSeconds: scale.seconds, jsonBytes },
+    data: { results, parts, scaleSeconds: scale.seconds },
   });
 }
