@@ -1,8 +1,10 @@
 /**
  * The benchmark runner: `deno task bench [name ...] [--small] [--option=value]` (`deno run --allow-all
- * bench/run.ts`); options: `--baseline=<git ref>` (fairness: the build compared against).
- * Without names it runs all of them in order; shared control planes and the 10,000-DataFlow
- * cluster are created once per run and reused (see lib/context.ts). `--small` shrinks every size
+ * bench/run.ts`); options: `--baseline=<git ref>` (fairness: the build compared against); scale's
+ * `--count=N`, `--inflight=N`, `--runs=N`, `--poll-ms=N`, `--quiet-load=X`, `--quiet-wait=S` (see
+ * scale.ts). Without names it runs all of them in order except scale (only when named); shared
+ * control planes and the 10,000-DataFlow cluster are created once per run and reused (see
+ * lib/context.ts). `--small` shrinks every size
  * tenfold and writes to bench/results/tmp/ (git-ignored), for building and debugging.
  */
 import { spawnSync } from "node:child_process";
@@ -19,11 +21,14 @@ import { idle } from "./idle.ts";
 import { memory } from "./memory.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
+import { scale } from "./scale.ts";
 
 /** A benchmark: its name (for the command line) and how to run it. */
 interface Benchmark {
   name: string;
   run: (ctx: BenchContext) => Promise<void>;
+  /** Run only when named (too long for the run of all). */
+  onlyByName?: boolean;
 }
 
 /** Figure 5, the event recorder engineer's storm benchmark: its own script and control plane. */
@@ -43,6 +48,8 @@ const BENCHMARKS: Benchmark[] = [
   { name: "binary", run: (ctx) => binary(ctx) },
   { name: "fairness", run: (ctx) => fairness(ctx, ctx.options.baseline) },
   { name: "abuse", run: (ctx) => abuse(ctx) },
+  // 100,000 DataFlows: 30-60 minutes on 2 shared cores (`--small`: 10,000; `--count=N`).
+  { name: "scale", run: (ctx) => scale(ctx), onlyByName: true },
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -67,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   let failed = 0;
   try {
     for (const b of BENCHMARKS) {
-      if (wanted.length && !wanted.includes(b.name)) continue;
+      if (wanted.length ? !wanted.includes(b.name) : b.onlyByName) continue;
       console.log(`== ${b.name} (${new Date().toISOString()})`);
       try {
         await b.run(ctx);

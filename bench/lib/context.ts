@@ -59,12 +59,15 @@ export class BenchContext {
     this.options = options;
   }
 
-  /** A control plane by role: "main" (throughput, idle), "empty" (never gets DataFlows), "failover", ... */
-  cluster(role: string): Promise<Cluster> {
+  /**
+   * A control plane by role: "main" (throughput, idle), "empty" (never gets DataFlows), "failover", ...
+   * `flags` (extra etcd and kube-apiserver flags) apply when the role's control plane is first started.
+   */
+  cluster(role: string, flags: { etcdArgs?: string[]; apiserverArgs?: string[] } = {}): Promise<Cluster> {
     let c = this.#clusters.get(role);
     if (!c) {
       c = (async () => {
-        const cp = await ControlPlane.start();
+        const cp = await ControlPlane.start(flags);
         try {
           const identity = await installOperatorIdentity(cp);
           return { cp, admin: clientFor(cp), identity };

@@ -174,6 +174,8 @@ export class ControlPlane {
   #attached = false;
   info!: ControlPlaneInfo;
   #keepAuditLog = true;
+  #extraEtcdArgs: string[] = [];
+  #extraApiArgs: string[] = [];
 
   /** A handle on a control plane another process started (kubectl and minting work; restarts do not). */
   static attach(info: ControlPlaneInfo, ca: { certPath: string; keyPath: string }): ControlPlane {
@@ -188,10 +190,16 @@ export class ControlPlane {
    * Starts etcd and kube-apiserver; throws with the log tail when either does not come up.
    * `keepAudit: false` keeps this control plane's audit log out of tests/audit's comparison: for a
    * test that takes the operator's permissions away on purpose (its 403s are the point).
+   * `etcdArgs` and `apiserverArgs` are appended to the default flags (a later flag wins), e.g. a
+   * larger etcd quota for a benchmark; the defaults are unchanged without them.
    */
-  static async start(options: { binDir?: string; keepAudit?: boolean } = {}): Promise<ControlPlane> {
+  static async start(
+    options: { binDir?: string; keepAudit?: boolean; etcdArgs?: string[]; apiserverArgs?: string[] } = {},
+  ): Promise<ControlPlane> {
     const cp = new ControlPlane();
     cp.#keepAuditLog = options.keepAudit !== false;
+    cp.#extraEtcdArgs = options.etcdArgs ?? [];
+    cp.#extraApiArgs = options.apiserverArgs ?? [];
     try {
       await cp.#start(options.binDir ?? await controlPlaneBinaries());
     } catch (err) {
@@ -248,6 +256,7 @@ rules:
         "--unsafe-no-fsync",
         "--log-level",
         "warn",
+        ...this.#extraEtcdArgs,
       ],
       etcdLog,
       dir,
@@ -282,6 +291,7 @@ rules:
       "--endpoint-reconciler-type=none",
       "--profiling=false",
       "-v=0",
+      ...this.#extraApiArgs,
     ];
     const adminKubeconfig = join(dir, "admin.kubeconfig");
     await writeKubeconfig(adminKubeconfig, server, this.#ca.certPath, { name: "admin", ...admin });
