@@ -11,6 +11,7 @@ import { HttpTransport } from "../kube/transport.ts";
 import { configureLogging, logger } from "../observe/log.ts";
 import { Informer } from "../runtime/informer.ts";
 import { NamespacedInformers } from "../runtime/namespaced.ts";
+import { useFullJit } from "../runtime/jit.ts";
 import { LEASE_NAME } from "../dataflow/controller.ts";
 import { UsageError } from "../dataflow/flags.ts";
 import { DataFlowType } from "../dataflow/names.ts";
@@ -128,6 +129,8 @@ export async function consoleMain(argv: string[], io: ConsoleIo): Promise<number
     if (io.handleSignals !== false) {
       for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stop); // a second signal changes nothing
     }
+    // Serving pages is the console's hot path: the JIT's normal tiering from here on (lib/runtime/jit.ts).
+    useFullJit();
     log.info("console serving {url}; connected to {server} ({source}); writes {writes}", {
       url: server.url,
       server: config.server,

@@ -2,7 +2,6 @@
  * Exec credential plugins (client.authentication.k8s.io v1 and v1beta1): run the command, read an
  * ExecCredential from its stdout, cache it until its expiry, and run again after a 401.
  */
-import { execFile } from "node:child_process";
 import process from "node:process";
 import { ConfigError } from "./errors.ts";
 import type { Credentials, CredentialSource } from "./credentials.ts";
@@ -67,6 +66,8 @@ export function execCredentials(
     };
     const env = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) } as Record<string, string>;
     for (const e of exec.env ?? []) env[e.name] = e.value;
+    // Loaded on first use: most configurations run no credential plugin.
+    const { execFile } = await import("node:child_process");
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile(exec.command, exec.args ?? [], {
         env,

@@ -8,7 +8,6 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join, resolve } from "node:path";
 import process from "node:process";
-import { parse as parseYaml } from "yaml";
 import { ConfigError } from "./errors.ts";
 import { type CredentialSource, staticCredentials, tokenFileCredentials } from "./credentials.ts";
 import { type ExecConfig, execCredentials } from "./exec.ts";
@@ -92,6 +91,8 @@ export async function loadKubeconfig(paths: string[], explicit = false): Promise
       users?: { name: string; user: UserEntry }[];
       contexts?: { name: string; context: ContextEntry }[];
     };
+    // The YAML parser is loaded here, not at start: in a pod the operator reads no kubeconfig.
+    const { parse: parseYaml } = await import("yaml");
     try {
       doc = parseYaml(await readFile(file, "utf8")) ?? {};
     } catch (err) {

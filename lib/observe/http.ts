@@ -1,10 +1,11 @@
 /**
  * The health and metrics HTTP endpoints, with controller-runtime's behaviour: `/healthz` and
  * `/readyz` run named checks (`?verbose` lists them, `?exclude=name` skips one, `/readyz/<name>`
- * runs one), and `/metrics` serves a {@link Registry} in the Prometheus text format. Built on
- * node:http, which Deno, Bun and Node all provide.
+ * runs one), and `/metrics` serves a {@link Registry} in the Prometheus text format. Served by
+ * Bun's own server on Bun and by node:http elsewhere (Deno, Node); {@link startServer} is the
+ * node:http server the web console uses on every runtime.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { logger } from "./log.ts";
 import { defaultRegistry, type Registry } from "./metrics.ts";
@@ -140,26 +141,38 @@ export function parseBindAddress(address: string): { host: string; port: number 
 
 const log = logger("observe", "http");
 
-function write(res: ServerResponse, code: number, body: string, type = "text/plain; charset=utf-8"): void {
-  res.writeHead(code, {
-    "Content-Type": type,
-    "Content-Length": new TextEncoder().encode(body).length,
-    "X-Content-Type-Options": "nosniff",
-  });
-  res.end(body);
+/** What an endpoint answers: a status and a text body. */
+interface Answer {
+  status: number;
+  body: string;
+  /** Content-Type (default text/plain; charset=utf-8). */
+  type?: string;
 }
 
-async function serveChecks(
+const TEXT = "text/plain; charset=utf-8";
+
+/** The headers of every answer. */
+function headers(a: Answer): Record<string, string> {
+  return { "Content-Type": a.type ?? TEXT, "X-Content-Type-Options": "nosniff" };
+}
+
+function write(res: ServerResponse, a: Answer): void {
+  res.writeHead(a.status, { ...headers(a), "Content-Length": new TextEncoder().encode(a.body).length });
+  res.end(a.body);
+}
+
+async function checkAnswer(
   checks: HealthChecks,
   kind: "healthz" | "readyz",
   sub: string,
   url: URL,
-  res: ServerResponse,
-): Promise<void> {
+): Promise<Answer> {
   if (sub) {
     const one = await checks.runOne(sub);
-    if (!one) return write(res, 404, "404 page not found\n");
-    return one.ok ? write(res, 200, "ok") : write(res, 500, `internal server error: ${sub} check failed\n`);
+    if (!one) return { status: 404, body: "404 page not found\n" };
+    return one.ok
+      ? { status: 200, body: "ok" }
+      : { status: 500, body: `internal server error: ${sub} check failed\n` };
   }
   const results = await checks.run(url.searchParams.getAll("exclude"));
   const failed = results.filter((r) => !r.ok);
@@ -173,37 +186,36 @@ async function serveChecks(
     }
   }
   const verbose = url.searchParams.has("verbose");
-  if (!failed.length && !verbose) return write(res, 200, "ok");
+  if (!failed.length && !verbose) return { status: 200, body: "ok" };
   // The reason is shown (Kubernetes withholds it): these checks are the operator's own and say what
   // is missing (a cache not synced yet, a Lease it may not take), nothing secret.
   const lines = results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.reason}`));
   for (const ex of url.searchParams.getAll("exclude")) lines.push(`[+]${ex} excluded: ok`);
   lines.push(failed.length ? `${kind} check failed` : `${kind} check passed`);
-  write(res, failed.length ? 500 : 200, lines.join("\n") + "\n");
+  return { status: failed.length ? 500 : 200, body: lines.join("\n") + "\n" };
 }
 
 /** Starts an HTTP server for probes and/or metrics. */
 export async function startObserveServer(options: ObserveServerOptions): Promise<ObserveServer> {
   const { host, port } = parseBindAddress(options.address);
   const registry = options.registry === undefined ? defaultRegistry : options.registry;
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (req.method !== "GET" && req.method !== "HEAD") return write(res, 405, "method not allowed\n");
+  const answer = async (method: string, url: URL): Promise<Answer> => {
+    if (method !== "GET" && method !== "HEAD") return { status: 405, body: "method not allowed\n" };
     const [, first = "", sub = ""] = url.pathname.split("/");
     if (first === "metrics" && !sub && registry) {
-      return write(res, 200, registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+      return { status: 200, body: registry.render(), type: "text/plain; version=0.0.4; charset=utf-8" };
     }
-    if (first === "healthz" && options.health) {
-      return await serveChecks(options.health, "healthz", sub, url, res);
-    }
-    if (first === "readyz" && options.ready) return await serveChecks(options.ready, "readyz", sub, url, res);
-    write(res, 404, "404 page not found\n");
+    if (first === "healthz" && options.health) return await checkAnswer(options.health, "healthz", sub, url);
+    if (first === "readyz" && options.ready) return await checkAnswer(options.ready, "readyz", sub, url);
+    return { status: 404, body: "404 page not found\n" };
   };
-  const addr = await startServer(
+  const bun = (globalThis as { Bun?: BunServe }).Bun;
+  const addr = bun ? startBunServer(bun, host, port, answer) : await startServer(
     host,
     port,
-    handle,
-    (_req, res) => write(res, 500, "internal server error\n"),
+    async (req, res) =>
+      write(res, await answer(req.method ?? "GET", new URL(req.url ?? "/", "http://localhost"))),
+    (_req, res) => write(res, { status: 500, body: "internal server error\n" }),
   );
   log.info("serving {what} on {host}:{port}", {
     what: [options.health && "/healthz", options.ready && "/readyz", registry && "/metrics"].filter(Boolean)
@@ -212,6 +224,60 @@ export async function startObserveServer(options: ObserveServerOptions): Promise
     port: addr.port,
   });
   return addr;
+}
+
+/** The part of Bun's API the endpoints use. */
+interface BunServe {
+  serve(options: {
+    hostname: string;
+    port: number;
+    development: boolean;
+    fetch: (req: Request) => Promise<Response>;
+  }): { hostname?: string; port?: number; stop(closeActiveConnections: boolean): Promise<void> | void };
+}
+
+/**
+ * The endpoints on Bun's native server: node:http on Bun is a JavaScript layer over it whose
+ * modules alone take about 5 MiB of resident memory, more than an idle operator's whole cache.
+ * All interfaces means both address families, as node:http listens: `::` (dual-stack), or
+ * 0.0.0.0 where the host has no IPv6.
+ */
+function startBunServer(
+  bun: BunServe,
+  host: string,
+  port: number,
+  answer: (method: string, url: URL) => Promise<Answer>,
+): StartedServer {
+  const fetch = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    try {
+      const a = await answer(req.method, url);
+      return new Response(a.body, { status: a.status, headers: headers(a) });
+    } catch (err) {
+      log.error("{method} {path} failed: {error}", {
+        method: req.method,
+        path: url.pathname,
+        error: (err as Error).message,
+      });
+      return new Response("internal server error\n", {
+        status: 500,
+        headers: headers({ status: 500, body: "" }),
+      });
+    }
+  };
+  const listen = (hostname: string) => bun.serve({ hostname, port, development: false, fetch });
+  let server: ReturnType<typeof listen>;
+  try {
+    server = listen(host || "::");
+  } catch (err) {
+    if (host || !/EAFNOSUPPORT|EADDRNOTAVAIL/.test(String((err as { code?: string }).code))) throw err;
+    server = listen("0.0.0.0");
+  }
+  return {
+    host: server.hostname ?? host,
+    port: server.port ?? port,
+    close: async () => await server.stop(true),
+  };
 }
 
 /** A listening HTTP server: where it listens, and how to stop it (open connections closed too). */
@@ -225,6 +291,8 @@ export interface StartedServer {
  * Starts a node:http server on `host:port` (all interfaces when `host` is empty; port 0 picks a
  * free one) that hands every request to `handle`; a request whose handler fails is logged and
  * answered by `onError` (or ended, when its headers were sent). Rejects when it cannot listen.
+ * node:http is loaded on first use, so a process that never calls this (the operator on Bun)
+ * never loads it.
  */
 export async function startServer(
   host: string,
@@ -232,6 +300,7 @@ export async function startServer(
   handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
   onError: (req: IncomingMessage, res: ServerResponse, err: unknown) => void,
 ): Promise<StartedServer> {
+  const { createServer } = await import("node:http");
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err) => {
       log.error("{method} {path} failed: {error}", {
