@@ -196,6 +196,11 @@ try {
         "--compile",
         "--minify",
         "--sourcemap",
+        // As bench/lib/operator.ts BUN_BUILD_FLAGS and the Dockerfile build it.
+        "--bytecode",
+        "--format=esm",
+        "--splitting",
+        "--compile-jit-policy=100",
         "--no-compile-autoload-dotenv",
         "--no-compile-autoload-bunfig",
         "--outfile",

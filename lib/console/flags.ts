@@ -5,8 +5,13 @@
  */
 import { ConfigError } from "../kube/errors.ts";
 import { isInCluster } from "../kube/incluster.ts";
-import { checkBindAddress, parseBool, parseFlags, UsageError } from "../dataflow/flags.ts";
-import { parseNamespaceList } from "../dataflow/install-manifests.ts";
+import {
+  checkBindAddress,
+  parseBool,
+  parseFlags,
+  parseNamespaceList,
+  UsageError,
+} from "../dataflow/flags.ts";
 
 /** The console's flags and whether each takes a value. */
 export const CONSOLE_FLAGS = {

@@ -12,17 +12,15 @@ import { ConfigError } from "../kube/errors.ts";
 import { configureLogging, logger } from "../observe/log.ts";
 import { DEFAULT_OPERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
 import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
-import { crdYaml } from "./crd.ts";
-import { installManifests, parseNamespaceList } from "./install-manifests.ts";
 import {
   checkBindHosts,
   type CommandLine,
   DEFAULT_CONCURRENCY,
   parseCommandLine,
+  parseNamespaceList,
   resolveRunSettings,
   type RunSettings,
 } from "./flags.ts";
-import { renderSpecMain } from "./render-spec.ts";
 import { guardStdio, logSink, writeFlushed } from "./stdio.ts";
 import { startupCheck, StartupCheckError } from "./startup-check.ts";
 import { IN_CLUSTER_SOURCE } from "../kube/incluster.ts";
@@ -145,9 +143,12 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   if (io === defaultIo) guardStdio();
-  // The init container's command: its own flags, no connection, no logging set-up.
-  if (argv[0] === "render-spec") return await renderSpecMain(argv.slice(1), io);
-  // The web console: its own flags; loaded only when asked for.
+  // The init container's command: its own flags, no connection, no logging set-up. It, the web
+  // console and the printing commands are loaded only when asked for: `run` never needs them.
+  if (argv[0] === "render-spec") {
+    return await (await import("./render-spec.ts")).renderSpecMain(argv.slice(1), io);
+  }
+  // The web console: its own flags.
   if (argv[0] === "console") {
     const { stdout, stderr, env, handleSignals } = io;
     return await (await import("../console/main.ts")).consoleMain(argv.slice(1), {
@@ -179,7 +180,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       await io.stdout(`dataflow-operator ${VERSION}\n`);
       return 0;
     case "crd":
-      await io.stdout(crdYaml());
+      await io.stdout((await import("./crd.ts")).crdYaml());
       return 0;
     case "manifests": {
       let namespaces: string[] | undefined;
@@ -191,7 +192,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         await io.stderr(`error: ${(err as Error).message}\n`);
         return 2;
       }
-      await io.stdout(installManifests({ namespaces }));
+      await io.stdout((await import("./install-manifests.ts")).installManifests({ namespaces }));
       return 0;
     }
     case "run":

@@ -24,10 +24,11 @@ import {
 } from "../runtime/mod.ts";
 import type { ProcessorSettings } from "./builders.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
-import { DataFlowType, EVENT_COMPONENT, OWNED_SELECTOR } from "./names.ts";
+import { API_VERSION, DataFlowType, EVENT_COMPONENT, KIND, OWNED_SELECTOR } from "./names.ts";
 import type { ProcessorPolicy } from "./policy.ts";
 import { createReconciler, type DataFlowCache } from "./reconciler.ts";
-import { API_VERSION, type DataFlow, KIND } from "./schema.ts";
+import type { DataFlow } from "./schema.ts";
+import { useFullJit } from "../runtime/jit.ts";
 import { secretKeysFromManagedFields } from "./secrets.ts";
 import { referencedSecrets, slimConfigMap, slimDataFlow, slimDeployment } from "./cached.ts";
 
@@ -190,6 +191,8 @@ export function createOperator(options: OperatorOptions): Operator {
     policy: options.processorPolicy,
     metrics: new DataFlowStatusMetric(registry),
   });
+  // The JIT's normal tiering (lib/runtime/jit.ts) once there is a DataFlow: reconciles run hot.
+  for (const i of dataflows.informers) i.on({ add: () => useFullJit() });
 
   const owner = { apiVersion: API_VERSION, kind: KIND };
   const controller = new Controller({

@@ -8,12 +8,10 @@
  * LOG_FORMAT; `--zap-stacktrace-level` and `--zap-time-encoding` are validated and ignored (the
  * CLI logs one warning naming them). Anything else is refused with one line and exit code 2.
  */
-import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { toLogFormat } from "../observe/log.ts";
 import { ConfigError } from "../kube/errors.ts";
 import { isInCluster } from "../kube/incluster.ts";
-import { parseNamespaceList } from "./install-manifests.ts";
 import { parseProcessorPolicy, type ProcessorPolicy } from "./policy.ts";
 
 /** A command line the operator refuses (an unknown flag, a missing value): exit code 2. */
@@ -22,6 +20,26 @@ export class UsageError extends Error {
     super(message);
     this.name = "UsageError";
   }
+}
+
+/** Kubernetes' DNS label rule for namespace names. */
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Parses a comma-separated namespace list (`a,b,c`): trimmed, de-duplicated, each a valid
+ * namespace name. Throws with the offending entry named.
+ */
+export function parseNamespaceList(text: string, flag: string): string[] {
+  const names = [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
+  if (!names.length) throw new Error(`${flag}: expected a comma-separated list of namespaces, got "${text}"`);
+  for (const n of names) {
+    if (n.length > 63 || !NAMESPACE_NAME.test(n)) {
+      throw new Error(
+        `${flag}: "${n}" is not a namespace name (lowercase letters, digits and '-', at most 63 characters)`,
+      );
+    }
+  }
+  return names;
 }
 
 /** Reconcile workers by default: parallel DataFlows (one key never runs twice at once). */
@@ -328,7 +346,7 @@ export async function checkBindHosts(settings: RunSettings): Promise<void> {
     const host = splitBindAddress(value)?.host;
     if (!host || isIP(host)) continue;
     try {
-      await lookup(host);
+      await (await import("node:dns/promises")).lookup(host);
     } catch {
       throw new ConfigError(`--${flag}=${value}: host "${host}" does not resolve`);
     }

@@ -18,26 +18,6 @@ export interface InstallManifestsOptions {
   namespaces?: string[];
 }
 
-/** Kubernetes' DNS label rule for namespace names. */
-const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-/**
- * Parses a comma-separated namespace list (`a,b,c`): trimmed, de-duplicated, each a valid
- * namespace name. Throws with the offending entry named.
- */
-export function parseNamespaceList(text: string, flag: string): string[] {
-  const names = [...new Set(text.split(",").map((s) => s.trim()).filter(Boolean))];
-  if (!names.length) throw new Error(`${flag}: expected a comma-separated list of namespaces, got "${text}"`);
-  for (const n of names) {
-    if (n.length > 63 || !NAMESPACE_NAME.test(n)) {
-      throw new Error(
-        `${flag}: "${n}" is not a namespace name (lowercase letters, digits and '-', at most 63 characters)`,
-      );
-    }
-  }
-  return names;
-}
-
 // deno-lint-ignore no-explicit-any
 type Manifest = any;
 

@@ -1,10 +1,19 @@
 /**
- * Names, labels and annotations shared by the builders, the reconciler and the controller wiring.
+ * The API's group, version and kind, and the names, labels and annotations shared by the builders,
+ * the reconciler and the controller wiring.
  * The labels are the Go operator's; unlike the Go operator, they are also put on the owned
  * objects' own metadata, so the operator can watch exactly its objects by label.
  */
 import { type ResourceType, resourceType } from "../kube/resources.ts";
-import { API_VERSION, KIND } from "./schema.ts";
+
+/** API group, version and kind. */
+export const GROUP = "dataflow.dataflow.io";
+/** The served and stored version. */
+export const VERSION = "v1";
+/** `dataflow.dataflow.io/v1`. */
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** The kind. */
+export const KIND = "DataFlow";
 
 /** The label naming the DataFlow an object belongs to. */
 export const NAME_LABEL = "dataflow.dataflow.io/name";

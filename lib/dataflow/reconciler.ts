@@ -26,12 +26,14 @@ import { buildConfigMap, buildDeployment, configHash, type ProcessorSettings, sp
 import { slimDataFlow, specElided } from "./cached.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
 import {
+  API_VERSION,
   configMapName,
   DataFlowType,
   deploymentName,
   FIELD_MANAGER,
   FINALIZER,
   isControlledBy,
+  KIND,
 } from "./names.ts";
 import { ConfigMapKind, DeploymentKind, ensureOwned, type KubeWrites, NotOwnedError } from "./owned.ts";
 import {
@@ -40,8 +42,7 @@ import {
   policyViolationMessage,
   type ProcessorPolicy,
 } from "./policy.ts";
-import { API_VERSION, checkSpec, type DataFlow, KIND } from "./schema.ts";
-import { checkSpecSize } from "./limits.ts";
+import type { DataFlow } from "./schema.ts";
 import { collectSecretRefs, resolveSecretRefs, type SecretMeta } from "./secrets.ts";
 import { phaseFromDeployment, type PhaseReport, statusPatch } from "./status.ts";
 
@@ -53,6 +54,25 @@ export interface DataFlowCache {
   deployment(namespace: string, name: string): (Deployment & KubeObject) | undefined;
   /** Metadata of a Secret; never its data. */
   secret(namespace: string, name: string): SecretMeta | undefined;
+}
+
+/** The spec checks: the zod schema's and the ConfigMap's size limit. */
+interface SpecChecks {
+  checkSpec: typeof import("./schema.ts").checkSpec;
+  checkSpecSize: typeof import("./limits.ts").checkSpecSize;
+}
+
+let specChecks: Promise<SpecChecks> | undefined;
+
+/**
+ * Loads the spec checks on first use. Building the zod schema takes tens of milliseconds, so the
+ * first reconcile that checks a spec loads them, after a new DataFlow's finalizer went out, and an
+ * operator without DataFlows never does.
+ */
+function loadSpecChecks(): Promise<SpecChecks> {
+  return specChecks ??= Promise.all([import("./schema.ts"), import("./limits.ts")]).then((
+    [schema, limits],
+  ) => ({ checkSpec: schema.checkSpec, checkSpecSize: limits.checkSpecSize }));
 }
 
 /** Everything the reconciler depends on. */
@@ -241,6 +261,7 @@ export function createReconciler(deps: ReconcilerDeps): (req: DataFlowRequest) =
     const current = specElided(df) ? await readWhole(df) : df;
     if (!current) return;
 
+    const { checkSpec, checkSpecSize } = await loadSpecChecks();
     const check = checkSpec(current.spec);
     if (!check.ok) {
       const message = `Invalid DataFlow spec: ${check.problems.join("; ")}`;

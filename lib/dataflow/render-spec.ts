@@ -7,7 +7,7 @@
  * files whose paths go into `certFile`/`keyFile`/`caFile`. The output goes into an in-memory
  * emptyDir, so nothing resolved is ever stored in etcd.
  *
- * Which plain field a ref fills comes from the schema (secrets.ts `secretRefFields`): `<x>SecretRef`
+ * Which plain field a ref fills comes from the schema (secret-fields.ts `secretRefFields`): `<x>SecretRef`
  * → `<x>`; `brokersSecretRef` → `brokers`, split on commas, parts trimmed, empty parts dropped;
  * TLS `certSecretRef`/`keySecretRef`/`caSecretRef` → a file (a value that is a one-line absolute
  * path is used as the path, as the Go operator used a path that existed in its image; an empty CA
@@ -32,13 +32,8 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
-import {
-  forEachSecretRef,
-  refFieldPattern,
-  secretFilePath,
-  type SecretRefField,
-  secretRefFields,
-} from "./secrets.ts";
+import { forEachSecretRef, secretFilePath } from "./secrets.ts";
+import { refFieldPattern, type SecretRefField, secretRefFields } from "./secret-fields.ts";
 
 /** The help text of `render-spec`. */
 export const RENDER_SPEC_USAGE =

@@ -12,14 +12,8 @@ import { blockMatchesType, onlyMatchingBlock, type Rule, valueOrRef, withRules }
 import { fieldPath } from "./field-path.ts";
 import { characters, LIMITS, list, map, text, tooMany } from "./limits.ts";
 
-/** API group, version and kind. */
-export const GROUP = "dataflow.dataflow.io";
-/** The served and stored version. */
-export const VERSION = "v1";
-/** `dataflow.dataflow.io/v1`. */
-export const API_VERSION = `${GROUP}/${VERSION}`;
-/** The kind. */
-export const KIND = "DataFlow";
+// The API's identity lives in names.ts, which the operator loads without the schema.
+export { API_VERSION, GROUP, KIND, VERSION } from "./names.ts";
 
 /** The connector types a source or sink may name. */
 export const CONNECTOR_TYPES = ["kafka", "postgresql", "trino"] as const;

@@ -1,15 +1,16 @@
 /**
  * Secret references: finding them in a spec, checking them against Secret *metadata* (the
- * operator never reads a secret value), which plain field each one fills (from the schema), and
- * where the processor pod's init container finds their values (mounted Secret files).
+ * operator never reads a secret value), and where the processor pod's init container finds their
+ * values (mounted Secret files). Which plain field each one fills comes from the schema
+ * (secret-fields.ts), so this module needs no schema at run time: the operator's caches use it
+ * without loading the schema.
  *
  * Which keys a Secret holds is read from its managedFields (`f:data` / `f:stringData` entries),
  * which every API write records; so even the key check needs no secret value. A Secret whose
  * managedFields were cleared cannot be key-checked and is trusted (kubelet then reports a missing
  * key on the pod).
  */
-import { z } from "zod";
-import { type DataFlowSpec, DataFlowSpecSchema, type SecretRef } from "./schema.ts";
+import type { DataFlowSpec, SecretRef } from "./schema.ts";
 
 /** Where the referenced Secrets are mounted in the init container (`<dir>/<secret>/<key>`). */
 export const SECRETS_DIR = "/var/run/dataflow/secrets";
@@ -17,63 +18,6 @@ export const SECRETS_DIR = "/var/run/dataflow/secrets";
 /** The file holding a SecretRef's value, as the kubelet projects it: `<dir>/<secret>/<key>`. */
 export function secretFilePath(secretName: string, key: string, dir: string = SECRETS_DIR): string {
   return `${dir}/${secretName}/${key}`;
-}
-
-/** What a SecretRef's value becomes in the rendered spec (the Go operator's rules). */
-export type SecretRefTarget =
-  /** replaces the plain string field `<field>` */
-  | "value"
-  /** `brokers`: split on `,`, each part trimmed, empty parts dropped */
-  | "list"
-  /** TLS `cert`/`key`/`ca`: written to a file whose path goes into `<field>File` */
-  | "file";
-
-/** One `*SecretRef` field of the API, found in the schema. */
-export interface SecretRefField {
-  /** Its path with `[]` for list items: `spec.transformations[].router.routes[].sink.kafka.brokersSecretRef`. */
-  path: string;
-  /** The plain field its value fills: `brokers`, `connectionString`, `certFile`. */
-  twin: string;
-  target: SecretRefTarget;
-}
-
-const REF_SUFFIX = "SecretRef";
-let refFields: SecretRefField[] | undefined;
-
-/**
- * Every `*SecretRef` field of the DataFlow spec, from the zod schema (so a field added there is
- * covered without a list to update): `<x>SecretRef` fills its twin `<x>` (a list field is split
- * on commas), or, where the object has no `<x>` but an `<x>File` (TLS), a file at that path.
- * @throws Error when a SecretRef has neither twin (the schema needs a rule for it first)
- */
-export function secretRefFields(): SecretRefField[] {
-  if (refFields) return refFields;
-  type Node = { type?: string; properties?: Record<string, Node>; items?: Node };
-  const out: SecretRefField[] = [];
-  const visit = (node: Node | undefined, path: string) => {
-    if (!node || typeof node !== "object") return;
-    for (const [k, v] of Object.entries(node.properties ?? {})) {
-      if (!k.endsWith(REF_SUFFIX)) {
-        visit(v, `${path}.${k}`);
-        continue;
-      }
-      const base = k.slice(0, -REF_SUFFIX.length);
-      const plain = node.properties![base];
-      if (plain) {
-        out.push({ path: `${path}.${k}`, twin: base, target: plain.type === "array" ? "list" : "value" });
-      } else if (node.properties![`${base}File`]) {
-        out.push({ path: `${path}.${k}`, twin: `${base}File`, target: "file" });
-      } else throw new Error(`${path}.${k} has no plain field ${base} or ${base}File to resolve into`);
-    }
-    if (node.items) visit(node.items, `${path}[]`);
-  };
-  visit(z.toJSONSchema(DataFlowSpecSchema, { io: "input" }) as Node, "spec");
-  return refFields = out;
-}
-
-/** A concrete field path (`spec.transformations[0].router...`) in {@link SecretRefField.path}'s form. */
-export function refFieldPattern(field: string): string {
-  return field.replace(/\[\d+\]/g, "[]");
 }
 
 /** One SecretRef found in a spec. */

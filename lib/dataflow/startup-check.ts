@@ -1,7 +1,8 @@
 /**
  * The operator's start-up check: before any informer starts, find out whether it can work at all,
  * and if not, say why and what fixes it in one line, instead of retrying a misconfiguration
- * forever. In this order, each step assuming the ones before it passed:
+ * forever. Judged in this order, each step assuming the ones before it passed (the requests of
+ * steps 2 to 5 go out together once the server answered, over a few shared connections):
  *   1. the server is reachable (a refused port, DNS, TLS, plain HTTP named as such);
  *   2. the credentials are accepted (which source; rejected or expired);
  *   3. the DataFlow CRD is installed and serves v1;
@@ -11,13 +12,12 @@
  * Transient answers (5xx, 429, a connection refused while the server restarts) are retried until
  * the deadline; a definite answer fails at once.
  */
-import { parseAllDocuments } from "yaml";
 import type { KubeClient } from "../kube/client.ts";
 import { ApiError, ConfigError, ConnectionError, errorFromResponse, isRetryable } from "../kube/errors.ts";
 import { builtin, resourceType } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
-import { RBAC_YAML } from "./manifests.generated.ts";
-import { API_VERSION } from "./schema.ts";
+import { type PolicyRule, RBAC_RULES } from "./manifests.generated.ts";
+import { API_VERSION } from "./names.ts";
 
 const log = logger("operator", "startup-check");
 
@@ -56,9 +56,6 @@ interface Permission {
   name?: string;
 }
 
-// deno-lint-ignore no-explicit-any
-type Rule = any;
-
 /** A review object as the server returns it: what was asked, and its answer in `status`. */
 interface Review<S> {
   apiVersion?: string;
@@ -67,15 +64,7 @@ interface Review<S> {
   status?: S;
 }
 
-/** deploy/rbac.yaml's rules: the workload ClusterRole's and the Lease Role's. */
-function shippedRules(): { workload: Rule[]; lease: Rule[] } {
-  const docs = parseAllDocuments(RBAC_YAML).map((d) => d.toJS()).filter(Boolean);
-  const workload = docs.find((d) => d.kind === "ClusterRole").rules;
-  const lease = docs.find((d) => d.kind === "Role" && /leader-election/.test(d.metadata.name)).rules;
-  return { workload, lease };
-}
-
-function expand(rules: Rule[], namespace: string): Permission[] {
+function expand(rules: PolicyRule[], namespace: string): Permission[] {
   const out: Permission[] = [];
   for (const r of rules) {
     for (const group of r.apiGroups) {
@@ -117,8 +106,41 @@ function rulesToAdd(missing: Permission[]): string {
   }).join("; ");
 }
 
+/**
+ * Connections the check's requests share: a few requests each instead of a TLS handshake per
+ * request (23 SelfSubjectAccessReviews in cluster mode), and as many warm connections as the
+ * operator then opens watches.
+ */
+const CONNECTIONS = 4;
+
+/** Runs at most `n` of the calls given to the returned function at once, the others in turn. */
+function semaphore(n: number): <T>(call: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (call) => {
+    while (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await call();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** Runs the check; resolves when the operator can start, throws {@link StartupCheckError} otherwise. */
 export async function startupCheck(options: StartupCheckOptions): Promise<void> {
+  const judged = new AbortController();
+  try {
+    await check(options, judged.signal);
+  } finally {
+    judged.abort(); // the requests of later steps still out when an earlier step failed
+  }
+}
+
+/** The check; `judged` aborts its requests still out once the outcome is known. */
+async function check(options: StartupCheckOptions, judged: AbortSignal): Promise<void> {
   const budget = options.timeoutMs ?? 10_000;
   const deadline = Date.now() + budget;
   const { client, server } = options;
@@ -126,7 +148,7 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
   /** One request, retried while the answer is transient and time is left. */
   async function ask<T>(step: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     for (let attempt = 0;; attempt++) {
-      const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+      const signal = AbortSignal.any([AbortSignal.timeout(Math.max(1, deadline - Date.now())), judged]);
       try {
         return await call(signal);
       } catch (err) {
@@ -172,10 +194,20 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
     );
   }
 
+  // Steps 2 to 5 need only a reachable server, not each other's outcome: their requests go out
+  // together, over at most CONNECTIONS connections (each new one is a TLS handshake; they stay
+  // open for the informers' watches), and their answers are judged in the order above, so the
+  // failure reported is the first step's, as if they had run one after another.
+  const limit = semaphore(CONNECTIONS);
+  const started = <T>(call: () => Promise<T>): Promise<T> => {
+    const p = limit(call);
+    p.catch(() => {}); // judged below, in order; a step that fails first leaves the rest unread
+    return p;
+  };
+
   // 2. Credentials: who are we? 401 means rejected or expired.
-  let user = "";
-  try {
-    const review = await ask(
+  const selfReview = started(() =>
+    ask(
       "credentials",
       (signal) =>
         client.create<Review<{ userInfo?: { username?: string } }>>(
@@ -183,24 +215,11 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
           { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
           { signal },
         ),
-    );
-    user = review.status?.userInfo?.username ?? "";
-  } catch (err) {
-    if (err instanceof StartupCheckError) throw err;
-    if (err instanceof ApiError && err.code === 401) {
-      throw new StartupCheckError(
-        "credentials",
-        `the API server ${server} rejected the credentials of ${options.source} (401 Unauthorized): the token or ` +
-          "client certificate is invalid or expired; renew it (kubectl config view --minify shows which)",
-      );
-    }
-    throw new StartupCheckError("credentials", `checking the credentials failed: ${(err as Error).message}`);
-  }
-  const who = user || "the configured user";
-
+    )
+  );
   // 3. The CRD serves dataflow.dataflow.io/v1.
-  try {
-    await ask("crd", async (signal) => {
+  const crd = started(() =>
+    ask("crd", async (signal) => {
       const res = await client.transport.request({ method: "GET", path: `/apis/${API_VERSION}`, signal });
       if (!res.ok) {
         throw errorFromResponse(
@@ -210,20 +229,10 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
         );
       }
       await res.body?.cancel();
-    });
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 404) {
-      throw new StartupCheckError(
-        "crd",
-        `the DataFlow CRD is not installed: ${server} serves no ${API_VERSION} API; install it with ` +
-          "`dataflow-operator crd | kubectl apply -f -`",
-      );
-    }
-    throw new StartupCheckError("crd", `checking for the DataFlow CRD failed: ${(err as Error).message}`);
-  }
-
+    })
+  );
   // 4. Every permission of deploy/rbac.yaml where the operator will use it.
-  const rules = shippedRules();
+  const rules = RBAC_RULES;
   const wanted = (options.namespaces?.length ? options.namespaces : [""]).flatMap((ns) =>
     expand(rules.workload, ns)
   );
@@ -240,9 +249,9 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
       });
     }
   }
-  const allowed = await Promise.all(wanted.map(async (p) => {
-    try {
-      const review = await ask(
+  const reviews = wanted.map((p) =>
+    started(() =>
+      ask(
         "permissions",
         (signal) =>
           client.create<Review<{ allowed?: boolean }>>(builtin.SelfSubjectAccessReview, {
@@ -259,15 +268,64 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
               },
             },
           }, { signal }),
+      )
+    )
+  );
+  // 5. The Lease's namespace exists (a dry-run create: nothing is written).
+  const leaseNamespace = options.leaseNamespace;
+  const lease = leaseNamespace
+    ? started(() =>
+      ask("lease", (signal) =>
+        client.create(builtin.Lease, {
+          apiVersion: "coordination.k8s.io/v1",
+          kind: "Lease",
+          metadata: { name: options.leaseName, namespace: leaseNamespace },
+          spec: {},
+        }, { namespace: leaseNamespace, dryRun: true, signal }))
+    )
+    : undefined;
+
+  let user = "";
+  try {
+    const review = await selfReview;
+    user = review.status?.userInfo?.username ?? "";
+  } catch (err) {
+    if (err instanceof StartupCheckError) throw err;
+    if (err instanceof ApiError && err.code === 401) {
+      throw new StartupCheckError(
+        "credentials",
+        `the API server ${server} rejected the credentials of ${options.source} (401 Unauthorized): the token or ` +
+          "client certificate is invalid or expired; renew it (kubectl config view --minify shows which)",
       );
-      return review.status?.allowed === true;
+    }
+    throw new StartupCheckError("credentials", `checking the credentials failed: ${(err as Error).message}`);
+  }
+  const who = user || "the configured user";
+
+  try {
+    await crd;
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 404) {
+      throw new StartupCheckError(
+        "crd",
+        `the DataFlow CRD is not installed: ${server} serves no ${API_VERSION} API; install it with ` +
+          "`dataflow-operator crd | kubectl apply -f -`",
+      );
+    }
+    throw new StartupCheckError("crd", `checking for the DataFlow CRD failed: ${(err as Error).message}`);
+  }
+
+  const allowed: boolean[] = [];
+  for (const review of reviews) {
+    try {
+      allowed.push((await review).status?.allowed === true);
     } catch (err) {
       throw new StartupCheckError(
         "permissions",
         `checking the permissions failed: ${(err as Error).message}`,
       );
     }
-  }));
+  }
   const missing = wanted.filter((_, i) => !allowed[i]);
   if (missing.length) {
     throw new StartupCheckError(
@@ -280,16 +338,9 @@ export async function startupCheck(options: StartupCheckOptions): Promise<void> 
     );
   }
 
-  // 5. The Lease's namespace exists (a dry-run create: nothing is written).
-  if (options.leaseNamespace) {
+  if (lease) {
     try {
-      await ask("lease", (signal) =>
-        client.create(builtin.Lease, {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: { name: options.leaseName, namespace: options.leaseNamespace },
-          spec: {},
-        }, { namespace: options.leaseNamespace, dryRun: true, signal }));
+      await lease;
     } catch (err) {
       if (err instanceof ApiError && err.reason === "AlreadyExists") return;
       if (err instanceof ApiError && err.code === 404) {

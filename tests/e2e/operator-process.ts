@@ -83,6 +83,8 @@ export class OperatorProcess {
   readonly name: string;
   /** The extra environment it was started with. */
   readonly env: Record<string, string>;
+  /** Date.now() just before the guard shell was spawned (after its ports were chosen). */
+  readonly spawnedAt: number;
   #child: ChildProcess;
   #exit: Promise<number>;
   #log?: WriteStream;
@@ -94,10 +96,12 @@ export class OperatorProcess {
     child: ChildProcess,
     metricsPort: number,
     healthPort: number,
+    spawnedAt: number,
     logFile?: string,
   ) {
     this.name = name;
     this.env = env;
+    this.spawnedAt = spawnedAt;
     this.#child = child;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     this.healthUrl = `http://127.0.0.1:${healthPort}`;
@@ -143,6 +147,7 @@ export class OperatorProcess {
       argv.push(`--health-probe-bind-address=127.0.0.1:${healthPort}`);
     }
     argv.push(...args);
+    const spawnedAt = Date.now();
     const child = spawn("bash", ["-c", GUARD, "operator-guard", ...argv], {
       cwd: repoRoot,
       stdio: ["ignore", "pipe", "pipe"],
@@ -157,6 +162,7 @@ export class OperatorProcess {
       child,
       metricsPort,
       healthPort,
+      spawnedAt,
       options.logFile,
     );
   }

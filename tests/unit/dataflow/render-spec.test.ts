@@ -21,7 +21,7 @@ import {
   type DataFlowSpec,
   DataFlowSpecSchema,
 } from "../../../lib/dataflow/schema.ts";
-import { secretRefFields } from "../../../lib/dataflow/secrets.ts";
+import { secretRefFields } from "../../../lib/dataflow/secret-fields.ts";
 import { renderSpecMain } from "../../../lib/dataflow/render-spec.ts";
 
 // ---- the schema, walked through zod's own definitions (secrets.ts walks the JSON Schema) -------
