@@ -4,6 +4,10 @@
  * emits events (reconcilers, the runtime) depends on these types and nothing else.
  */
 import type { Registry } from "../observe/metrics.ts";
+import type { Budget } from "../time/token-bucket.ts";
+
+/** A token bucket's size (the time module's). */
+export type { Budget };
 
 /**
  * The event types the API server and every tool understand. Anything else passed in (kopf's
@@ -72,12 +76,6 @@ export interface EventSink {
    * class name.
    */
   exception(obj: EventTarget, reason: string, message: string, error?: unknown): void;
-}
-
-/** A token bucket: `burst` calls at once, then one more every `refillMs`. */
-export interface Budget {
-  burst: number;
-  refillMs: number;
 }
 
 /** Time as the recorder sees it; tests inject a fake to drive the 30 s / 10 min behaviour. */

@@ -16,7 +16,7 @@ import { ApiError, ConnectionError, ServerError, TooManyRequestsError } from "..
 import type { ResourceType } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import { FairQueue } from "../collections/fair-queue.ts";
-import { TokenBucket } from "./budget.ts";
+import { TokenBucket } from "../time/token-bucket.ts";
 import { applyFailure, classifyFailure, type FailureAction } from "./failures.ts";
 import { type WriteLimiter, type WriteTicket } from "./limiter.ts";
 import type { DropReason, EventMetrics } from "./metrics.ts";

@@ -9,7 +9,7 @@ import { ApiError, ConflictError, ForbiddenError, isRetryable, UnauthorizedError
 import type { KubeObject } from "../kube/client.ts";
 import { type Logger, logger, shortId } from "../observe/log.ts";
 import { DEFAULT_BUCKETS, defaultRegistry, type Registry } from "../observe/metrics.ts";
-import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
 import { collectIfGrown } from "./gc.ts";
 import type { Informer } from "./informer.ts";
 import { objectKey, ownerKey, splitKey } from "./keys.ts";

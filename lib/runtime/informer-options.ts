@@ -1,7 +1,7 @@
 /** Options, handlers and counters of an Informer (informer.ts). */
 import type { KubeObject } from "../kube/client.ts";
 import type { Registry } from "../observe/metrics.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 
 /** Options of an Informer. */
 export interface InformerOptions {

@@ -11,7 +11,8 @@ import type { ResourceType } from "../kube/resources.ts";
 import { WatchIdleError } from "../kube/watch.ts";
 import { logger } from "../observe/log.ts";
 import { defaultRegistry } from "../observe/metrics.ts";
-import { type Clock, jitter, realClock, type TimerHandle } from "./clock.ts";
+import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
+import { jitter } from "../time/backoff.ts";
 import { controllerIndexValue, controllerOf, objectKey } from "./keys.ts";
 import type {
   BackoffOptions,

@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import process from "node:process";
 import type { KubeClient, KubeObject } from "../kube/client.ts";
 import type { Registry } from "../observe/metrics.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 
 /** Options of a LeaderElector (lease.ts). */
 export interface LeaderElectionOptions {

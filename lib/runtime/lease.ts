@@ -9,7 +9,8 @@ import { ForbiddenError, isConflict, isNotFound } from "../kube/errors.ts";
 import { builtin } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import { defaultRegistry } from "../observe/metrics.ts";
-import { type Clock, jitter, realClock } from "./clock.ts";
+import { type Clock, realClock } from "../time/clock.ts";
+import { jitter } from "../time/backoff.ts";
 import {
   deadlineSignal,
   defaultIdentity,

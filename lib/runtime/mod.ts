@@ -14,7 +14,15 @@
  * process.exit(await mgr.run());
  * ```
  */
-export * from "./clock.ts";
+export {
+  abortableDelay,
+  type Clock,
+  FakeClock,
+  flushMicrotasks,
+  jitter,
+  realClock,
+  type TimerHandle,
+} from "../time/mod.ts";
 export * from "./controller.ts";
 export * from "./fence.ts";
 export * from "./informer.ts";

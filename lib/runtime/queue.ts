@@ -10,7 +10,7 @@
  */
 import { exponentialBuckets, type Registry } from "../observe/metrics.ts";
 import { FairQueue } from "../collections/fair-queue.ts";
-import { type Clock, realClock, type TimerHandle } from "./clock.ts";
+import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
 import { defaultControllerRateLimiter, type RateLimiter } from "./ratelimit.ts";
 
 /** Options of {@link WorkQueue}. */

@@ -3,7 +3,7 @@
  * a limiter says how long a key must wait before its next attempt, and `forget` resets its
  * per-key state after a success.
  */
-import { type Clock, realClock } from "./clock.ts";
+import { type Clock, realClock } from "../time/clock.ts";
 
 /** Decides the delay before a key's next attempt. */
 export interface RateLimiter {

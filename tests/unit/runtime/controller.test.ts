@@ -10,7 +10,7 @@ import { type ResourceType, resourceType as rtype } from "../../../lib/kube/reso
 import { ForbiddenError } from "../../../lib/kube/errors.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
-import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
+import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
 import { Controller, type ReconcileContext, TerminalError } from "../../../lib/runtime/controller.ts";
 import type { Informer, InformerHandlers } from "../../../lib/runtime/informer.ts";
 import { objectKey } from "../../../lib/runtime/keys.ts";

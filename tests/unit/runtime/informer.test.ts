@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { KubeClient, type KubeClientOptions, type KubeObject } from "../../../lib/kube/client.ts";
 import { builtin } from "../../../lib/kube/resources.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
-import { FakeClock } from "../../../lib/runtime/clock.ts";
+import { FakeClock } from "../../../lib/time/fake-clock.ts";
 import { Informer, type InformerOptions } from "../../../lib/runtime/informer.ts";
 import { controllerIndexValue } from "../../../lib/runtime/keys.ts";
 import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";

@@ -3,7 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KubeClient, type KubeObject } from "../../../lib/kube/client.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
-import { FakeClock } from "../../../lib/runtime/clock.ts";
+import { FakeClock } from "../../../lib/time/fake-clock.ts";
 import { LeaderElector, type LeaseRecord, microTime } from "../../../lib/runtime/lease.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";

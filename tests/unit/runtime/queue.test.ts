@@ -1,7 +1,7 @@
 /** Work queue and rate limiters: scenarios 1-6 and 10 of reference/runtime.md §7, on a fake clock. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { FakeClock, flushMicrotasks } from "../../../lib/runtime/clock.ts";
+import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
 import { LOW_PRIORITY, WorkQueue } from "../../../lib/runtime/queue.ts";
 import {
   BucketRateLimiter,

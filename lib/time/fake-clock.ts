@@ -1,53 +1,8 @@
 /**
- * Time as the runtime sees it. Every timer of the queue, the informer and the leader elector goes
- * through a {@link Clock}, so tests drive hours of backoff, resync and lease expiry in
- * milliseconds with a {@link FakeClock} instead of sleeping.
+ * A clock that moves only when told, for tests: timers fire in deadline order during
+ * {@link FakeClock.advance}, with pending callbacks flushed between them.
  */
-
-/** A handle returned by {@link Clock.setTimeout}. */
-export type TimerHandle = { readonly id: number } | ReturnType<typeof setTimeout>;
-
-/** A monotonic clock with timers. */
-export interface Clock {
-  /** Milliseconds on a monotonic scale (not wall time; only differences mean anything). */
-  now(): number;
-  /** Wall-clock time, for timestamps written to the API (Lease renewTime). */
-  wallNow(): Date;
-  /** Runs `fn` after `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  /** Cancels a timer; unknown or fired handles are ignored. */
-  clearTimeout(handle: TimerHandle | undefined): void;
-  /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-function sleepWith(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clock.clearTimeout(t);
-      reject(signal!.reason);
-    };
-    const t = clock.setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** The real clock: `performance.now()` and the host's timers. */
-export const realClock: Clock = {
-  now: () => performance.now(),
-  wallNow: () => new Date(),
-  setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
-  clearTimeout: (h) => {
-    if (h !== undefined) clearTimeout(h as ReturnType<typeof setTimeout>);
-  },
-  sleep(ms, signal) {
-    return sleepWith(realClock, ms, signal);
-  },
-};
+import { type Clock, sleepOn, type TimerHandle } from "./clock.ts";
 
 interface FakeTimer {
   id: number;
@@ -93,7 +48,7 @@ export class FakeClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleepWith(this, ms, signal);
+    return sleepOn(this, ms, signal);
   }
 
   /** Number of pending timers (tests assert there is no hot loop). */
@@ -145,14 +100,4 @@ export async function flushMicrotasks(rounds = 20, realTicks = 2): Promise<void>
     for (let i = 0; i < rounds; i++) await Promise.resolve();
     if (t < realTicks) await new Promise((r) => setTimeout(r, 0));
   }
-}
-
-/** Waits on the real clock; resolves early when the signal aborts (never rejects). */
-export function abortableDelay(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  return clock.sleep(ms, signal).catch(() => {});
-}
-
-/** client-go `wait.Jitter`: `ms` plus a random share of up to `factor × ms`. */
-export function jitter(ms: number, factor: number, random: () => number = Math.random): number {
-  return factor > 0 ? ms + random() * factor * ms : ms;
 }

@@ -1,8 +1,16 @@
 /**
- * A token bucket on an injectable clock. The recorder budgets API calls with it, never
- * occurrences: a call that finds the bucket empty waits (its count keeps growing in memory).
+ * A token bucket, driven by the caller's monotonic time (a {@link Clock}'s `now()`), so it runs on
+ * fake time in tests and a stepped wall clock never stops its refills. The event recorder budgets
+ * API calls with it; the controller's rate limiter spaces retries with it.
  */
-import type { Budget } from "./types.ts";
+
+/** A bucket's size: `burst` tokens, refilled one per `refillMs`. */
+export interface Budget {
+  /** Tokens when full (calls allowed at once). */
+  burst: number;
+  /** Milliseconds to refill one token. */
+  refillMs: number;
+}
 
 /** `burst` tokens, refilled one per `refillMs`. */
 export class TokenBucket {
