@@ -13,6 +13,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { type CertAuthority, createCa, issueCert, type KeyFormat } from "./certs.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const execFileP = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -133,21 +134,16 @@ if ! kill -0 ${process.pid} 2>/dev/null; then stop; ${
   });
 }
 
-async function waitFor(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  logPath: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
+/** Waits for one of the control plane's servers; a timeout says it did not start, with its log's tail. */
+async function waitReady(what: string, check: () => Promise<boolean>, timeoutMs: number, logPath: string) {
+  try {
+    await waitFor(what, () => check().catch(() => false), { timeoutMs, intervalMs: 200 });
+  } catch {
+    const tail = (await readFile(logPath, "utf8").catch(() => "")).split("\n").slice(-25).join("\n");
+    throw new Error(
+      `the test control plane did not start: ${what} not ready after ${timeoutMs} ms. Log tail:\n${tail}`,
+    );
   }
-  const tail = (await readFile(logPath, "utf8").catch(() => "")).split("\n").slice(-25).join("\n");
-  throw new Error(
-    `the test control plane did not start: ${what} not ready after ${timeoutMs} ms. Log tail:\n${tail}`,
-  );
 }
 
 /** GET over HTTPS trusting the test CA, from node:https (works on Deno, Bun and Node). */
@@ -261,7 +257,7 @@ rules:
       etcdLog,
       dir,
     );
-    await waitFor("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcdLog);
+    await waitReady("etcd", async () => (await fetch(`${etcdUrl}/health`)).ok, 30_000, etcdLog);
 
     const server = `https://127.0.0.1:${apiPort}`;
     this.#apiArgs = [
@@ -313,13 +309,13 @@ rules:
   async startApiserver(): Promise<void> {
     const log = join(this.info.dir, "apiserver.log");
     this.#apiserver = guarded(join(this.info.binDir, "kube-apiserver"), this.#apiArgs, log);
-    await waitFor(
+    await waitReady(
       "kube-apiserver /readyz",
       async () => await httpsGetStatus(`${this.info.server}/readyz`, this.info.caPath) === 200,
       90_000,
       log,
     );
-    await waitFor(
+    await waitReady(
       "namespace default",
       async () => {
         const r = await this.kubectl(["get", "namespace", "default", "-o", "name"]);

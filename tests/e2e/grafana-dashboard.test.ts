@@ -14,8 +14,9 @@ import process from "node:process";
 import { DASHBOARD_PATH } from "../../lib/dataflow/gen-crd.ts";
 import { checkDashboard, type Dashboard } from "../tools/grafana-dashboard.ts";
 import { dataflow, secret } from "./fixtures.ts";
-import { eventually, parsePrometheus, type Sample, sumOf } from "./observe.ts";
+import { parsePrometheus, type Sample, sumOf } from "./observe.ts";
 import { OperatorSuite } from "./operator-suite.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -37,7 +38,7 @@ describe("the Grafana dashboard against a running operator's /metrics", T, () =>
     await suite.eventsWith("dash-missing", "SecretResolutionFailed");
     // The recorder counts a write once the API answered; the status and the Events are there already.
     const op = suite.leader();
-    scrape = await eventually("Event writes and reconciles in /metrics", async () => {
+    scrape = await waitFor("Event writes and reconciles in /metrics", async () => {
       const samples = parsePrometheus(await op.metrics());
       const written = sumOf(samples, "events_written_total");
       const reconciled = sumOf(samples, "controller_runtime_reconcile_time_seconds_count");

@@ -16,9 +16,10 @@ import { forbidden, readAuditLog } from "./audit.ts";
 import { dataflow, type DataFlowBody } from "./fixtures.ts";
 import { OPERATOR_NAMESPACE, waitForCrdEstablished } from "./install.ts";
 import { type Manifest, repoRoot, runCommand } from "./manifests.ts";
-import { eventually } from "./observe.ts";
+
 import { OperatorProcess } from "./operator-process.ts";
 import { typeCommand, userPath } from "./user-shell.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
 
@@ -63,7 +64,7 @@ async function startInstalledOperator(cp: ControlPlane, name: string): Promise<O
 
 /** Waits until the DataFlow has a status for its current generation and its two objects exist. */
 async function reconciled(cp: ControlPlane, ns: string, name: string, op: OperatorProcess): Promise<void> {
-  await eventually(
+  await waitFor(
     `DataFlow ${ns}/${name} reconciled`,
     async () => {
       const df = JSON.parse(
@@ -73,8 +74,7 @@ async function reconciled(cp: ControlPlane, ns: string, name: string, op: Operat
       await cp.kubectlOk(["get", `configmap/dataflow-${name}-spec`, `deployment/dataflow-${name}`, "-n", ns]);
       return true;
     },
-    90_000,
-    () => op.tail(30),
+    { timeoutMs: 90_000, describe: () => op.tail(30) },
   );
 }
 
@@ -104,17 +104,16 @@ async function lifecycle(cp: ControlPlane, ns: string, op: OperatorProcess): Pro
       });
     }
     await applyDataFlow(cp, ns, orders);
-    await eventually(
+    await waitFor(
       `the ConfigMap updated for topic ${topic}`,
       async () => {
         const cm = await cp.kubectlOk(["get", "configmap", "dataflow-orders-spec", "-n", ns, "-o", "json"]);
         return cm.includes(topic) ? true : undefined;
       },
-      60_000,
-      () => op.tail(20),
+      { timeoutMs: 60_000, describe: () => op.tail(20) },
     );
     // The first occurrence is on the server before the second happens: the second is a count update.
-    await eventually(
+    await waitFor(
       "the ConfigMapUpdated Event",
       async () => await eventCount(cp, ns, "ConfigMapUpdated") || undefined,
     );

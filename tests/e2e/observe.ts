@@ -100,31 +100,6 @@ export function occurrences(events: CoreEvent[], reason: string): number {
   );
 }
 
-/** Polls `probe` until it returns a value that is not undefined; throws `describe()` on timeout. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  describe?: () => string | Promise<string>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const extra = describe ? await describe() : "";
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}` +
-      (lastError ? ` (last error: ${(lastError as Error).message})` : "") + (extra ? `\n${extra}` : ""),
-  );
-}
-
 /** Sleeps. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -10,21 +10,13 @@ import type { ControlPlane } from "../controlplane/harness.ts";
 import type { KubeClient } from "../../lib/kube/client.ts";
 import { OPERATOR_NAMESPACE } from "./install.ts";
 import { markReady } from "./kubelet.ts";
-import {
-  apiserverWrites,
-  eventsFor,
-  eventually,
-  grown,
-  occurrences,
-  parsePrometheus,
-  sleep,
-  sumOf,
-} from "./observe.ts";
+import { apiserverWrites, eventsFor, grown, occurrences, parsePrometheus, sleep, sumOf } from "./observe.ts";
 import { OperatorProcess } from "./operator-process.ts";
 import { OperatorSuite, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
 import { repoRoot } from "./manifests.ts";
 import { join } from "node:path";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -78,7 +70,7 @@ describe("the DataFlow operator's replicas, under deploy/rbac.yaml", T, () => {
         "deployment/dataflow-operator",
         "PROCESSOR_IMAGE=registry.example/dataflow-processor:next",
       ]);
-      await eventually(
+      await waitFor(
         "a reconcile of orders after the operator Deployment changed",
         async () => (await reconciles()) > r0 || undefined,
       );
@@ -101,7 +93,7 @@ describe("the DataFlow operator's replicas, under deploy/rbac.yaml", T, () => {
       const op = await suite.startOperator("replica-c");
       await op.waitHealthy("/readyz", 120_000);
       // A new leader may wait out the old Lease (up to its duration) before reconciling.
-      await eventually(
+      await waitFor(
         "the restarted operator's first reconcile",
         async () =>
           sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total") >= 1 || undefined,
@@ -151,7 +143,7 @@ describe("the DataFlow operator's replicas, under deploy/rbac.yaml", T, () => {
       );
 
       assert.equal(await a.stop("SIGTERM"), 0);
-      await eventually("replica-d holds the Lease", async () => {
+      await waitFor("replica-d holds the Lease", async () => {
         const h = await cp.kubectlOk([
           "get",
           "lease",

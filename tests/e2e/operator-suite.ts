@@ -12,10 +12,11 @@ import type { KubeClient } from "../../lib/kube/client.ts";
 import { isNotFound } from "../../lib/kube/errors.ts";
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
 import { pick, readManifests } from "./manifests.ts";
-import { type CoreEvent, eventsFor, eventually, occurrences } from "./observe.ts";
+import { type CoreEvent, eventsFor, occurrences } from "./observe.ts";
 import { OperatorProcess } from "./operator-process.ts";
 import type { DataFlowBody } from "./fixtures.ts";
 import { SecretValues } from "./fixtures.ts";
+import { waitFor } from "../tools/wait.ts";
 
 /** The processor image the suite configures (and finds in the Deployments). */
 export const PROCESSOR_IMAGE = "registry.example/dataflow-processor:e2e";
@@ -131,7 +132,7 @@ export class OperatorSuite {
 
   /** Waits for the phase (and message) at the current generation; returns the DataFlow. */
   phaseIs(name: string, phase: string, message?: RegExp): Promise<DataFlowBody> {
-    return eventually(
+    return waitFor(
       `DataFlow ${name} phase ${phase}`,
       async () => {
         const df = await this.getDataFlow(name);
@@ -139,24 +140,25 @@ export class OperatorSuite {
           df.status?.observedGeneration === df.metadata.generation;
         return ok ? df : undefined;
       },
-      60_000,
-      async () =>
-        `status: ${JSON.stringify((await this.getDataFlow(name)).status)}\n${
-          this.operators.at(-1)?.tail(20)
-        }`,
+      {
+        timeoutMs: 60_000,
+        describe: async () =>
+          `status: ${JSON.stringify((await this.getDataFlow(name)).status)}\n${
+            this.operators.at(-1)?.tail(20)
+          }`,
+      },
     );
   }
 
   /** The DataFlow's Events once every reason in `reasons` is there (the recorder writes asynchronously). */
   eventsWith(name: string, ...reasons: string[]): Promise<CoreEvent[]> {
-    return eventually(
+    return waitFor(
       `Events ${reasons.join(", ")} of ${name}`,
       async () => {
         const events = await eventsFor(this.cp, this.ns, name);
         return reasons.every((r) => occurrences(events, r) > 0) ? events : undefined;
       },
-      30_000,
-      async () => JSON.stringify(await eventsFor(this.cp, this.ns, name)),
+      { timeoutMs: 30_000, describe: async () => JSON.stringify(await eventsFor(this.cp, this.ns, name)) },
     );
   }
 

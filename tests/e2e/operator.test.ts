@@ -17,19 +17,11 @@ import { builtin } from "../../lib/kube/resources.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../lib/dataflow/names.ts";
 import { OPERATOR_NAMESPACE } from "./install.ts";
 import { markReady } from "./kubelet.ts";
-import {
-  apiserverWrites,
-  eventsFor,
-  eventually,
-  grown,
-  occurrences,
-  parsePrometheus,
-  sleep,
-  sumOf,
-} from "./observe.ts";
+import { apiserverWrites, eventsFor, grown, occurrences, parsePrometheus, sleep, sumOf } from "./observe.ts";
 import { maybe, OPERATOR_IMAGE, OperatorSuite, PROCESSOR_IMAGE, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
 import { dryRunServer } from "./manifests.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -201,7 +193,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       "-p",
       JSON.stringify({ spec: { source: { kafka: { topic: "orders-v2" } } } }),
     ]);
-    const dep = await eventually("a new pod-template hash", async () => {
+    const dep = await waitFor("a new pod-template hash", async () => {
       const d = await admin.get<Deployment>(builtin.Deployment, "dataflow-orders", { namespace: ns });
       const h = d.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION];
       return h !== oldHash ? d : undefined;
@@ -240,7 +232,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       const w1 = await apiserverWrites(cp);
       await cp.kubectlOk(["annotate", "dataflow", "orders", "-n", ns, "example.com/touched=yes"]);
       await markReady(admin, ns, "dataflow-orders");
-      await eventually(
+      await waitFor(
         "reconciles of the touched DataFlow",
         async () => (await reconciles()) >= r0 + 2 || undefined,
       );
@@ -278,7 +270,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       // Rotating the Secret rolls the processor (a new hash), without a DataFlow change.
       const rotated = secrets.add("late-db-rotated");
       await apply(secret("late-db", { url: `postgres://late:${rotated}@db/late` }));
-      await eventually("a new hash after the Secret rotation", async () => {
+      await waitFor("a new hash after the Secret rotation", async () => {
         const d = await admin.get<Deployment>(builtin.Deployment, "dataflow-needs-secret", { namespace: ns });
         return d.spec!.template!.metadata!.annotations![CONFIG_HASH_ANNOTATION] !== hash || undefined;
       });
@@ -350,7 +342,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       undefined,
     );
     assert.equal(await maybe(admin.get(builtin.Deployment, "dataflow-orders", { namespace: ns })), undefined);
-    const events = await eventually("ResourcesDeleted", async () => {
+    const events = await waitFor("ResourcesDeleted", async () => {
       const e = await eventsFor(cp, ns, "orders");
       return occurrences(e, "ResourcesDeleted") > 0 ? e : undefined;
     });
@@ -358,7 +350,7 @@ describe("the DataFlow operator as a process, under deploy/rbac.yaml", T, () => 
       events.find((e) => e.reason === "ResourcesDeleted")!.message,
       "Deleted Deployment and ConfigMap",
     );
-    await eventually("dataflow_status series gone", async () => {
+    await waitFor("dataflow_status series gone", async () => {
       const m = parsePrometheus(await leader().metrics());
       return m.some((s) => s.name === "dataflow_status" && s.labels.name === "orders") ? undefined : true;
     });

@@ -12,8 +12,9 @@ import { ControlPlane, type Identity } from "../controlplane/harness.ts";
 import { freshNamespace } from "../controlplane/env.ts";
 import { dataflow, type DataFlowBody } from "./fixtures.ts";
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
-import { eventsFor, eventually } from "./observe.ts";
+import { eventsFor } from "./observe.ts";
 import { OperatorProcess } from "./operator-process.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
 let cp: ControlPlane;
@@ -53,7 +54,7 @@ async function getDataFlow(name: string): Promise<DataFlowBody> {
 
 /** Waits until the DataFlow's status is for its current generation and in `phase`. */
 function phaseIs(name: string, phase: string, op: OperatorProcess): Promise<DataFlowBody> {
-  return eventually(
+  return waitFor(
     `${name} in phase ${phase}`,
     async () => {
       const df = await getDataFlow(name);
@@ -61,8 +62,10 @@ function phaseIs(name: string, phase: string, op: OperatorProcess): Promise<Data
         ? df
         : undefined;
     },
-    60_000,
-    async () => `${name}: ${JSON.stringify((await getDataFlow(name)).status)}\n${op.tail(20)}`,
+    {
+      timeoutMs: 60_000,
+      describe: async () => `${name}: ${JSON.stringify((await getDataFlow(name)).status)}\n${op.tail(20)}`,
+    },
   );
 }
 
@@ -121,7 +124,7 @@ describe("the processor policy, with the operator as a process", T, () => {
         const ready = df.status?.conditions?.find((c) => c.type === "Ready");
         assert.equal(ready?.status, "False");
         assert.equal(ready?.reason, "PolicyViolation");
-        const warnings = await eventually(
+        const warnings = await waitFor(
           `a PolicyViolation event on ${name}`,
           async () => {
             const events = (await eventsFor(cp, ns, name)).filter((e) => e.reason === "PolicyViolation");

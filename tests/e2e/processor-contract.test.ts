@@ -17,9 +17,10 @@ import type { KubeClient } from "../../lib/kube/client.ts";
 import { builtin } from "../../lib/kube/resources.ts";
 import { CONFIG_HASH_ANNOTATION } from "../../lib/dataflow/names.ts";
 import { inPod, runInitContainer } from "./kubelet.ts";
-import { eventually } from "./observe.ts";
+
 import { OPERATOR_IMAGE, OperatorSuite } from "./operator-suite.ts";
 import { secret } from "./fixtures.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 600_000 };
 const suite = new OperatorSuite();
@@ -33,7 +34,7 @@ const pem = (label: string) =>
 
 /** The Deployment, once its pod template carries a config hash other than `not`. */
 async function deployment(not?: string): Promise<Deployment> {
-  return await eventually(`Deployment dataflow-contract${not ? " with a new hash" : ""}`, async () => {
+  return await waitFor(`Deployment dataflow-contract${not ? " with a new hash" : ""}`, async () => {
     const d = await admin.get<Deployment>(builtin.Deployment, "dataflow-contract", { namespace: ns }).catch(
       () => undefined,
     );

@@ -9,8 +9,9 @@ import { ControlPlane, type Identity } from "../controlplane/harness.ts";
 import { freshNamespace } from "../controlplane/env.ts";
 import { dataflow, type DataFlowBody } from "./fixtures.ts";
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
-import { eventually } from "./observe.ts";
+
 import { OperatorProcess } from "./operator-process.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
 /** The per-item backoff after 13 failures: 5 ms doubled 13 times (about 41 s). */
@@ -45,11 +46,10 @@ describe("recovery after an RBAC outage", T, () => {
       // Let the backoff grow: 5 ms doubling per failure, so after 13 failures the next regular retry
       // is at least 40 s away.
       const failures = () => op!.lines.filter((l) => /reconcile of .*orders.* failed/.test(l)).length;
-      await eventually(
+      await waitFor(
         "13 failed reconciles of orders",
         () => Promise.resolve(failures() >= 13 || undefined),
-        90_000,
-        () => op!.tail(10),
+        { timeoutMs: 90_000, describe: () => op!.tail(10) },
       );
       const restored = JSON.parse(binding);
       delete restored.metadata.resourceVersion;
@@ -57,7 +57,7 @@ describe("recovery after an RBAC outage", T, () => {
       delete restored.metadata.creationTimestamp;
       await cp.kubectlOk(["apply", "-f", "-"], { input: JSON.stringify(restored) });
       const grantedAt = Date.now();
-      await eventually(
+      await waitFor(
         "orders reconciled",
         async () => {
           const df = JSON.parse(
@@ -67,8 +67,7 @@ describe("recovery after an RBAC outage", T, () => {
             ? true
             : undefined;
         },
-        60_000,
-        () => op!.tail(10),
+        { timeoutMs: 60_000, describe: () => op!.tail(10) },
       );
       const took = Date.now() - grantedAt;
       // Before its regular retry could have come (at least 40 s after the 13th failure): so the canary

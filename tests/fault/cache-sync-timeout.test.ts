@@ -8,9 +8,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ControlPlane, writeKubeconfig } from "../controlplane/harness.ts";
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "../e2e/install.ts";
-import { eventually } from "../e2e/observe.ts";
+
 import { OperatorProcess } from "../e2e/operator-process.ts";
 import { HttpFaultProxy } from "../tools/http-fault-proxy.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
 let cp: ControlPlane;
@@ -43,7 +44,7 @@ describe("--cache-sync-timeout", T, () => {
         env: { OPERATOR_NAMESPACE, LOG_LEVEL: "info" },
       });
       // Polled until the other caches have synced and only the Secrets' is missing: then it is named.
-      await eventually(
+      await waitFor(
         "/readyz?verbose naming the one unsynced informer",
         async () => {
           const res = await fetch(`${op!.healthUrl}/readyz?verbose`);
@@ -53,8 +54,7 @@ describe("--cache-sync-timeout", T, () => {
             ? text
             : undefined;
         },
-        30_000,
-        () => op!.tail(10),
+        { timeoutMs: 30_000, describe: () => op!.tail(10) },
       );
       const code = await Promise.race([
         op.exited(),

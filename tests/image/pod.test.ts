@@ -24,6 +24,7 @@ import { parsePrometheus, sumOf } from "../e2e/observe.ts";
 import { LEASE_NAME } from "../../lib/dataflow/controller.ts";
 import { buildImage, Container, podman, podmanFlags } from "./podman.ts";
 import { boundToken, SERVICE_ACCOUNT_MOUNT, ServiceAccountVolume, tokenRejected } from "./service-account.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 900_000 };
 /** The namespace of the test's DataFlows. */
@@ -84,26 +85,13 @@ async function reconciled(name: string): Promise<string | undefined> {
   return df.status.phase;
 }
 
-/**
- * Polls `probe` until it returns a value that is not undefined (errors count as "not yet"); fails
- * at once when the container has exited, with the last error after `timeoutMs`.
- */
-async function waitFor<V>(what: string, probe: () => Promise<V | undefined>, timeoutMs = 30_000): Promise<V> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    if (!await container!.running()) throw new Error(`the container exited while waiting for ${what}`);
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ""}`,
-  );
+/** Waits for `probe` (tests/tools/wait.ts), failing at once when the container has exited. */
+function whileRunning<V>(what: string, probe: () => Promise<V | undefined>, timeoutMs = 30_000): Promise<V> {
+  return waitFor(what, probe, {
+    timeoutMs,
+    intervalMs: 250,
+    abortIf: async () => await container!.running() ? undefined : "the container exited",
+  });
 }
 
 /** Runs a step; when it fails, the container's log tail and state are added to the error. */
@@ -162,7 +150,7 @@ describe("the operator image, run as a kubelet would", T, () => {
     await step(async () => {
       assert.equal(await container!.inspect("{{.Config.User}}"), "65532:65532");
       assert.deepEqual(JSON.parse(await container!.inspect("{{json .Config.Cmd}}")), ["run"]);
-      await waitFor(
+      await whileRunning(
         "the Lease held by POD_NAME",
         async () => (await lease()).holder === POD_NAME || undefined,
         90_000,
@@ -179,14 +167,14 @@ describe("the operator image, run as a kubelet would", T, () => {
         "-f",
         join(repoRoot, "deploy/samples/kafka-to-postgresql.yaml"),
       ]);
-      const phase = await waitFor(
+      const phase = await whileRunning(
         "orders-to-postgresql reconciled",
         () => reconciled("orders-to-postgresql"),
       );
       assert.equal(phase, "Pending");
       // The deployment controller's part (no kubelet here): the processor is up, so Running.
       await markReady(clientFor(cp!), NS, "dataflow-orders-to-postgresql");
-      await waitFor(
+      await whileRunning(
         "orders-to-postgresql Running",
         async () => await reconciled("orders-to-postgresql") === "Running" ? true : undefined,
       );
@@ -220,7 +208,7 @@ describe("the operator image, run as a kubelet would", T, () => {
       await volume!.rotate(second);
       // Deleting the Secret the first token is bound to revokes that token.
       await cp!.kubectlOk(["-n", OPERATOR_NAMESPACE, "delete", "secret", "image-test-token-1"]);
-      await waitFor(
+      await whileRunning(
         "the first token rejected",
         async () => await tokenRejected(cp!, firstToken, scratch) ? true : undefined,
       );
@@ -233,11 +221,11 @@ describe("the operator image, run as a kubelet would", T, () => {
         join(repoRoot, "deploy/samples/with-transformations.yaml"),
       ]);
       assert.equal(
-        await waitFor("clickstream-cleanup reconciled", () => reconciled("clickstream-cleanup")),
+        await whileRunning("clickstream-cleanup reconciled", () => reconciled("clickstream-cleanup")),
         "Pending",
       );
       // And the Lease is still renewed by this pod, with the new token.
-      const renewed = await waitFor("a Lease renewal after the revocation", async () => {
+      const renewed = await whileRunning("a Lease renewal after the revocation", async () => {
         const l = await lease();
         return Date.parse(l.renewTime) > revoked ? l : undefined;
       });

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { ControlPlane } from "../../controlplane/harness.ts";
+import { waitFor } from "../../tools/wait.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -24,15 +25,6 @@ function processesWith(needle: string): number[] {
     } catch { /* the process ended meanwhile */ }
   }
   return out;
-}
-
-async function eventually(what: string, check: () => boolean, ms: number) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`${what} within ${ms} ms`);
 }
 
 describe("control-plane teardown", () => {
@@ -53,11 +45,17 @@ describe("control-plane teardown", () => {
     const child = spawn(runtime, args, { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout!.on("data", (d) => out += d);
-    await eventually("the child reports its control plane", () => out.includes("READY "), 120_000);
+    await waitFor("the child reports its control plane", () => out.includes("READY "), {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+    });
     const dir = out.split("READY ")[1].trim().split("\n")[0];
     assert.ok(processesWith(dir).length >= 2);
     child.kill("SIGKILL");
-    await eventually("no server of the killed run remains", () => processesWith(dir).length === 0, 30_000);
-    await eventually("its temp dir is removed", () => !existsSync(dir), 15_000);
+    await waitFor("no server of the killed run remains", () => processesWith(dir).length === 0, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    await waitFor("its temp dir is removed", () => !existsSync(dir), { timeoutMs: 15_000, intervalMs: 250 });
   });
 });
