@@ -4,8 +4,9 @@
  * with 2,000 waiting items delays another group's next item by at most one item per group.
  *
  * Every operation is O(1): each group is an insertion-ordered Set, and the turn order is the
- * insertion order of a Map whose served group moves to the back. The work queue (one per priority
- * level) and the event recorder's send queue both use it; it depends on nothing.
+ * insertion order of a Map whose served group moves to the back. The event recorder's send queue
+ * uses it (the work queue gets the same turns from its heap, lib/runtime/ready-keys.ts); it
+ * depends on nothing.
  */
 export class FairQueue<T> {
   /** The groups in turn order; each holds its items in arrival order (never empty). */

@@ -1,7 +1,8 @@
 /**
- * What the recorder does about a failed write (reference §8 F31-F32): transient failures retry,
- * everything the server will refuse again is dropped (and counted) at once, and a 404 on a count
- * update re-creates the Event.
+ * What the recorder does about a failed write: transient failures (429, 5xx, no answer) retry
+ * with full-jitter exponential backoff, everything the server will refuse again is dropped (and
+ * counted) at once, and a 404 on a count update re-creates the Event (docs/behaviour/events.md,
+ * "Failures").
  */
 import {
   AlreadyExistsError,
@@ -14,6 +15,7 @@ import {
   TooManyRequestsError,
 } from "../kube/errors.ts";
 import { logger } from "../observe/log.ts";
+import { exponentialDelay } from "../time/backoff.ts";
 import type { DropReason } from "./metrics.ts";
 import { describeRef } from "./reference.ts";
 import type { Series } from "./series.ts";
@@ -105,7 +107,7 @@ export function applyFailure(
       // Full jitter: a random wait up to the doubled cap, so replicas do not retry in step.
       const backoff = action.kind === "rename"
         ? 0
-        : ctx.random() * Math.min(retryMaxDelayMs, retryBaseMs * 2 ** (s.attempt - 1));
+        : ctx.random() * exponentialDelay(s.attempt - 1, retryBaseMs, retryMaxDelayMs);
       const wait = Math.max(action.kind === "retry" ? action.retryAfterMs : 0, backoff);
       if (now + wait - s.failingSince > retryTotalMs || s.attempt > 50) {
         log.warning("giving up on Event for {object} after {attempts} attempts: {error}", {

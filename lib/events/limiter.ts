@@ -7,15 +7,15 @@
  *   of successes. It only grows while at least half of it is in use.
  * - It halves on a 429, a 5xx or a connection error, and when a write takes well above the
  *   baseline (more than `LATENCY_TOLERANCE` x the best latency of the last one to two minutes,
- *   plus `LATENCY_SLACK_MS`). Signals from writes that started before the last decrease are
- *   ignored, so one congested round trip halves it once, not once per write.
+ *   plus `LATENCY_SLACK_MS`). Answers to writes that started before the last decrease neither
+ *   halve it again nor grow it, so one congested round trip halves it once, not once per write.
  * - A `Retry-After` pauses every event write until it has passed.
  * - It never goes below `min` or above `max`.
  *
- * Everything runs on the injectable clock. The owner's "busy" signal (its own writes are waiting)
+ * Everything runs on the clock's monotonic time. The owner's "busy" signal (its own writes are waiting)
  * is applied by the writer: while it is on, at most `min` writes are in flight, whatever the window.
  */
-import type { Clock } from "./types.ts";
+import type { Clock } from "../time/clock.ts";
 
 /** A write slower than baseline x this (plus {@link LATENCY_SLACK_MS}) counts as congestion. */
 export const LATENCY_TOLERANCE = 3;
@@ -116,6 +116,9 @@ export class WriteLimiter {
       this.#decrease(ticket, "latency");
       return latency;
     }
+    // A write sent before the last decrease was measured under the larger window: its success
+    // does not grow the halved one (whatever order the answers of one round trip arrive in).
+    if (ticket.startedAt <= this.#lastDecreaseAt) return latency;
     if (inFlight * 2 < this.limit || this.#window >= this.bounds.max) return latency;
     this.#window = Math.min(this.bounds.max, this.#window + (this.#slowStart ? 1 : 1 / this.#window));
     this.#observer?.window(this.limit);

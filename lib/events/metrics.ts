@@ -1,4 +1,4 @@
-/** The recorder's Prometheus metrics (reference §8 H38). */
+/** The recorder's Prometheus metrics (listed in docs/behaviour/events.md, "Observability"). */
 import type { Counter, Gauge, Histogram, Registry } from "../observe/metrics.ts";
 import type { BackoffCause } from "./limiter.ts";
 

@@ -8,11 +8,10 @@
  * recorder.warn(dataflow, "ReconcileFailed", "ConfigMap could not be written");
  * await recorder.close({ timeoutMs: 5000 });
  * ```
+ * @module
  */
 export { EventRecorder } from "./recorder.ts";
 export type {
-  Budget,
-  Clock,
   CloseOptions,
   CloseResult,
   EventFields,
@@ -22,3 +21,5 @@ export type {
   EventType,
   ObjectReferenceLike,
 } from "./types.ts";
+export type { RecorderSettings, Reporter } from "./settings.ts";
+export type { ConcurrencyBounds } from "./limiter.ts";

@@ -1,5 +1,5 @@
 /**
- * Turns whatever callers pass into field values the API server accepts (reference §6): type
+ * Turns whatever callers pass into field values the API server accepts (docs/behaviour/events.md, "Field limits"): type
  * Normal/Warning, reason and action 1-128 bytes without whitespace, message at most 1024 UTF-8
  * bytes without control characters, a qualified reporting component, a reporting instance of at
  * most 128 bytes, and event names that are DNS-1123 subdomains.

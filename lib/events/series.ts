@@ -1,13 +1,19 @@
 /**
  * One Event series: the occurrences of one identical event (same object, type, reason, action,
  * related object and message), written as one core/v1 Event whose `count` is coalesced in memory.
+ *
+ * Every time kept on a series is on the clock's monotonic scale; wall time is read only when a
+ * body is built, to stamp `eventTime`, `firstTimestamp` and `lastTimestamp` (see {@link WallStamp}).
  */
+import type { Clock, TimerHandle } from "../time/clock.ts";
 import { microTime, secondTime } from "./normalize.ts";
 import type { ObjectRef } from "./reference.ts";
+import type { Slot } from "./slots.ts";
+import type { Reporter } from "./settings.ts";
 import type { EventType } from "./types.ts";
 import type { CoreEventBody } from "./validate.ts";
 
-/** The state of one series. */
+/** The state of one series: what the correlator counts, and what the writer has delivered. */
 export interface Series {
   /** Dedup key (object identity + fields + message). */
   readonly key: string;
@@ -53,7 +59,7 @@ export interface Series {
   inFlight: boolean;
   /** Waiting for a write (count or message ahead of the server). */
   pending: boolean;
-  /** Removed from the index; flushed, then forgotten. */
+  /** Removed from the correlator's index; flushed, then forgotten. */
   evicted: boolean;
   /** Retry state. */
   attempt: number;
@@ -62,10 +68,51 @@ export interface Series {
   unansweredCreate: boolean;
   /** Earliest time of the next write, and its timer. */
   dueAt: number;
-  timer?: unknown;
-  /** Priority slot while pending (-1 when not), and while in the ready queue (-1 when not). */
-  slot: number;
-  readySlot: number;
+  timer?: TimerHandle;
+  /** The priority slot it waits in while pending. */
+  waitingIn?: Slot;
+  /** Where it is while due for a write: the ready line of a slot, or held back for the owner. */
+  readyIn?: Slot | "held";
+}
+
+/** What a new series is made of; every delivery field starts empty. */
+export interface SeriesInit {
+  key: string;
+  budgetKey: string;
+  ref: ObjectRef;
+  related?: ObjectRef;
+  namespace: string;
+  type: EventType;
+  reason: string;
+  action: string;
+  message: string;
+  combined: boolean;
+  name: string;
+  /** Emission time of its first occurrence. */
+  at: number;
+}
+
+/** A series with one occurrence at `init.at`, nothing of it on the server yet. */
+export function newSeries(init: SeriesInit): Series {
+  const { at, ...fields } = init;
+  return {
+    ...fields,
+    count: 1,
+    serverCount: 0,
+    serverMessage: fields.message,
+    created: false,
+    firstAt: at,
+    lastAt: at,
+    lastWriteAt: -Infinity,
+    pendingSince: at,
+    sendingCount: -1,
+    inFlight: false,
+    pending: false,
+    evicted: false,
+    attempt: 0,
+    unansweredCreate: false,
+    dueAt: at,
+  };
 }
 
 /** Whether the server lags the in-memory state. */
@@ -73,14 +120,21 @@ export function needsWrite(s: Series): boolean {
   return s.count > s.serverCount || (s.created && s.message !== s.serverMessage);
 }
 
-/** Reporting identity put on every Event. */
-export interface Reporter {
-  component: string;
-  instance: string;
+/** Maps a monotonic time of the clock to wall-clock milliseconds. */
+export type WallStamp = (monotonicMs: number) => number;
+
+/**
+ * The wall time of monotonic instants, as the wall clock reads now: `wallNow() - (now() - t)`.
+ * Taken once per write, so the timestamps of one Event keep their order even if the system
+ * clock is stepped between its occurrences.
+ */
+export function wallStamp(clock: Clock): WallStamp {
+  const offset = clock.wallNow().getTime() - clock.now();
+  return (t) => t + offset;
 }
 
 /** The full core/v1 body of a create: old and new fields both set, so every kubectl shows it. */
-export function createBody(s: Series, reporter: Reporter): CoreEventBody {
+export function createBody(s: Series, reporter: Reporter, wall: WallStamp): CoreEventBody {
   const body: CoreEventBody = {
     apiVersion: "v1",
     kind: "Event",
@@ -90,9 +144,9 @@ export function createBody(s: Series, reporter: Reporter): CoreEventBody {
     message: s.message,
     type: s.type,
     count: s.count,
-    firstTimestamp: secondTime(s.firstAt),
-    lastTimestamp: secondTime(s.lastAt),
-    eventTime: microTime(s.firstAt),
+    firstTimestamp: secondTime(wall(s.firstAt)),
+    lastTimestamp: secondTime(wall(s.lastAt)),
+    eventTime: microTime(wall(s.firstAt)),
     source: { component: reporter.component },
     reportingComponent: reporter.component,
     reportingInstance: reporter.instance,
@@ -103,8 +157,8 @@ export function createBody(s: Series, reporter: Reporter): CoreEventBody {
 }
 
 /** The merge patch of a count update: only what changed, so nothing immutable is touched. */
-export function updatePatch(s: Series): Record<string, unknown> {
-  const patch: Record<string, unknown> = { count: s.count, lastTimestamp: secondTime(s.lastAt) };
+export function updatePatch(s: Series, wall: WallStamp): Record<string, unknown> {
+  const patch: Record<string, unknown> = { count: s.count, lastTimestamp: secondTime(wall(s.lastAt)) };
   if (s.message !== s.serverMessage) patch.message = s.message;
   return patch;
 }

@@ -1,6 +1,6 @@
 /**
  * The explosion guard for events that differ only in their message (client-go's
- * EventAggregator, reference §2.2): per (object, type, reason, action, related), the first
+ * EventAggregator): per (object, type, reason, action, related), the first
  * `maxDistinct` distinct messages seen within the window keep their own Events; further distinct
  * messages fold into one "(combined from similar events)" Event. Unlike the Go and Rust
  * recorders, different messages are never merged silently into the first one's text.

@@ -4,6 +4,7 @@
  * emits events (reconcilers, the runtime) depends on these types and nothing else.
  */
 import type { Registry } from "../observe/metrics.ts";
+import type { Clock } from "../time/clock.ts";
 import type { Budget } from "../time/token-bucket.ts";
 
 /** A token bucket's size (the time module's). */
@@ -33,11 +34,17 @@ export type EventTarget =
 
 /** A plain object reference, as in `involvedObject`. */
 export interface ObjectReferenceLike {
+  /** The object's apiVersion, e.g. `v1` or `dataflow.dataflow.io/v1`. */
   apiVersion?: string;
+  /** The object's kind (required for an event to be recorded). */
   kind?: string;
+  /** The object's name (required for an event to be recorded). */
   name?: string;
+  /** The object's namespace; empty or missing for a cluster-scoped object. */
   namespace?: string;
+  /** The object's uid: `kubectl describe` matches events on it. */
   uid?: string;
+  /** Other fields are ignored. */
   [field: string]: unknown;
 }
 
@@ -78,16 +85,6 @@ export interface EventSink {
   exception(obj: EventTarget, reason: string, message: string, error?: unknown): void;
 }
 
-/** Time as the recorder sees it; tests inject a fake to drive the 30 s / 10 min behaviour. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Runs `fn` after `ms`; real clocks unref the timer so an idle recorder never keeps a process alive. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a timer from {@link Clock.setTimeout}. */
-  clearTimeout(handle: unknown): void;
-}
-
 /** Options of {@link EventRecorder}. Every duration is in milliseconds. */
 export interface EventRecorderOptions {
   /**
@@ -116,7 +113,7 @@ export interface EventRecorderOptions {
    * never a count (`events_overflow_coalesced_total`).
    */
   maxQueue?: number;
-  /** Per (object, reason) API-call budget; default burst 25, one more every 30 s. */
+  /** Per (object, reason) API-call budget; default burst 25, one more every 30 s (monotonic time). */
   objectBudget?: Budget;
   /**
    * Writes in flight at once: an adaptive window (AIMD) between `min` and `max`, starting at
@@ -146,7 +143,11 @@ export interface EventRecorderOptions {
   requestTimeoutMs?: number;
   /** Keep newlines in messages instead of turning them into spaces; default false. */
   keepNewlines?: boolean;
-  /** The clock; tests pass a fake. */
+  /**
+   * The clock (lib/time): budgets, the update interval, retries and the close deadline run on its
+   * monotonic `now()`, Event timestamps and names on its `wallNow()`. Default `backgroundClock`,
+   * whose timers never keep a process alive; tests pass a `FakeClock`.
+   */
   clock?: Clock;
   /** Random numbers in [0, 1) for jitter and names; tests may pass a seeded one. */
   random?: () => number;
@@ -154,7 +155,7 @@ export interface EventRecorderOptions {
 
 /** Options of {@link EventRecorder.close}. */
 export interface CloseOptions {
-  /** Deadline of the final flush; default 5 s. */
+  /** Deadline of the final flush, on the recorder's clock; default 5 s. */
   timeoutMs?: number;
 }
 

@@ -38,41 +38,55 @@ const MICRO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 const SECOND_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /**
- * Returns the list of rule violations (empty when the server would accept the create).
- * Rule ids refer to reference/events.md §6.
+ * Returns the list of rule violations (empty when the server would accept the create). Each
+ * names the field and the rule it breaks (docs/behaviour/events.md, "Field limits").
  */
 export function validateEventBody(ev: CoreEventBody): string[] {
   const errors: string[] = [];
   const ns = ev.metadata?.namespace ?? "";
   const name = ev.metadata?.name ?? "";
   if (!isDns1123Subdomain(name)) {
-    errors.push(`A4/E1 metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
+    errors.push(`metadata.name ${JSON.stringify(name)} is not a DNS-1123 subdomain`);
   }
-  if (!isDns1123Label(ns)) errors.push(`A5 metadata.namespace ${JSON.stringify(ns)} is not a DNS-1123 label`);
+  if (!isDns1123Label(ns)) errors.push(`metadata.namespace ${JSON.stringify(ns)} is not a DNS-1123 label`);
   const involvedNs = ev.involvedObject?.namespace ?? "";
   if (involvedNs === "" && ns !== "default" && ns !== "kube-system") {
-    errors.push(`T1 cluster-scoped involvedObject but event namespace ${ns}`);
+    errors.push(`cluster-scoped involvedObject but event namespace ${ns}`);
   }
   if (!ev.involvedObject?.kind || !ev.involvedObject?.name) errors.push("involvedObject needs kind and name");
   if (!isQualifiedName(ev.reportingComponent ?? "")) {
-    errors.push("T2 reportingComponent is not a qualified name");
+    errors.push("reportingComponent is not a qualified name");
   }
   const inst = utf8Length(ev.reportingInstance ?? "");
-  if (inst === 0 || inst > MAX_FIELD_BYTES) errors.push(`T3 reportingInstance is ${inst} bytes`);
+  if (inst === 0 || inst > MAX_FIELD_BYTES) {
+    errors.push(`reportingInstance is ${inst} bytes, not 1-${MAX_FIELD_BYTES}`);
+  }
   const action = utf8Length(ev.action ?? "");
-  if (action === 0 || action > MAX_FIELD_BYTES) errors.push(`T4 action is ${action} bytes`);
+  if (action === 0 || action > MAX_FIELD_BYTES) {
+    errors.push(`action is ${action} bytes, not 1-${MAX_FIELD_BYTES}`);
+  }
   const reason = utf8Length(ev.reason ?? "");
-  if (reason === 0 || reason > MAX_FIELD_BYTES) errors.push(`T5 reason is ${reason} bytes`);
+  if (reason === 0 || reason > MAX_FIELD_BYTES) {
+    errors.push(`reason is ${reason} bytes, not 1-${MAX_FIELD_BYTES}`);
+  }
   if (/\s/.test(ev.reason ?? "")) errors.push("reason contains whitespace");
   const message = utf8Length(ev.message ?? "");
-  if (message > MAX_MESSAGE_BYTES) errors.push(`T6 message is ${message} bytes`);
-  if (ev.type !== "Normal" && ev.type !== "Warning") errors.push(`E3 type ${ev.type}`);
-  if (!Number.isInteger(ev.count) || ev.count < 1 || ev.count > 2 ** 31 - 1) {
-    errors.push(`A10 count ${ev.count}`);
+  if (message > MAX_MESSAGE_BYTES) errors.push(`message is ${message} bytes, over ${MAX_MESSAGE_BYTES}`);
+  if (ev.type !== "Normal" && ev.type !== "Warning") {
+    errors.push(`type ${ev.type} is neither Normal nor Warning`);
   }
-  if (!MICRO_TIME.test(ev.eventTime ?? "")) errors.push(`A10 eventTime ${ev.eventTime}`);
-  if (!SECOND_TIME.test(ev.firstTimestamp ?? "")) errors.push(`A10 firstTimestamp ${ev.firstTimestamp}`);
-  if (!SECOND_TIME.test(ev.lastTimestamp ?? "")) errors.push(`A10 lastTimestamp ${ev.lastTimestamp}`);
+  if (!Number.isInteger(ev.count) || ev.count < 1 || ev.count > 2 ** 31 - 1) {
+    errors.push(`count ${ev.count} is not an integer from 1 to 2^31-1`);
+  }
+  if (!MICRO_TIME.test(ev.eventTime ?? "")) {
+    errors.push(`eventTime ${ev.eventTime} is not RFC 3339 with microseconds`);
+  }
+  if (!SECOND_TIME.test(ev.firstTimestamp ?? "")) {
+    errors.push(`firstTimestamp ${ev.firstTimestamp} is not RFC 3339 to the second`);
+  }
+  if (!SECOND_TIME.test(ev.lastTimestamp ?? "")) {
+    errors.push(`lastTimestamp ${ev.lastTimestamp} is not RFC 3339 to the second`);
+  }
   if (ev.source?.component !== ev.reportingComponent) {
     errors.push("source.component differs from reportingComponent");
   }

@@ -1,35 +1,35 @@
 /**
- * The Kubernetes API client: REST verbs for any resource type over a {@link Transport}, typed
- * errors, retries for idempotent requests, and watch as an async iterable.
+ * The Kubernetes API client: REST verbs for any resource type over a stack of transports, typed
+ * errors, and watch as an async iterable.
+ *
+ * A request passes, top to bottom: {@link retrying} (resends transient failures), {@link deadline}
+ * (one attempt's time limit), {@link readResponses} (typed errors, the body read whole),
+ * {@link measured} (`rest_client_*` metrics), then the transport the client was given (the HTTP
+ * transport, a fake, or either behind a write gate). docs/behaviour/client.md says what each
+ * layer promises.
  */
 import { logger } from "../observe/log.ts";
-import { defaultRegistry } from "../observe/metrics.ts";
-import {
-  ApiError,
-  ConnectionError,
-  errorFromResponse,
-  GoneError,
-  isRetryable,
-  ServerError,
-  TooManyRequestsError,
-} from "./errors.ts";
+import { type Clock, realClock } from "../time/mod.ts";
+import { ApiError, GoneError, NamespaceRequiredError, ResponseBodyError, summarizeBody } from "./errors.ts";
+import { ClientMetrics, measured } from "./metrics.ts";
+import { deadline } from "./deadline.ts";
+import { readResponses } from "./response.ts";
 import { resourcePath, type ResourceType, supportsStrategicMerge } from "./resources.ts";
-import type { KubeRequest, Transport } from "./transport.ts";
+import { retrying } from "./retry.ts";
+import { type KubeRequest, stackTransport, type Transport } from "./transport.ts";
 import { type WatchEvent, watchEvents } from "./watch.ts";
-import {
-  type DeleteOptions,
-  type KubeClientOptions,
-  type KubeObject,
-  type ListOptions,
-  type ObjectLike,
-  type ObjectList,
-  type PatchOptions,
-  type PatchType,
-  type ReadOptions,
-  type RetryPolicy,
-  sleep,
-  type WatchOptions,
-  type WriteOptions,
+import type {
+  DeleteOptions,
+  KubeClientOptions,
+  KubeObject,
+  ListOptions,
+  ObjectLike,
+  ObjectList,
+  PatchOptions,
+  PatchType,
+  ReadOptions,
+  WatchOptions,
+  WriteOptions,
 } from "./types.ts";
 
 export * from "./types.ts";
@@ -45,7 +45,7 @@ const META_ONLY_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s
 
 const log = logger("kube", "client");
 
-/** Internal description of one call. */
+/** One call as the verbs describe it, before it becomes a {@link KubeRequest}. */
 interface Call {
   method: KubeRequest["method"];
   path: string;
@@ -54,55 +54,60 @@ interface Call {
   contentType?: string;
   accept?: string;
   signal?: AbortSignal;
-  /** Safe to send again after a failure. */
-  idempotent: boolean;
+  stream?: boolean;
 }
 
-/** A client for one API server. */
+/**
+ * A client for one API server.
+ *
+ * Scope, one rule for every verb: a namespaced resource addressed by name (`get`, `create`,
+ * `replace`, `replaceStatus`, `patch`, `apply`, `delete`) needs an explicit namespace, the
+ * `namespace` option or, for the verbs that take an object, its `metadata.namespace`; without one
+ * the call fails with {@link NamespaceRequiredError} before anything is sent. `list`, `listAll`
+ * and `watch` without a namespace cover every namespace. Cluster-scoped resources ignore the
+ * namespace. The client never fills in {@link KubeClient.namespace} by itself.
+ */
 export class KubeClient {
+  /** The transport the client was built on, below its own layers (derived clients stack theirs on it). */
   readonly transport: Transport;
+  /**
+   * The namespace of the kubeconfig context or the pod (default "default"), for callers that want
+   * a default: pass it explicitly, the client never applies it.
+   */
   readonly namespace: string;
-  #retry: RetryPolicy;
-  #timeoutMs: number;
-  #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  #requests;
-  #retries;
-  #duration;
-  #host: string;
+  /** The transport with the client's layers on top: what every verb sends through. */
+  readonly #stack: Transport;
+  /** Times the layers' deadlines and backoff, and the idle watchdog of a watch. */
+  readonly #clock: Clock;
 
+  /** A client over `transport`, with the client's layers stacked on it. */
   constructor(transport: Transport, options: KubeClientOptions = {}) {
     this.transport = transport;
     this.namespace = options.namespace ?? "default";
-    this.#retry = { maxRetries: 10, baseDelayMs: 200, maxDelayMs: 10_000, ...options.retry };
-    this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
-    this.#sleep = options.sleep ?? sleep;
-    const registry = options.registry ?? defaultRegistry;
-    this.#requests = registry.counter(
-      "rest_client_requests_total",
-      "Number of HTTP requests, partitioned by status code, method, and host.",
-      ["code", "method", "host"],
+    const clock = this.#clock = options.clock ?? realClock;
+    const metrics = new ClientMetrics(transport.server, options.registry);
+    this.#stack = stackTransport(
+      transport,
+      retrying({
+        policy: options.retry,
+        clock,
+        sleep: options.sleep,
+        random: options.random,
+        onRetry: (attempt) => metrics.retried(attempt),
+      }),
+      deadline(options.requestTimeoutMs ?? 60_000, clock),
+      readResponses(),
+      measured(metrics, clock),
     );
-    this.#retries = registry.counter(
-      "rest_client_request_retries_total",
-      "Number of request retries, partitioned by status code, verb, and host.",
-      ["code", "verb", "host"],
-    );
-    this.#duration = registry.histogram(
-      "rest_client_request_duration_seconds",
-      "Request latency in seconds. Broken down by verb and host.",
-      ["verb", "host"],
-    );
-    this.#host = transport.server.replace(/^https?:\/\//, "");
   }
 
-  /** GET one object. */
-  get<T = KubeObject>(rt: ResourceType, name: string, opts: ReadOptions = {}): Promise<T> {
-    return this.#json<T>({
+  /** GET one object; a namespaced resource needs `opts.namespace`. */
+  async get<T = KubeObject>(rt: ResourceType, name: string, opts: ReadOptions = {}): Promise<T> {
+    return await this.#json<T>({
       method: "GET",
-      path: resourcePath(rt, this.#ns(rt, opts.namespace), name),
+      path: resourcePath(rt, namespaceFor("get", rt, opts.namespace, name), name),
       accept: opts.metadataOnly ? META_ONLY : undefined,
       signal: opts.signal,
-      idempotent: true,
     });
   }
 
@@ -121,7 +126,6 @@ export class KubeClient {
       },
       accept: opts.metadataOnly ? META_ONLY_LIST : undefined,
       signal: opts.signal,
-      idempotent: true,
     });
     // An empty PartialObjectMetadataList (metadataOnly) comes back with `items: null`.
     page.items ??= [];
@@ -129,8 +133,9 @@ export class KubeClient {
   }
 
   /**
-   * Every page of a list, as one consistent snapshot. A 410 on a continue token (the snapshot
-   * expired mid-way) restarts the whole list rather than mixing two snapshots.
+   * Every page of a list, as one consistent snapshot (all namespaces without a namespace). A 410
+   * on a continue token (the snapshot expired mid-way) restarts the whole list rather than mixing
+   * two snapshots.
    */
   async listAll<T = KubeObject>(rt: ResourceType, opts: ListOptions = {}): Promise<ObjectList<T>> {
     const pageSize = opts.limit ?? 500;
@@ -158,32 +163,37 @@ export class KubeClient {
     }
   }
 
-  /** POST a new object; the namespace comes from the object, the option, or the client default. */
-  create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
-    return this.#json<T>({
+  /** POST a new object; a namespaced one goes to `opts.namespace`, else its `metadata.namespace`. */
+  async create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
+    const namespace = namespaceFor(
+      "create",
+      rt,
+      opts.namespace ?? obj.metadata?.namespace,
+      obj.metadata?.name,
+    );
+    return await this.#json<T>({
       method: "POST",
-      path: resourcePath(rt, this.#ns(rt, opts.namespace ?? obj.metadata?.namespace)),
-      query: this.#writeQuery(opts),
+      path: resourcePath(rt, namespace),
+      query: writeQuery(opts),
       body: obj,
       signal: opts.signal,
-      idempotent: false,
     });
   }
 
-  /** PUT an object (optimistic concurrency through metadata.resourceVersion). */
-  replace<T extends ObjectLike>(
+  /** PUT an object (optimistic concurrency through metadata.resourceVersion); namespace as for create. */
+  async replace<T extends ObjectLike>(
     rt: ResourceType,
     obj: T,
     opts: WriteOptions & { subresource?: string } = {},
   ): Promise<T> {
     const name = obj.metadata?.name ?? "";
-    return this.#json<T>({
+    const namespace = namespaceFor("replace", rt, opts.namespace ?? obj.metadata?.namespace, name);
+    return await this.#json<T>({
       method: "PUT",
-      path: resourcePath(rt, this.#ns(rt, opts.namespace ?? obj.metadata?.namespace), name, opts.subresource),
-      query: this.#writeQuery(opts),
+      path: resourcePath(rt, namespace, name, opts.subresource),
+      query: writeQuery(opts),
       body: obj,
       signal: opts.signal,
-      idempotent: false,
     });
   }
 
@@ -192,8 +202,16 @@ export class KubeClient {
     return this.replace(rt, obj, { ...opts, subresource: "status" });
   }
 
-  /** PATCH an object (merge by default; strategic only for built-in kinds). */
-  patch<T = KubeObject>(rt: ResourceType, name: string, patch: unknown, opts: PatchOptions = {}): Promise<T> {
+  /**
+   * PATCH an object (merge by default; strategic only for built-in kinds); a namespaced resource
+   * needs `opts.namespace`.
+   */
+  async patch<T = KubeObject>(
+    rt: ResourceType,
+    name: string,
+    patch: unknown,
+    opts: PatchOptions = {},
+  ): Promise<T> {
     const type = opts.type ?? "merge";
     if (type === "strategic" && !supportsStrategicMerge(rt)) {
       throw new TypeError(
@@ -201,32 +219,32 @@ export class KubeClient {
       );
     }
     if (type === "apply" && !opts.fieldManager) throw new TypeError("server-side apply needs a fieldManager");
-    return this.#json<T>({
+    return await this.#json<T>({
       method: "PATCH",
-      path: resourcePath(rt, this.#ns(rt, opts.namespace), name, opts.subresource),
-      query: { ...this.#writeQuery(opts), force: type === "apply" && opts.force ? true : undefined },
+      path: resourcePath(rt, namespaceFor("patch", rt, opts.namespace, name), name, opts.subresource),
+      query: { ...writeQuery(opts), force: type === "apply" && opts.force ? true : undefined },
       body: patch,
       contentType: PATCH_CONTENT[type],
       signal: opts.signal,
-      idempotent: false,
     });
   }
 
-  /** Server-side apply of a whole object (create or update), optionally forcing ownership. */
+  /** Server-side apply of a whole object (create or update), optionally forcing ownership; namespace as for create. */
   apply<T extends ObjectLike>(
     rt: ResourceType,
     obj: T,
     opts: WriteOptions & { fieldManager: string; force?: boolean; subresource?: string },
   ): Promise<T> {
-    return this.patch<T>(rt, obj.metadata?.name ?? "", obj, {
-      ...opts,
-      namespace: opts.namespace ?? obj.metadata?.namespace,
-      type: "apply",
-    });
+    const name = obj.metadata?.name ?? "";
+    const namespace = opts.namespace ?? obj.metadata?.namespace;
+    if (rt.namespaced && !namespace) {
+      return Promise.reject(new NamespaceRequiredError("apply", rt.kind, rt.plural, name || undefined));
+    }
+    return this.patch<T>(rt, name, obj, { ...opts, namespace, type: "apply" });
   }
 
-  /** DELETE an object; returns the object (when finalizers keep it) or the Status. */
-  delete<T = KubeObject>(rt: ResourceType, name: string, opts: DeleteOptions = {}): Promise<T> {
+  /** DELETE an object; returns the object (when finalizers keep it) or the Status. Needs `opts.namespace` when namespaced. */
+  async delete<T = KubeObject>(rt: ResourceType, name: string, opts: DeleteOptions = {}): Promise<T> {
     const body = opts.preconditions || opts.propagationPolicy || opts.gracePeriodSeconds !== undefined
       ? {
         apiVersion: "v1",
@@ -236,30 +254,30 @@ export class KubeClient {
         gracePeriodSeconds: opts.gracePeriodSeconds,
       }
       : undefined;
-    return this.#json<T>({
+    return await this.#json<T>({
       method: "DELETE",
-      path: resourcePath(rt, this.#ns(rt, opts.namespace), name),
-      query: this.#writeQuery(opts),
+      path: resourcePath(rt, namespaceFor("delete", rt, opts.namespace, name), name),
+      query: writeQuery(opts),
       body,
       signal: opts.signal,
-      idempotent: false,
     });
   }
 
   /** GET any path (discovery, /version, ...), parsed as JSON. */
   getRaw<T = unknown>(path: string, signal?: AbortSignal): Promise<T> {
-    return this.#json<T>({ method: "GET", path, signal, idempotent: true });
+    return this.#json<T>({ method: "GET", path, signal });
   }
 
   /** POST to any path (reviews, token requests), parsed as JSON. */
   postRaw<T = unknown>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    return this.#json<T>({ method: "POST", path, body, signal, idempotent: false });
+    return this.#json<T>({ method: "POST", path, body, signal });
   }
 
   /**
-   * Watches a collection. Ends when the server closes the stream (resume from the last
-   * resourceVersion); throws {@link WatchIdleError} when the stream goes silent, or the typed
-   * error when the watch cannot start. A 410 arrives as an ERROR event whose `error` is a GoneError.
+   * Watches a collection (every namespace without a namespace). Ends when the server closes the
+   * stream (resume from the last resourceVersion); throws {@link WatchIdleError} when the stream
+   * goes silent, or the typed error when the watch cannot start. A 410 arrives as an ERROR event
+   * whose `error` is a GoneError.
    */
   async *watch<T = KubeObject>(rt: ResourceType, opts: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     const controller = new AbortController();
@@ -269,7 +287,7 @@ export class KubeClient {
     const path = resourcePath(rt, opts.namespace);
     const request = `WATCH ${path}`;
     try {
-      const res = await this.#send({
+      const res = await this.#stack.request(toRequest({
         method: "GET",
         path,
         query: {
@@ -284,126 +302,76 @@ export class KubeClient {
         },
         accept: opts.metadataOnly ? META_ONLY : undefined,
         signal: controller.signal,
-        idempotent: false,
-      }, true);
+        stream: true,
+      }));
       if (!res.body) {
         throw new ApiError(`${request}: the response has no body`, { code: res.status, request });
       }
       opts.onOpen?.();
-      yield* watchEvents<T>(res.body, controller, opts.idleTimeoutMs ?? 180_000, request);
+      yield* watchEvents<T>(res.body, controller, opts.idleTimeoutMs ?? 180_000, request, this.#clock);
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);
       controller.abort();
     }
   }
 
-  #ns(rt: ResourceType, namespace?: string): string | undefined {
-    return rt.namespaced ? namespace ?? this.namespace : undefined;
-  }
-
-  #writeQuery(opts: WriteOptions): Record<string, string | boolean | undefined> {
-    return {
-      fieldManager: opts.fieldManager,
-      dryRun: opts.dryRun ? "All" : undefined,
-      fieldValidation: opts.fieldValidation,
-    };
-  }
-
+  /** Sends a call through the stack and parses the answer; a body that is not JSON is a {@link ResponseBodyError}. */
   async #json<T>(call: Call): Promise<T> {
-    const res = await this.#send(call, false);
+    const res = await this.#stack.request(toRequest(call));
+    // The response layer has read the body already: this cannot fail on the network.
     const text = await res.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    if (!text) return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      const request = `${call.method} ${call.path}`;
+      throw new ResponseBodyError(
+        `${request}: the response body (HTTP ${res.status}) is not JSON: ${summarizeBody(text)}`,
+        { code: res.status, request, cause: err },
+      );
+    }
   }
+}
 
-  /** Sends a call with retries (idempotent calls only); returns a 2xx response or throws. */
-  async #send(call: Call, stream: boolean): Promise<Response> {
-    const query = new URLSearchParams();
-    for (const [k, v] of Object.entries(call.query ?? {})) {
-      if (v !== undefined && v !== "") query.set(k, String(v));
-    }
-    const headers: Record<string, string> = { Accept: call.accept ?? "application/json" };
-    let body: string | undefined;
-    if (call.body !== undefined) {
-      body = JSON.stringify(call.body);
-      headers["Content-Type"] = call.contentType ?? "application/json";
-    }
-    const verb = stream ? "WATCH" : call.method;
-    for (let attempt = 0;; attempt++) {
-      const started = performance.now();
-      let code = "<error>";
-      const timeout = stream ? undefined : AbortSignal.timeout(this.#timeoutMs);
-      const signal = timeout && call.signal
-        ? AbortSignal.any([call.signal, timeout])
-        : timeout ?? call.signal;
-      try {
-        let res: Response;
-        try {
-          res = await this.transport.request({
-            method: call.method,
-            path: call.path,
-            query,
-            headers,
-            body,
-            signal,
-            stream,
-          });
-        } catch (err) {
-          if (call.signal?.aborted) throw err;
-          if (timeout?.aborted) {
-            throw new ConnectionError(
-              `${call.method} ${call.path}: no answer from ${this.transport.server} within ${this.#timeoutMs} ms`,
-              { code: 0, request: `${call.method} ${call.path}`, cause: err },
-            );
-          }
-          throw err;
-        }
-        code = String(res.status);
-        if (res.ok) return res;
-        const text = await res.text().catch(() => "");
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch { /* not JSON: keep the text */ }
-        throw errorFromResponse(
-          res.status,
-          parsed,
-          `${call.method} ${call.path}`,
-          res.headers.get("retry-after"),
-          this.transport.server,
-        );
-      } catch (err) {
-        if (attempt >= this.#retry.maxRetries || !isRetryable(err) || call.signal?.aborted) throw err;
-        // A write is resent only when the server said it did not process it (429, or a 5xx with Retry-After).
-        const refusedUnprocessed = err instanceof TooManyRequestsError ||
-          (err instanceof ServerError && err.retryAfterSeconds !== undefined);
-        if (!call.idempotent && !refusedUnprocessed) throw err;
-        // The server's Retry-After is what it asked for (plus a little jitter so clients spread
-        // out); without one, full-jitter exponential backoff.
-        const retryAfterMs = ((err as ApiError).retryAfterSeconds ?? 0) * 1000;
-        const wait = retryAfterMs > 0
-          ? Math.min(60_000, retryAfterMs * (1 + Math.random() * 0.1))
-          : Math.random() * Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** attempt);
-        this.#retries.inc({ code, verb, host: this.#host });
-        log.debug("retrying {verb} {path} after {waitMs} ms: {error}", {
-          verb,
-          path: call.path,
-          waitMs: Math.round(wait),
-          error: (err as Error).message,
-        });
-        await this.#sleep(wait, call.signal);
-      } finally {
-        const seconds = (performance.now() - started) / 1000;
-        this.#requests.inc({ code, method: call.method, host: this.#host });
-        this.#duration.observe({ verb, host: this.#host }, seconds);
-        if (call.method !== "GET") {
-          log.debug("API write {verb} {path} -> {code} in {durationMs} ms", {
-            verb,
-            path: call.path,
-            code,
-            durationMs: Math.round(seconds * 1000),
-          });
-        }
-      }
-    }
+/** The namespace of a by-name call: required for a namespaced resource, none for a cluster-scoped one. */
+function namespaceFor(
+  verb: string,
+  rt: ResourceType,
+  namespace: string | undefined,
+  name?: string,
+): string | undefined {
+  if (!rt.namespaced) return undefined;
+  if (!namespace) throw new NamespaceRequiredError(verb, rt.kind, rt.plural, name || undefined);
+  return namespace;
+}
+
+function writeQuery(opts: WriteOptions): Record<string, string | boolean | undefined> {
+  return {
+    fieldManager: opts.fieldManager,
+    dryRun: opts.dryRun ? "All" : undefined,
+    fieldValidation: opts.fieldValidation,
+  };
+}
+
+/** The wire form of a call: query without empty values, JSON body with its content type. */
+function toRequest(call: Call): KubeRequest {
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(call.query ?? {})) {
+    if (v !== undefined && v !== "") query.set(k, String(v));
   }
+  const headers: Record<string, string> = { Accept: call.accept ?? "application/json" };
+  let body: string | undefined;
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body);
+    headers["Content-Type"] = call.contentType ?? "application/json";
+  }
+  return {
+    method: call.method,
+    path: call.path,
+    query,
+    headers,
+    body,
+    signal: call.signal,
+    stream: call.stream,
+  };
 }

@@ -8,10 +8,15 @@ import { ConfigError } from "./errors.ts";
 
 /** What a request authenticates with. A client certificate changes the TLS connection. */
 export interface Credentials {
+  /** Bearer token. */
   token?: string;
+  /** Basic-auth user name. */
   username?: string;
+  /** Basic-auth password. */
   password?: string;
+  /** Client certificate chain (PEM). */
   cert?: string;
+  /** Client certificate's private key (PEM). */
   key?: string;
 }
 

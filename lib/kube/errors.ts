@@ -25,6 +25,7 @@ export class ApiError extends Error {
   /** Seconds the server asked us to wait (Retry-After header or details.retryAfterSeconds). */
   readonly retryAfterSeconds?: number;
 
+  /** An error of `code` (0: no response); `message` should start with `<request>: `. */
   constructor(
     message: string,
     init: {
@@ -78,6 +79,12 @@ export class TooManyRequestsError extends ApiError {}
 export class ServerError extends ApiError {}
 /** No response: connection refused or reset, TLS failure, DNS, or a transport-level timeout. */
 export class ConnectionError extends ApiError {}
+/**
+ * A response arrived but its body did not: the connection broke off while the body was read, or
+ * the body is not the JSON the API server sends. {@link ApiError.code} is the response's HTTP
+ * status. Transient like a {@link ConnectionError}: whether the server acted on a write is unknown.
+ */
+export class ResponseBodyError extends ApiError {}
 
 const byReason: Record<string, typeof ApiError> = {
   NotFound: NotFoundError,
@@ -215,9 +222,10 @@ export function errorFromStatus(status: Status, request?: string): ApiError {
   return errorFromResponse(status.code ?? 500, status, request);
 }
 
-/** True for errors worth retrying for an idempotent request: 429, 5xx and no response. */
+/** True for errors worth retrying for an idempotent request: 429, 5xx, no response and a broken body. */
 export function isRetryable(err: unknown): boolean {
-  return err instanceof TooManyRequestsError || err instanceof ServerError || err instanceof ConnectionError;
+  return err instanceof TooManyRequestsError || err instanceof ServerError ||
+    err instanceof ConnectionError || err instanceof ResponseBodyError;
 }
 
 /** True when the error is a 404. */
@@ -231,10 +239,34 @@ export const isGone = (err: unknown): err is GoneError => err instanceof GoneErr
 /** True when the error is a 403. */
 export const isForbidden = (err: unknown): err is ForbiddenError => err instanceof ForbiddenError;
 
-/** Configuration problems: a missing kubeconfig, an unknown context, a bad certificate, a failing exec plugin. */
-export class ConfigError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "ConfigError";
+/**
+ * A namespaced resource was addressed by name without a namespace. The client never fills one in
+ * (see docs/behaviour/client.md, "Scope"): a usage error, so it extends TypeError and a controller
+ * reports it as a bug rather than retrying it as a transient failure.
+ */
+export class NamespaceRequiredError extends TypeError {
+  /** The verb that was refused (`get`, `create`, ...). */
+  readonly verb: string;
+  /** The kind of the resource, e.g. `ConfigMap`. */
+  readonly kind: string;
+  /** The object's name, when the call named one. */
+  readonly objectName?: string;
+
+  /** The refusal of `verb` on the resource `kind` (`plural`), naming the object when there is one. */
+  constructor(verb: string, kind: string, plural: string, objectName?: string) {
+    const from = verb === "create" || verb === "replace" || verb === "apply"
+      ? "the namespace option or metadata.namespace"
+      : "the namespace option";
+    super(
+      `${verb} ${kind}${objectName ? ` "${objectName}"` : ""}: ${plural} are namespaced; ` +
+        `set ${from} (the client fills in no namespace)`,
+    );
+    this.name = "NamespaceRequiredError";
+    this.verb = verb;
+    this.kind = kind;
+    this.objectName = objectName;
   }
 }
+
+/** Configuration problems: a missing kubeconfig, an unknown context, a bad certificate, a failing exec plugin. */
+export { ConfigError } from "../observe/config-error.ts";

@@ -9,20 +9,31 @@ import { logger } from "../observe/log.ts";
 
 /** The `exec` block of a kubeconfig user. */
 export interface ExecConfig {
+  /** The ExecCredential version the plugin speaks (`client.authentication.k8s.io/v1` or `v1beta1`). */
   apiVersion: string;
+  /** The program: a path with a slash is relative to its kubeconfig file, a bare name is looked up on PATH. */
   command: string;
+  /** Its arguments. */
   args?: string[];
+  /** Variables added to the plugin's environment. */
   env?: { name: string; value: string }[] | null;
+  /** Pass the cluster's details in KUBERNETES_EXEC_INFO. */
   provideClusterInfo?: boolean;
+  /** Whether the plugin needs a terminal; `Always` is refused, since an operator has none. */
   interactiveMode?: "Never" | "IfAvailable" | "Always";
+  /** Told to the user when the command is not installed. */
   installHint?: string;
 }
 
 /** Cluster details passed to plugins that ask for them (provideClusterInfo). */
 export interface ExecClusterInfo {
+  /** The API server's URL. */
   server: string;
+  /** Its CA certificates, base64-encoded PEM. */
   "certificate-authority-data"?: string;
+  /** The name its certificate is checked against. */
   "tls-server-name"?: string;
+  /** Whether its certificate is not checked. */
   "insecure-skip-tls-verify"?: boolean;
 }
 

@@ -16,10 +16,13 @@ import type { ConnectionSettings } from "./transport.ts";
 
 /** Where a client's settings came from, and the namespace the context selects. */
 export interface ResolvedConfig extends ConnectionSettings {
+  /** The user's credentials (token, token file, client certificate, basic auth or exec plugin). */
   credentials: CredentialSource;
+  /** The context's namespace, or the pod's; "default" when neither names one. */
   namespace: string;
   /** e.g. `kubeconfig /home/me/.kube/config, context kind-dev` or `in-cluster`. */
   source: string;
+  /** The kubeconfig context used (none in-cluster). */
   contextName?: string;
 }
 

@@ -33,8 +33,28 @@ export function groupOf(apiVersion: string): string {
   return i < 0 ? "" : apiVersion.slice(0, i);
 }
 
+/** The kinds {@link builtin} declares. */
+export type BuiltinKind =
+  | "Namespace"
+  | "ConfigMap"
+  | "Secret"
+  | "ServiceAccount"
+  | "Pod"
+  | "Service"
+  | "Event"
+  | "Node"
+  | "EventsV1"
+  | "Deployment"
+  | "Lease"
+  | "CustomResourceDefinition"
+  | "ClusterRole"
+  | "ClusterRoleBinding"
+  | "Role"
+  | "RoleBinding"
+  | "SelfSubjectAccessReview";
+
 /** Built-in kinds used across the toolkit. */
-export const builtin = {
+export const builtin: Readonly<Record<BuiltinKind, ResourceType>> = {
   Namespace: resourceType("v1", "Namespace", "namespaces", false),
   ConfigMap: resourceType("v1", "ConfigMap", "configmaps"),
   Secret: resourceType("v1", "Secret", "secrets"),
@@ -67,7 +87,7 @@ export const builtin = {
     "selfsubjectaccessreviews",
     false,
   ),
-} as const;
+};
 
 /** Finds a built-in type by apiVersion and kind. */
 export function builtinFor(apiVersion: string, kind: string): ResourceType | undefined {

@@ -1,9 +1,12 @@
 /**
- * Watch streams: newline-delimited JSON split into whole events across chunk boundaries, with an
+ * Watch streams: newline-delimited JSON split into whole events across chunk boundaries, and the
  * idle watchdog that aborts a stream on which nothing (not even a bookmark) arrived for too long,
- * because a dead TCP connection otherwise hangs a fetch body forever on Deno.
+ * because a dead TCP connection otherwise hangs a fetch body forever on Deno. One watchdog guards
+ * a stream: the runtime's watcher arms its own (before the request, on its clock) and turns the
+ * one of {@link watchEvents} off.
  */
 import type { Status } from "kubernetes-types/meta/v1";
+import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
 import { type ApiError, errorFromStatus } from "./errors.ts";
 
 /** One event of a watch. ERROR events carry the Status and its typed error. */
@@ -14,9 +17,54 @@ export type WatchEvent<T> =
 
 /** Raised when a watch stream stayed silent past its idle limit; resume from the last version. */
 export class WatchIdleError extends Error {
-  constructor(readonly idleMs: number) {
+  /** The silence that was too long, in ms. */
+  readonly idleMs: number;
+
+  /** The error for a stream that stayed silent for `idleMs`. */
+  constructor(idleMs: number) {
     super(`watch stream was silent for ${idleMs} ms; the connection is presumed dead`);
+    this.idleMs = idleMs;
     this.name = "WatchIdleError";
+  }
+}
+
+/**
+ * Aborts `controller` with {@link WatchIdleError} when {@link IdleWatchdog.arm} was not called
+ * again within `idleMs`; an `idleMs` of 0 or less turns it off.
+ */
+export class IdleWatchdog {
+  /** The longest silence allowed, in ms (0 or less: none). */
+  readonly idleMs: number;
+  readonly #controller: AbortController;
+  readonly #clock: Clock;
+  #timer?: TimerHandle;
+
+  /**
+   * A watchdog, not yet armed.
+   * @param idleMs the longest silence allowed (0 or less: no watchdog)
+   * @param controller aborted, with {@link WatchIdleError}, when the silence lasts longer
+   * @param clock times the silence (default the real clock)
+   */
+  constructor(idleMs: number, controller: AbortController, clock: Clock = realClock) {
+    this.idleMs = idleMs;
+    this.#controller = controller;
+    this.#clock = clock;
+  }
+
+  /** (Re)starts the countdown: something arrived. */
+  arm(): void {
+    this.#clock.clearTimeout(this.#timer);
+    if (this.idleMs <= 0) return;
+    this.#timer = this.#clock.setTimeout(
+      () => this.#controller.abort(new WatchIdleError(this.idleMs)),
+      this.idleMs,
+    );
+  }
+
+  /** Stops the countdown. */
+  stop(): void {
+    this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }
 
@@ -59,23 +107,20 @@ export async function* readLines(
 
 /**
  * Turns a watch response body into typed events. The stream ends when the server closes it;
- * aborting `controller` ends it with the abort reason; silence longer than `idleMs` aborts it
- * with {@link WatchIdleError}.
+ * aborting `controller` ends it with the abort reason; silence longer than `idleMs` (timed on
+ * `clock`; 0 turns it off) aborts it with {@link WatchIdleError}.
  */
 export async function* watchEvents<T>(
   body: ReadableStream<Uint8Array>,
   controller: AbortController,
   idleMs: number,
   request: string,
+  clock: Clock = realClock,
 ): AsyncGenerator<WatchEvent<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    if (idleMs > 0) timer = setTimeout(() => controller.abort(new WatchIdleError(idleMs)), idleMs);
-  };
-  arm();
+  const watchdog = new IdleWatchdog(idleMs, controller, clock);
+  watchdog.arm();
   try {
-    for await (const line of readLines(body, arm, controller.signal)) {
+    for await (const line of readLines(body, () => watchdog.arm(), controller.signal)) {
       let parsed: { type?: string; object?: unknown };
       try {
         parsed = JSON.parse(line);
@@ -99,6 +144,6 @@ export async function* watchEvents<T>(
     if (controller.signal.aborted) throw controller.signal.reason ?? err;
     throw err;
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    watchdog.stop();
   }
 }

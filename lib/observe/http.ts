@@ -15,7 +15,9 @@ export type HealthCheck = () => boolean | void | string | Promise<boolean | void
 
 /** The outcome of one check. */
 export interface CheckResult {
+  /** The check's name. */
   name: string;
+  /** Whether it passed. */
   ok: boolean;
   /** Why it failed (for logs; the HTTP answer withholds it, as controller-runtime does). */
   reason?: string;
@@ -30,8 +32,11 @@ export class HealthChecks {
   /** Per check: whether it has ever passed, and whether its last run passed. */
   #history = new Map<string, { everPassed: boolean; lastOk: boolean }>();
 
-  /** @param timeoutMs a check that takes longer fails (default 5 s) */
-  constructor(readonly timeoutMs = 5_000) {}
+  /**
+   * An empty set of checks.
+   * @param timeoutMs a check that takes longer fails (default 5 s)
+   */
+  constructor(readonly timeoutMs: number = 5_000) {}
 
   /** Adds (or replaces) a check; names must be URL-path safe (`[A-Za-z0-9._-]`). */
   add(name: string, check: HealthCheck): this {
@@ -282,8 +287,11 @@ function startBunServer(
 
 /** A listening HTTP server: where it listens, and how to stop it (open connections closed too). */
 export interface StartedServer {
+  /** The address it listens on. */
   host: string;
+  /** The port it listens on (the one picked, when 0 was asked for). */
   port: number;
+  /** Stops listening and closes open connections. */
   close(): Promise<void>;
 }
 

@@ -13,30 +13,141 @@ import {
   configureSync,
   getLogger,
   getTextFormatter,
-  type Logger,
-  type LogLevel,
+  type Logger as LogTapeLogger,
   type LogRecord,
   parseLogLevel,
   resetSync,
 } from "@logtape/logtape";
 import process from "node:process";
-import { ConfigError } from "../kube/errors.ts";
+import { ConfigError } from "./config-error.ts";
 
-export type { Logger, LogLevel };
+/** The severity of a record, lowest first (LogTape's levels). */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
 
-/** The root category of every logger of this toolkit. */
-export const ROOT_CATEGORY = "dataflow";
+/** A record's values: placeholders `{name}` in the message are filled from them. */
+export type LogProperties = Record<string, unknown> | (() => Record<string, unknown>);
 
-/** Returns the logger for a sub-system, e.g. `logger("kube", "client")`. */
+/**
+ * A logger of one sub-system: LogTape's message-and-properties calls, e.g.
+ * `log.info("reconciled {key}", { key })`.
+ */
+export interface Logger {
+  /** The full category, root first (e.g. `["dataflow", "kube", "client"]`). */
+  readonly category: readonly string[];
+  /** Writes a `trace` record. */
+  trace(message: string, properties?: LogProperties): void;
+  /** Writes a `debug` record. */
+  debug(message: string, properties?: LogProperties): void;
+  /** Writes an `info` record. */
+  info(message: string, properties?: LogProperties): void;
+  /** Writes a `warning` record (the same as {@link Logger.warning}). */
+  warn(message: string, properties?: LogProperties): void;
+  /** Writes a `warning` record. */
+  warning(message: string, properties?: LogProperties): void;
+  /** Writes an `error` record. */
+  error(message: string, properties?: LogProperties): void;
+  /** Writes a `fatal` record. */
+  fatal(message: string, properties?: LogProperties): void;
+  /** A logger whose records all carry these properties too. */
+  with(properties: Record<string, unknown>): Logger;
+  /** The logger of a sub-category, e.g. `logger("kube").getChild("watch")`. */
+  getChild(subcategory: string): Logger;
+  /** Whether a record of this level would be written (to skip costly properties). */
+  isEnabledFor(level: LogLevel): boolean;
+}
+
+/**
+ * The root category when the application names none: the toolkit carries no application name,
+ * so its records read `operator.kube.client` until {@link configureLogging} is given the
+ * application's own (the DataFlow operator passes `dataflow`).
+ */
+export const DEFAULT_ROOT_CATEGORY = "operator";
+
+let rootCategory = DEFAULT_ROOT_CATEGORY;
+// Bumped whenever the root changes, so that loggers made before re-resolve on their next record.
+let rootGeneration = 0;
+
+/**
+ * Returns the logger for a sub-system, e.g. `logger("kube", "client")`, under the application's
+ * root category. Modules take their loggers when they load, before the application has named
+ * itself, so the root is looked up when a record is written, not when the logger is made.
+ */
 export function logger(...category: string[]): Logger {
-  return getLogger([ROOT_CATEGORY, ...category]);
+  return new RootedLogger(category, []);
+}
+
+/** A LogTape logger whose category starts with whatever root is configured at the time of use. */
+class RootedLogger implements Logger {
+  readonly #category: readonly string[];
+  readonly #properties: readonly Record<string, unknown>[];
+  #resolved: LogTapeLogger | undefined;
+  #generation = -1;
+
+  constructor(category: readonly string[], properties: readonly Record<string, unknown>[]) {
+    this.#category = category;
+    this.#properties = properties;
+  }
+
+  #current(): LogTapeLogger {
+    if (this.#generation !== rootGeneration || !this.#resolved) {
+      let resolved = getLogger([rootCategory, ...this.#category]);
+      for (const props of this.#properties) resolved = resolved.with(props);
+      this.#resolved = resolved;
+      this.#generation = rootGeneration;
+    }
+    return this.#resolved;
+  }
+
+  get category(): readonly string[] {
+    return this.#current().category;
+  }
+
+  trace(message: string, properties?: LogProperties): void {
+    this.#current().trace(message, properties);
+  }
+
+  debug(message: string, properties?: LogProperties): void {
+    this.#current().debug(message, properties);
+  }
+
+  info(message: string, properties?: LogProperties): void {
+    this.#current().info(message, properties);
+  }
+
+  warn(message: string, properties?: LogProperties): void {
+    this.#current().warning(message, properties);
+  }
+
+  warning(message: string, properties?: LogProperties): void {
+    this.#current().warning(message, properties);
+  }
+
+  error(message: string, properties?: LogProperties): void {
+    this.#current().error(message, properties);
+  }
+
+  fatal(message: string, properties?: LogProperties): void {
+    this.#current().fatal(message, properties);
+  }
+
+  with(properties: Record<string, unknown>): Logger {
+    return new RootedLogger(this.#category, [...this.#properties, properties]);
+  }
+
+  getChild(subcategory: string): Logger {
+    return new RootedLogger([...this.#category, subcategory], this.#properties);
+  }
+
+  isEnabledFor(level: LogLevel): boolean {
+    return this.#current().isEnabledFor(level);
+  }
 }
 
 /** How log records are printed. */
 export type LogFormat = "json" | "text";
 
 /** The accepted values of `LOG_FORMAT`. */
-export const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
+const LOG_FORMATS: readonly LogFormat[] = ["json", "text"];
 
 /** Options of {@link configureLogging}. */
 export interface LoggingOptions {
@@ -49,6 +160,11 @@ export interface LoggingOptions {
   format?: LogFormat | string;
   /** Where lines go; standard error by default. Tests pass a collector. */
   write?: (line: string) => void;
+  /**
+   * The root category of every record, the application's name (`dataflow` gives
+   * `dataflow.kube.client`); {@link DEFAULT_ROOT_CATEGORY} when omitted.
+   */
+  category?: string;
 }
 
 /**
@@ -112,7 +228,7 @@ function plainReplacer(): (key: string, value: unknown) => unknown {
  * control characters escaped (unless `escape` is false: JSON escapes them itself), so the result
  * is always one line.
  */
-export function renderValue(value: unknown, escape = true): string {
+function renderValue(value: unknown, escape = true): string {
   let text: string;
   if (typeof value === "string") text = value;
   else if (value instanceof Error) text = value.message || value.name;
@@ -128,7 +244,7 @@ export function renderValue(value: unknown, escape = true): string {
 }
 
 /** The message of a record with {@link renderValue} for each value. */
-export function renderMessage(record: LogRecord, escape = true): string {
+function renderMessage(record: LogRecord, escape = true): string {
   let out = "";
   for (let i = 0; i < record.message.length; i++) {
     const part = record.message[i];
@@ -145,7 +261,7 @@ const CORE_FIELDS = new Set(["@timestamp", "level", "message", "logger"]);
  * field (errors as their message). A property that would overwrite one of the first four is kept
  * as `property.<name>`.
  */
-export function formatJsonLine(record: LogRecord): string {
+function formatJsonLine(record: LogRecord): string {
   const out: Record<string, unknown> = {
     "@timestamp": new Date(record.timestamp).toISOString(),
     level: record.level === "warning" ? "WARN" : record.level.toUpperCase(),
@@ -172,8 +288,8 @@ export function formatJsonLine(record: LogRecord): string {
   return safe + "\n";
 }
 
-/** One text line: `2026-01-02 03:04:05.000 +00 [INF] dataflow.kube.client: message`. */
-export const formatTextLine: (record: LogRecord) => string = getTextFormatter({
+/** One text line: `2026-01-02 03:04:05.000 +00 [INF] operator.kube.client: message`. */
+const formatTextLine: (record: LogRecord) => string = getTextFormatter({
   timestamp: "date-time-tz",
   category: ".",
   value: (v) => renderValue(v),
@@ -190,12 +306,18 @@ export function configureLogging(options: LoggingOptions = {}): void {
   const format = toLogFormat(options.format ?? process.env.LOG_FORMAT);
   const formatter = format === "json" ? formatJsonLine : formatTextLine;
   const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const root = options.category ?? DEFAULT_ROOT_CATEGORY;
+  if (!root) throw new ConfigError("the root log category must not be empty");
+  if (root !== rootCategory) {
+    rootCategory = root;
+    rootGeneration++;
+  }
   resetSync();
   configureSync({
     reset: true,
     sinks: { out: (record: LogRecord) => write(formatter(record)) },
     loggers: [
-      { category: [ROOT_CATEGORY], lowestLevel: level, sinks: ["out"] },
+      { category: [root], lowestLevel: level, sinks: ["out"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["out"] },
     ],
   });

@@ -24,8 +24,15 @@ function renderLabels(names: readonly string[], key: string, extra?: [string, st
 const formatNumber = (n: number) =>
   Number.isNaN(n) ? "NaN" : n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n);
 
-/** What every metric kind shares. */
-abstract class Metric {
+/** What every metric kind shares: a name, a help text, label names, and the text rendering. */
+export abstract class Metric {
+  /**
+   * A metric's identity.
+   * @param name the metric's name, e.g. `workqueue_depth`
+   * @param help the HELP line's text
+   * @param labelNames the names of its labels, in rendering order
+   * @param type the TYPE line's kind
+   */
   constructor(
     readonly name: string,
     readonly help: string,
@@ -36,6 +43,7 @@ abstract class Metric {
   abstract samples(): string[];
   /** Removes every labelled child, e.g. on a test reset. */
   abstract reset(): void;
+  /** The metric in the text exposition format: HELP, TYPE, then the samples. */
   render(): string {
     return [
       `# HELP ${this.name} ${escapeHelp(this.help)}`,
@@ -49,6 +57,12 @@ abstract class Metric {
 /** A monotonically increasing count. */
 export class Counter extends Metric {
   #values = new Map<string, number>();
+  /**
+   * A metric with no sample yet.
+   * @param name the metric's name
+   * @param help its HELP text
+   * @param labelNames its labels
+   */
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, labelNames, "counter");
   }
@@ -61,11 +75,13 @@ export class Counter extends Metric {
   get(labels: Labels = {}): number {
     return this.#values.get(labelKey(this.labelNames, labels)) ?? 0;
   }
+  /** The sample lines, one per labelled child. */
   samples(): string[] {
     return [...this.#values].map(([k, v]) =>
       `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
     );
   }
+  /** Removes every labelled child. */
   reset(): void {
     this.#values.clear();
   }
@@ -74,6 +90,12 @@ export class Counter extends Metric {
 /** A value that goes up and down. */
 export class Gauge extends Metric {
   #values = new Map<string, number>();
+  /**
+   * A metric with no sample yet.
+   * @param name the metric's name
+   * @param help its HELP text
+   * @param labelNames its labels
+   */
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, labelNames, "gauge");
   }
@@ -94,11 +116,13 @@ export class Gauge extends Metric {
   get(labels: Labels = {}): number | undefined {
     return this.#values.get(labelKey(this.labelNames, labels));
   }
+  /** The sample lines, one per labelled child. */
   samples(): string[] {
     return [...this.#values].map(([k, v]) =>
       `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
     );
   }
+  /** Removes every labelled child. */
   reset(): void {
     this.#values.clear();
   }
@@ -162,8 +186,21 @@ interface HistogramChild {
 /** Observations counted into cumulative buckets. */
 export class Histogram extends Metric {
   #children = new Map<string, HistogramChild>();
+  /** The upper bounds of the buckets, ascending (`+Inf` is implied). */
   readonly buckets: readonly number[];
-  constructor(name: string, help: string, labelNames: readonly string[] = [], buckets = DEFAULT_BUCKETS) {
+  /**
+   * A histogram with no observation yet.
+   * @param name the metric's name
+   * @param help its HELP text
+   * @param labelNames its labels
+   * @param buckets the buckets' upper bounds (default {@link DEFAULT_BUCKETS})
+   */
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+    buckets: readonly number[] = DEFAULT_BUCKETS,
+  ) {
     super(name, help, labelNames, "histogram");
     this.buckets = [...buckets].sort((a, b) => a - b);
   }
@@ -180,6 +217,7 @@ export class Histogram extends Metric {
   count(labels: Labels = {}): number {
     return this.#children.get(labelKey(this.labelNames, labels))?.count ?? 0;
   }
+  /** The bucket, sum and count lines of every labelled child. */
   samples(): string[] {
     const out: string[] = [];
     for (const [k, c] of this.#children) {
@@ -194,6 +232,7 @@ export class Histogram extends Metric {
     }
     return out;
   }
+  /** Removes every labelled child. */
   reset(): void {
     this.#children.clear();
   }

@@ -9,6 +9,7 @@ import { groupOf } from "../kube/resources.ts";
 
 /** Anything with (optional) metadata name and namespace. */
 export interface Keyed {
+  /** The object's name and namespace. */
   metadata?: { name?: string; namespace?: string };
 }
 
@@ -23,6 +24,12 @@ export function objectKey(obj: Keyed): string {
 export function splitKey(key: string): { namespace?: string; name: string } {
   const i = key.indexOf("/");
   return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}
+
+/** The namespace of a key ("" for a cluster-scoped `name`): the work queue's default fairness group. */
+export function namespaceOfKey(key: string): string {
+  const slash = key.indexOf("/");
+  return slash < 0 ? "" : key.slice(0, slash);
 }
 
 /** The owner reference with `controller: true`, if any (at most one may exist). */

@@ -1,43 +1,65 @@
 /**
- * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's algorithm: create or take
- * over with optimistic concurrency on resourceVersion, judge expiry by local observation time
- * (so clock skew between replicas does not matter), renew every retry period, give up after the
- * renew deadline, and release on graceful shutdown.
+ * Leader election with client-go's algorithm over a {@link LeaderLock}: create the record or take
+ * it over with optimistic concurrency, judge the holder's expiry by when *this* candidate saw the
+ * record change, on its monotonic clock (so clock skew between replicas does not matter), renew
+ * every retry period, give up after the renew deadline, and hand the lock back on graceful
+ * shutdown. The Lease lock is in lease-lock.ts; docs/behaviour/leader-election.md says what the
+ * election guarantees.
  */
-import { KubeClient } from "../kube/client.ts";
-import { ForbiddenError, isConflict, isNotFound } from "../kube/errors.ts";
-import { builtin } from "../kube/resources.ts";
+import { isConflict } from "../kube/errors.ts";
 import { logger } from "../observe/log.ts";
 import { defaultRegistry } from "../observe/metrics.ts";
-import { type Clock, realClock } from "../time/clock.ts";
 import { jitter } from "../time/backoff.ts";
+import { abortableDelay, type Clock, deadlineSignal, realClock } from "../time/clock.ts";
 import {
-  deadlineSignal,
   defaultIdentity,
+  electionTiming,
   type LeaderElectionOptions,
-  LeadershipLostError,
-  type LeaseObject,
-  microTime,
-} from "./lease-record.ts";
+  type LockElectionOptions,
+} from "./election-options.ts";
+import { type LeaderLock, LeadershipLostError, type LeaseRecord, microTime } from "./leader-lock.ts";
+import { LeaseLock } from "./lease-lock.ts";
 
-export { defaultIdentity, LeadershipLostError, microTime } from "./lease-record.ts";
-export type { LeaderElectionOptions, LeaseRecord } from "./lease-record.ts";
+/**
+ * The jitter factor of the pause between two failed acquisition attempts: the pause is
+ * `retryPeriod × (1 + random × ACQUIRE_JITTER_FACTOR)`, i.e. in [1, 2) retry periods. client-go
+ * uses 1.2; the narrower range bounds a takeover after a crash by lease duration + 2 retry periods.
+ */
+const ACQUIRE_JITTER_FACTOR = 1.0;
 
-/** One candidate for one Lease. */
+/** The record's fields in a fixed order: what "the record changed" is judged on. */
+function canonical(r: LeaseRecord): string {
+  return JSON.stringify([
+    r.holderIdentity ?? "",
+    r.leaseDurationSeconds,
+    r.acquireTime,
+    r.renewTime,
+    r.leaseTransitions,
+  ]);
+}
+
+/** One candidate for one lock. */
 export class LeaderElector {
+  /** The identity written as holder (the lock's). */
   readonly identity: string;
-  readonly options: LeaderElectionOptions;
+  /** The options as given. */
+  readonly options: LeaderElectionOptions | LockElectionOptions;
+  /** The lock: the one given, or a {@link LeaseLock} built from the Lease options. */
+  readonly lock: LeaderLock;
+  /** How long a lease is valid without renewal. */
   readonly leaseDurationMs: number;
+  /** How long the leader keeps retrying a renewal before it gives up. */
   readonly renewDeadlineMs: number;
+  /** Pause between attempts (see {@link LeaderElector.acquire} for the jitter). */
   readonly retryPeriodMs: number;
+  /** Deadline of one lock operation. */
   readonly requestTimeoutMs: number;
   #clock: Clock;
-  #client: KubeClient;
-  #observed?: LeaseObject;
+  #random: () => number;
+  #observed?: LeaseRecord;
   #observedRaw = "";
   #observedTime = -Infinity;
   #leading = false;
-  #watchRefusedLogged = false;
   #problem?: string;
   #lastRenew = -Infinity;
   #leadingAc = new AbortController();
@@ -47,51 +69,44 @@ export class LeaderElector {
   #status;
   #log;
 
-  constructor(options: LeaderElectionOptions) {
+  /**
+   * A candidate that is not leading yet; nothing happens until {@link acquire}.
+   * @throws RangeError when the timing breaks lease duration > renew deadline > 1.2 × retry period > 0
+   */
+  constructor(options: LeaderElectionOptions | LockElectionOptions) {
     this.options = options;
-    this.identity = options.identity ?? defaultIdentity();
-    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
-    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
-    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? Math.max(this.renewDeadlineMs / 2, 1_000);
-    if (!(this.leaseDurationMs > 0 && this.renewDeadlineMs > 0 && this.retryPeriodMs > 0)) {
-      throw new RangeError("leader election: lease duration, renew deadline and retry period must be > 0");
-    }
-    if (this.leaseDurationMs <= this.renewDeadlineMs) {
-      throw new RangeError("leader election: the lease duration must be greater than the renew deadline");
-    }
-    if (this.renewDeadlineMs <= 1.2 * this.retryPeriodMs) {
-      throw new RangeError("leader election: the renew deadline must be greater than 1.2 × the retry period");
-    }
-    if (!options.leaseName) throw new TypeError("leader election: a lease name is required");
-    if (!options.namespace) throw new TypeError("leader election: a namespace is required");
+    ({
+      leaseDurationMs: this.leaseDurationMs,
+      renewDeadlineMs: this.renewDeadlineMs,
+      retryPeriodMs: this.retryPeriodMs,
+      requestTimeoutMs: this.requestTimeoutMs,
+    } = electionTiming(options));
     this.#clock = options.clock ?? realClock;
-    // Quick retries inside an attempt (100 ms doubling to 1 s; Retry-After as asked), bounded by the
-    // attempt's deadline: the client's default backoff (up to 10 s between tries) could hold a
-    // renewal past the renew deadline although the API server was back in time, e.g. after a 5 s
-    // restart, while no retries at all would lose every attempt to a short burst of 429s.
-    this.#client = new KubeClient(options.client.transport, {
-      namespace: options.client.namespace,
-      retry: { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 1_000 },
+    this.#random = options.random ?? Math.random;
+    this.lock = "lock" in options ? options.lock : new LeaseLock({
+      client: options.client,
+      namespace: options.namespace,
+      name: options.leaseName,
+      identity: options.identity ?? defaultIdentity(),
       registry: options.registry,
+      clock: this.#clock,
+      watchRetryMs: this.retryPeriodMs,
     });
+    this.identity = this.lock.identity;
     this.#status = (options.registry ?? defaultRegistry).gauge(
       "leader_election_master_status",
       "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. " +
         "'name' is the string used to identify the lease. Please make sure to group by name.",
       ["name"],
     );
-    this.#status.set({ name: options.leaseName }, 0);
-    this.#log = logger("runtime", "leader").with({
-      lease: `${options.namespace}/${options.leaseName}`,
-      identity: this.identity,
-    });
+    this.#status.set({ name: this.lock.name }, 0);
+    this.#log = logger("runtime", "leader").with({ lease: this.lock.describe(), identity: this.identity });
   }
 
   /**
    * True while this candidate holds the lease and its last successful renewal is within the
    * renew deadline. Checked against the clock, so it turns false at the deadline even if the
-   * renew loop's timer fires late.
+   * renew loop's timer fires late: this is what fences writes after a loss.
    */
   isLeader(): boolean {
     return this.#leading && this.#clock.now() - this.#lastRenew < this.renewDeadlineMs;
@@ -99,22 +114,31 @@ export class LeaderElector {
 
   /** The holder last observed (maybe another candidate), or undefined. */
   get leader(): string | undefined {
-    return this.#observed?.spec?.holderIdentity || undefined;
+    return this.#observed?.holderIdentity || undefined;
   }
 
-  /** The Lease as last read or written. */
-  get observedLease(): LeaseObject | undefined {
+  /** The record as last read or written. */
+  get observedRecord(): LeaseRecord | undefined {
     return this.#observed;
+  }
+
+  /** Aborted when leadership is lost (renewal failed past the deadline, or another holder took the lease). */
+  get leadingSignal(): AbortSignal {
+    return this.#leadingAc.signal;
+  }
+
+  /** Why this candidate cannot take the lease, when that will not fix itself (403, 404); else undefined. */
+  get problem(): string | undefined {
+    return this.#problem;
   }
 
   /**
    * Tries until the lease is ours; resolves true then, false when `signal` aborted first.
-   * Attempts come every retry period, jittered ×[1, 2) (client-go uses ×[1, 2.2); the narrower
-   * jitter bounds a takeover after a crash by lease duration + 2 retry periods), plus one exactly
-   * when the observed lease expires, plus one as soon as a watch on the Lease shows it released,
-   * so a standby takes over a gracefully released lease within milliseconds. Afterwards the lease
-   * is renewed in the background until {@link release} or {@link stop}, or until renewal fails
-   * past the renew deadline, which aborts {@link leadingSignal}.
+   * After a failed attempt the next comes after `retryPeriod × (1 + random × 1.0)` (the jitter,
+   * from the `random` option), or earlier: exactly 1 ms after the observed holder's lease expires
+   * when that is sooner, and at once when a watch on the lock shows it released or deleted.
+   * Afterwards the lease is renewed in the background until {@link release} or {@link stop}, or
+   * until renewal fails past the renew deadline, which aborts {@link leadingSignal}.
    */
   acquire(signal?: AbortSignal): Promise<boolean> {
     if (this.#leading) return Promise.resolve(true);
@@ -129,8 +153,12 @@ export class LeaderElector {
     const stopWatching = () => watching.abort();
     signal?.addEventListener("abort", stopWatching, { once: true });
     let wake: (() => void) | undefined;
-    if (this.options.watchLease !== false) {
-      this.#watchForRelease(watching.signal, () => wake?.()).catch(() => {});
+    if (this.options.watchLease !== false && this.lock.watch) {
+      this.lock.watch(watching.signal, (record) => {
+        if (!record?.holderIdentity) wake?.();
+      }).catch((err) =>
+        this.#log.warning("watching {lease} failed: {error}", { error: (err as Error).message })
+      );
     }
     try {
       while (!signal?.aborted) {
@@ -139,15 +167,11 @@ export class LeaderElector {
           this.#becomeLeader();
           return true;
         }
-        let delay = jitter(this.retryPeriodMs, 1.0);
-        const holderMs = (this.#observed?.spec?.leaseDurationSeconds ?? 0) * 1000;
-        const expiresIn = this.#observedTime + holderMs - this.#clock.now();
-        if (this.#observed?.spec?.holderIdentity && expiresIn > 0) delay = Math.min(delay, expiresIn + 1);
         const ac = new AbortController();
         wake = () => ac.abort();
         const onAbort = () => ac.abort();
         signal?.addEventListener("abort", onAbort, { once: true });
-        await this.#clock.sleep(delay, ac.signal).catch(() => {});
+        await abortableDelay(this.#clock, this.#retryDelay(), ac.signal);
         signal?.removeEventListener("abort", onAbort);
         wake = undefined;
       }
@@ -158,43 +182,12 @@ export class LeaderElector {
     }
   }
 
-  /** Watches the Lease while we wait, calling `wake` when it is released (empty holder) or deleted. */
-  async #watchForRelease(signal: AbortSignal, wake: () => void): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        for await (
-          const ev of this.#client.watch<LeaseObject>(builtin.Lease, {
-            namespace: this.options.namespace,
-            fieldSelector: `metadata.name=${this.options.leaseName}`,
-            timeoutSeconds: 290,
-            signal,
-          })
-        ) {
-          if (
-            ev.type === "DELETED" ||
-            (ev.type !== "ERROR" && ev.type !== "BOOKMARK" && !ev.object.spec?.holderIdentity)
-          ) {
-            wake();
-          }
-        }
-      } catch (err) {
-        // Best effort only: the polling loop still runs. Try again after a retry period; say once
-        // when RBAC refuses it, since takeover after a release then waits for the next poll.
-        if (err instanceof ForbiddenError && !this.#watchRefusedLogged) {
-          this.#watchRefusedLogged = true;
-          this.#log.warning(
-            "cannot watch Lease {lease}; a released lease is noticed only at the next poll (grant list and watch on it): {error}",
-            { lease: this.options.leaseName, error: err.message },
-          );
-        }
-      }
-      await this.#clock.sleep(this.retryPeriodMs, signal).catch(() => {});
-    }
-  }
-
-  /** Aborted when leadership is lost (renewal failed past the deadline, or another holder took the lease). */
-  get leadingSignal(): AbortSignal {
-    return this.#leadingAc.signal;
+  /** The pause after a failed acquisition attempt: jittered, but never past the observed lease's expiry. */
+  #retryDelay(): number {
+    const delay = jitter(this.retryPeriodMs, ACQUIRE_JITTER_FACTOR, this.#random);
+    const holderMs = (this.#observed?.leaseDurationSeconds ?? 0) * 1000;
+    const expiresIn = this.#observedTime + holderMs - this.#clock.now();
+    return this.#observed?.holderIdentity && expiresIn > 0 ? Math.min(delay, expiresIn + 1) : delay;
   }
 
   /**
@@ -206,47 +199,37 @@ export class LeaderElector {
   async release(): Promise<void> {
     const wasLeading = this.#leading;
     await this.#stopRenewing();
-    if (!wasLeading || !this.#observed || this.#observed.spec?.holderIdentity !== this.identity) {
-      this.#setLeading(false);
-      return;
-    }
     this.#setLeading(false);
+    if (!wasLeading || this.#observed?.holderIdentity !== this.identity) return;
     const deadline = this.#clock.now() + this.renewDeadlineMs;
-    let lease: LeaseObject | undefined = this.#observed;
+    let current: LeaseRecord | undefined = this.#observed;
     while (this.#clock.now() < deadline) {
       const d = deadlineSignal(this.#clock, Math.min(this.requestTimeoutMs, deadline - this.#clock.now()));
       try {
-        if (!lease) {
-          lease = await this.#client.get<LeaseObject>(
-            builtin.Lease,
-            this.options.leaseName,
-            this.#opts(d.signal),
-          );
-        }
-        if (lease.spec?.holderIdentity !== this.identity) return;
+        current ??= await this.lock.get(d.signal);
+        // Deleted, or taken over meanwhile: nothing of ours to hand back.
+        if (current?.holderIdentity !== this.identity) return;
         const now = microTime(this.#clock.wallNow());
-        const released: LeaseObject = {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: "",
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: lease.spec?.leaseTransitions ?? 0,
-          },
+        const released: LeaseRecord = {
+          holderIdentity: "",
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: current.leaseTransitions ?? 0,
         };
-        this.#observed = await this.#client.replace(builtin.Lease, released, this.#opts(d.signal));
+        await this.lock.update(released, d.signal);
+        this.#observe(released, this.#clock.now());
         this.#log.info("released lease {lease}");
         return;
       } catch (err) {
-        lease = undefined;
+        current = undefined;
+        // A conflict means someone wrote in between: re-read at once. Anything else gets a pause.
         if (!isConflict(err)) {
           this.#log.warning("releasing lease {lease} failed: {error}", { error: (err as Error).message });
-          await this.#clock.sleep(Math.min(500, this.retryPeriodMs)).catch(() => {});
+          await abortableDelay(this.#clock, Math.min(500, this.retryPeriodMs));
         }
       } finally {
-        d.clear();
+        d.dispose();
       }
     }
     this.#log.warning("could not release lease {lease} within the renew deadline; it will expire");
@@ -266,13 +249,9 @@ export class LeaderElector {
     return !(this.#leading && this.#clock.now() - this.#lastRenew > this.leaseDurationMs + toleranceMs);
   }
 
-  #opts(signal: AbortSignal) {
-    return { namespace: this.options.namespace, signal };
-  }
-
   #setLeading(v: boolean): void {
     this.#leading = v;
-    this.#status.set({ name: this.options.leaseName }, v ? 1 : 0);
+    this.#status.set({ name: this.lock.name }, v ? 1 : 0);
   }
 
   #becomeLeader(): void {
@@ -285,13 +264,14 @@ export class LeaderElector {
 
   async #stopRenewing(): Promise<void> {
     this.#renewAc?.abort();
-    await this.#renewLoop?.catch(() => {});
+    await this.#renewLoop;
     this.#renewLoop = undefined;
   }
 
+  /** Renews every retry period (no jitter); between failed tries, pauses a retry period up to the deadline. */
   async #renew(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await this.#clock.sleep(this.retryPeriodMs, signal).catch(() => {});
+      await abortableDelay(this.#clock, this.retryPeriodMs, signal);
       if (signal.aborted) return;
       for (;;) {
         const left = this.#lastRenew + this.renewDeadlineMs - this.#clock.now();
@@ -301,11 +281,10 @@ export class LeaderElector {
         const ok = await this.#tryAcquireOrRenew(signal, Math.min(this.requestTimeoutMs, left));
         if (signal.aborted) return;
         if (ok) break;
-        if (this.#observed?.spec?.holderIdentity && this.#observed.spec.holderIdentity !== this.identity) {
-          return this.#lose(`the lease is now held by ${this.#observed.spec.holderIdentity}`);
-        }
+        const holder = this.#observed?.holderIdentity;
+        if (holder && holder !== this.identity) return this.#lose(`the lease is now held by ${holder}`);
         const wait = Math.min(this.retryPeriodMs, this.#lastRenew + this.renewDeadlineMs - this.#clock.now());
-        if (wait > 0) await this.#clock.sleep(wait, signal).catch(() => {});
+        if (wait > 0) await abortableDelay(this.#clock, wait, signal);
       }
     }
   }
@@ -325,13 +304,11 @@ export class LeaderElector {
     const durationSeconds = Math.ceil(this.leaseDurationMs / 1000);
     const d = deadlineSignal(this.#clock, timeoutMs, parent);
     try {
-      // Fast path: we lead and our view of the lease is current, so renew the object we hold.
+      // Fast path: we lead and our view of the record is current, so renew the version we hold.
       if (this.#leading && this.#observed && this.#observedTime + this.leaseDurationMs > now) {
+        const renewed = { ...this.#observed, holderIdentity: this.identity, renewTime: wall };
         try {
-          const renewed = await this.#client.replace(builtin.Lease, {
-            ...this.#observed,
-            spec: { ...this.#observed.spec, holderIdentity: this.identity, renewTime: wall },
-          }, this.#opts(d.signal));
+          await this.lock.update(renewed, d.signal);
           this.#observe(renewed, this.#clock.now());
           this.#lastRenew = now;
           return true;
@@ -342,100 +319,79 @@ export class LeaderElector {
           });
         }
       }
-      let lease: LeaseObject;
-      try {
-        lease = await this.#client.get<LeaseObject>(
-          builtin.Lease,
-          this.options.leaseName,
-          this.#opts(d.signal),
-        );
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        const created = await this.#client.create<LeaseObject>(builtin.Lease, {
-          apiVersion: "coordination.k8s.io/v1",
-          kind: "Lease",
-          metadata: { name: this.options.leaseName, namespace: this.options.namespace },
-          spec: {
-            holderIdentity: this.identity,
-            leaseDurationSeconds: durationSeconds,
-            acquireTime: wall,
-            renewTime: wall,
-            leaseTransitions: 0,
-          },
-        }, this.#opts(d.signal));
-        this.#observe(created, this.#clock.now());
-        this.#lastRenew = now;
-        this.#problem = undefined;
-        return true;
+      const current = await this.lock.get(d.signal);
+      if (!current) {
+        const created: LeaseRecord = {
+          holderIdentity: this.identity,
+          leaseDurationSeconds: durationSeconds,
+          acquireTime: wall,
+          renewTime: wall,
+          leaseTransitions: 0,
+        };
+        await this.lock.create(created, d.signal);
+        return this.#won(created, now);
       }
-      const spec = lease.spec ?? {};
-      const raw = JSON.stringify(spec);
+      const raw = canonical(current);
       if (raw !== this.#observedRaw) {
         // Expiry is judged by when *we* saw the record change, never by its timestamps (clock skew).
         this.#observedRaw = raw;
         this.#observedTime = this.#clock.now();
-        if (spec.holderIdentity !== this.#observed?.spec?.holderIdentity) {
-          this.#log.info("lease {lease} is held by {holder}", { holder: spec.holderIdentity || "(nobody)" });
+        if (current.holderIdentity !== this.#observed?.holderIdentity) {
+          this.#log.info("lease {lease} is held by {holder}", {
+            holder: current.holderIdentity || "(nobody)",
+          });
         }
       }
-      this.#observed = lease;
-      const holder = spec.holderIdentity ?? "";
-      const holderMs = (spec.leaseDurationSeconds ?? durationSeconds) * 1000;
+      this.#observed = current;
+      const holder = current.holderIdentity ?? "";
+      const holderMs = (current.leaseDurationSeconds ?? durationSeconds) * 1000;
       if (holder && holder !== this.identity && this.#observedTime + holderMs > this.#clock.now()) {
         return false;
       }
       const ours = holder === this.identity;
-      const updated = await this.#client.replace(builtin.Lease, {
-        ...lease,
-        spec: {
-          ...spec,
-          holderIdentity: this.identity,
-          leaseDurationSeconds: durationSeconds,
-          acquireTime: ours && spec.acquireTime ? spec.acquireTime : wall,
-          renewTime: wall,
-          leaseTransitions: ours ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? 0) + 1,
-        },
-      }, this.#opts(d.signal));
-      this.#observe(updated, this.#clock.now());
-      this.#lastRenew = now;
-      this.#problem = undefined;
-      return true;
+      const taken: LeaseRecord = {
+        holderIdentity: this.identity,
+        leaseDurationSeconds: durationSeconds,
+        acquireTime: ours && current.acquireTime ? current.acquireTime : wall,
+        renewTime: wall,
+        leaseTransitions: ours ? current.leaseTransitions ?? 0 : (current.leaseTransitions ?? 0) + 1,
+      };
+      await this.lock.update(taken, d.signal);
+      return this.#won(taken, now);
     } catch (err) {
       if (!parent?.aborted) this.#attemptFailed(err);
       return false;
     } finally {
-      d.clear();
+      d.dispose();
     }
+  }
+
+  /** A write of `record` went through for the attempt that started at `startedAt`. */
+  #won(record: LeaseRecord, startedAt: number): true {
+    this.#observe(record, this.#clock.now());
+    this.#lastRenew = startedAt;
+    this.#problem = undefined;
+    return true;
   }
 
   /**
    * A failed attempt. Transient failures (a restart, a conflict) are routine and stay at debug;
-   * a refusal that will not go away by itself (403: no permission on the Lease; 404: its
-   * namespace does not exist) is an error, logged once per cause and reported by {@link problem}.
+   * a refusal the lock says will not go away by itself is an error, logged once per cause and
+   * reported by {@link problem}.
    */
   #attemptFailed(err: unknown): void {
-    const message = (err as Error).message;
-    if (err instanceof ForbiddenError || isNotFound(err)) {
-      const fix = err instanceof ForbiddenError
-        ? `grant get, create and update on leases in ${this.options.namespace} (deploy/rbac.yaml's Role)`
-        : `create namespace ${this.options.namespace} or choose another with --leader-election-namespace`;
-      const problem =
-        `cannot take Lease ${this.options.namespace}/${this.options.leaseName}: ${message}; ${fix}`;
+    const problem = this.lock.problem?.(err);
+    if (problem) {
       if (problem !== this.#problem) this.#log.error("{problem}", { problem });
       this.#problem = problem;
       return;
     }
-    this.#log.debug("lease {lease}: attempt failed: {error}", { error: message });
+    this.#log.debug("lease {lease}: attempt failed: {error}", { error: (err as Error).message });
   }
 
-  /** Why this candidate cannot take the lease, when that will not fix itself (403, 404); else undefined. */
-  get problem(): string | undefined {
-    return this.#problem;
-  }
-
-  #observe(lease: LeaseObject, at: number): void {
-    this.#observed = lease;
-    this.#observedRaw = JSON.stringify(lease.spec ?? {});
+  #observe(record: LeaseRecord, at: number): void {
+    this.#observed = record;
+    this.#observedRaw = canonical(record);
     this.#observedTime = at;
   }
 }

@@ -1,7 +1,9 @@
 /**
- * The operator runtime: informer (list + watch cache), work queue and rate limiters, the
- * controller loop, Lease leader election and the manager. It knows nothing about any particular
- * operator: a reconciler is a function from a key to a result.
+ * The operator runtime: watcher (the list/watch protocol) and informer (cache, indexes,
+ * handlers), work queue and rate limiters, the controller loop over event sources, leader
+ * election over a lock, the manager over runnables, and helpers for reconcilers (finalizer,
+ * read-your-own-writes). It knows nothing about any particular operator: a reconciler is a
+ * function from a key to a result.
  *
  * ```ts
  * const dataflows = new Informer(client, DataFlowType);
@@ -13,22 +15,67 @@
  * mgr.addInformer(dataflows).addInformer(deployments).addController(controller);
  * process.exit(await mgr.run());
  * ```
+ * @module
  */
+export { Controller, type ControllerOptions, type OwnerKind } from "./controller.ts";
 export {
-  abortableDelay,
-  type Clock,
-  FakeClock,
-  flushMicrotasks,
-  jitter,
-  realClock,
-  type TimerHandle,
-} from "../time/mod.ts";
-export * from "./controller.ts";
-export * from "./fence.ts";
-export * from "./informer.ts";
-export * from "./keys.ts";
-export * from "./lease.ts";
-export * from "./namespaced.ts";
-export * from "./manager.ts";
-export * from "./queue.ts";
-export * from "./ratelimit.ts";
+  isTerminalError,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileResult,
+  TerminalError,
+} from "./reconciler.ts";
+export { CacheSyncTimeoutError, type EventSource, type SourceHandlers } from "./source.ts";
+export { Watcher } from "./watcher.ts";
+export type { WatcherOptions, WatcherStats, WatcherStep } from "./watcher-options.ts";
+export { Informer } from "./informer.ts";
+export type { IndexName, InformerHandlers, InformerOptions, InformerStats } from "./informer-options.ts";
+export { NamespacedInformers } from "./namespaced.ts";
+export { controllerIndexValue, controllerOf, type Keyed, objectKey, ownerKey, splitKey } from "./keys.ts";
+export { LeaderElector } from "./lease.ts";
+export { LeadershipLostError } from "./leader-lock.ts";
+export {
+  defaultIdentity,
+  type LeaderElectionOptions,
+  type LeaderElectionSettings,
+  type LockElectionOptions,
+} from "./election-options.ts";
+export type { LeaderLock, LeaseRecord } from "./leader-lock.ts";
+export { LeaseLock, type LeaseLockOptions } from "./lease-lock.ts";
+export {
+  type Check,
+  type Closer,
+  Manager,
+  type ManagerLeaderElection,
+  type ManagerOptions,
+} from "./manager.ts";
+export type { Runnable, RunnableStopOptions } from "./runnable.ts";
+export type { ManagedCache, ManagedController } from "./runnables.ts";
+export {
+  type AddOptions,
+  LOW_PRIORITY,
+  type ShutDownOptions,
+  WorkQueue,
+  type WorkQueueOptions,
+} from "./queue.ts";
+export {
+  BucketRateLimiter,
+  defaultControllerRateLimiter,
+  ExponentialRateLimiter,
+  FastSlowRateLimiter,
+  MaxOfRateLimiter,
+  MaxWaitRateLimiter,
+  type RateLimiter,
+} from "./ratelimit.ts";
+export { FencedTransport, WriteFencedError } from "./fence.ts";
+export {
+  finalizer,
+  type FinalizerChange,
+  type FinalizerHandlers,
+  type FinalizerOptions,
+  type FinalizerWrites,
+  hasFinalizer,
+  isDeleting,
+} from "./finalizer.ts";
+export { OwnWrites, type OwnWritesOptions } from "./own-writes.ts";
+export { useFullJit } from "./jit.ts";

@@ -14,6 +14,7 @@ export class NamespacedInformers<T extends KubeObject = KubeObject> {
   #all?: Informer<T>;
 
   /**
+   * One informer per namespace, or one for all namespaces.
    * @param namespaces the namespaces to watch; undefined or empty: all namespaces
    * @param make builds the informer of one namespace (undefined: all namespaces)
    */

@@ -5,13 +5,17 @@
  * earliest deadline, and per-key backoff comes from a {@link RateLimiter}. One difference, taken
  * from controller-runtime's priority queue: a plain `add` of a key that waits on a delay makes it
  * ready at once and drops the delay, so a change is never followed by a redundant timed run.
- * Fairness, from the API server's priority and fairness: within a priority level, namespaces take
- * turns (round-robin), FIFO inside each.
+ * Ready keys are served by priority, then namespaces in turn, then arrival (ready-keys.ts);
+ * delayed keys wait in a deadline heap on one timer (delayed-keys.ts). Every operation is O(log n).
+ * The behaviour is specified in docs/behaviour/queue-and-controller.md.
  */
-import { exponentialBuckets, type Registry } from "../observe/metrics.ts";
-import { FairQueue } from "../collections/fair-queue.ts";
+import type { Registry } from "../observe/metrics.ts";
 import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
+import { DelayedKeys } from "./delayed-keys.ts";
+import { namespaceOfKey } from "./keys.ts";
+import { type QueueMetrics, queueMetrics } from "./queue-metrics.ts";
 import { defaultControllerRateLimiter, type RateLimiter } from "./ratelimit.ts";
+import { ReadyKeys } from "./ready-keys.ts";
 
 /** Options of {@link WorkQueue}. */
 export interface WorkQueueOptions {
@@ -19,15 +23,16 @@ export interface WorkQueueOptions {
   name: string;
   /** The `controller` label of the metrics (default: the name). */
   controller?: string;
-  /** Per-key backoff of {@link WorkQueue.addRateLimited} (default: exponential 5 ms to 1000 s). */
+  /** Per-key backoff of a `rateLimited` add (default: exponential 5 ms to 1000 s). */
   rateLimiter?: RateLimiter;
   /** Where the `workqueue_*` metrics go; none when omitted. */
   registry?: Registry;
+  /** The clock of delays and durations (default: the real clock). */
   clock?: Clock;
   /**
-   * The group a key belongs to; groups take turns within a priority level (round-robin), so one
-   * namespace's 2,000 new objects do not delay another namespace's next key (default: the
-   * namespace of a `namespace/name` key, {@link namespaceOfKey}).
+   * The group a key belongs to; groups take turns within a priority level, so one namespace's
+   * 2,000 new objects do not delay another namespace's next key (default: the namespace of a
+   * `namespace/name` key, {@link namespaceOfKey}).
    */
   fairnessGroup?: (key: string) => string;
 }
@@ -42,126 +47,59 @@ export interface ShutDownOptions {
   discardQueued?: boolean;
 }
 
-const QUEUE_BUCKETS = exponentialBuckets(1e-8, 10, 12);
-
-function queueMetrics(registry: Registry) {
-  const labels = ["name", "controller"];
-  return {
-    depth: registry.gauge("workqueue_depth", "Current depth of workqueue", labels),
-    adds: registry.counter("workqueue_adds_total", "Total number of adds handled by workqueue", labels),
-    latency: registry.histogram(
-      "workqueue_queue_duration_seconds",
-      "How long in seconds an item stays in workqueue before being requested",
-      labels,
-      QUEUE_BUCKETS,
-    ),
-    work: registry.histogram(
-      "workqueue_work_duration_seconds",
-      "How long in seconds processing an item from workqueue takes.",
-      labels,
-      QUEUE_BUCKETS,
-    ),
-    unfinished: registry.gauge(
-      "workqueue_unfinished_work_seconds",
-      "How many seconds of work has been done that is in progress and hasn't been observed by work_duration. " +
-        "Large values indicate stuck threads. One can deduce the number of stuck threads by observing the rate " +
-        "at which this increases.",
-      labels,
-    ),
-    longest: registry.gauge(
-      "workqueue_longest_running_processor_seconds",
-      "How many seconds has the longest running processor for workqueue been running.",
-      labels,
-    ),
-    retries: registry.counter(
-      "workqueue_retries_total",
-      "Total number of retries handled by workqueue",
-      labels,
-    ),
-  };
-}
-
 /** Priority of keys from an initial list or a resync, served after real changes (controller-runtime's `LowPriority`). */
-export const LOW_PRIORITY = -100;
+export const LOW_PRIORITY: number = -100;
 
-/** Options of one add. */
+/** Options of {@link WorkQueue.add}. */
 export interface AddOptions {
   /**
-   * Higher runs first; FIFO within a level (default 0). A key added again with a higher
-   * priority moves up (to the back of that level); a lower one never moves it down.
+   * Higher runs first; within a level namespaces take turns and each one's keys are FIFO
+   * (default 0). A key added again with a higher priority moves up (to the back of its
+   * namespace's keys there); a lower one never moves it down.
    */
   priority?: number;
-}
-
-/**
- * The ready keys: per priority level a {@link FairQueue} whose groups are the keys' namespaces,
- * so namespaces take turns inside a level and each one's keys stay FIFO.
- */
-class Levels {
-  #levels = new Map<number, FairQueue<string>>();
-  #size = 0;
-  constructor(readonly groupOf: (key: string) => string) {}
-  get length(): number {
-    return this.#size;
-  }
-  push(key: string, priority: number): void {
-    let l = this.#levels.get(priority);
-    if (!l) this.#levels.set(priority, l = new FairQueue(this.groupOf));
-    if (l.add(key)) this.#size++;
-  }
-  shift(): string | undefined {
-    if (this.#size === 0) return undefined;
-    let top: FairQueue<string> | undefined, topPriority = -Infinity;
-    for (const [p, l] of this.#levels) {
-      if (l.size > 0 && p > topPriority) [top, topPriority] = [l, p];
-    }
-    this.#size--;
-    return top!.shift();
-  }
-  remove(key: string, priority: number): boolean {
-    if (!this.#levels.get(priority)?.delete(key)) return false;
-    this.#size--;
-    return true;
-  }
-  keys(): string[] {
-    return [...this.#levels.values()].flatMap((l) => [...l]);
-  }
-  clear(): void {
-    this.#levels.clear();
-    this.#size = 0;
-  }
-}
-
-/** The namespace of a `namespace/name` key ("" for a cluster-scoped `name`): the default fairness group. */
-export function namespaceOfKey(key: string): string {
-  const slash = key.indexOf("/");
-  return slash < 0 ? "" : key.slice(0, slash);
+  /**
+   * Queue the key after this many milliseconds instead of now. If it already waits, the earlier
+   * deadline wins: a later add never postpones it. Counted in `workqueue_retries_total`.
+   */
+  afterMs?: number;
+  /**
+   * Queue the key after the rate limiter's delay for it, counting one more failure (the later of
+   * this and `afterMs` applies). Counted in `workqueue_retries_total`.
+   */
+  rateLimited?: boolean;
 }
 
 /** A deduplicating, delaying, rate-limited queue of string keys, with priority levels. */
 export class WorkQueue {
+  /** The queue's name (the `name` label of its metrics). */
   readonly name: string;
+  /** The per-key backoff of `rateLimited` adds. */
   readonly rateLimiter: RateLimiter;
+  /** The clock of delays and durations. */
   readonly clock: Clock;
-  #queue: Levels;
-  #priority = new Map<string, number>();
-  #dirty = new Set<string>();
+  #ready: ReadyKeys;
+  #delayed: DelayedKeys;
+  /** Keys queued or re-added while processing, with the priority they will run at. */
+  #dirty = new Map<string, number>();
+  /** Keys handed out and not yet done, with the time they were handed out. */
   #processing = new Map<string, number>();
-  #waiting = new Map<string, { at: number; timer: TimerHandle }>();
   #addedAt = new Map<string, number>();
   #getters: ((key: string | undefined) => void)[] = [];
-  #drainWaiters: (() => void)[] = [];
+  #drainWaiters = new Set<() => void>();
   #shuttingDown = false;
   #discard = false;
   #labels: { name: string; controller: string };
-  #m?: ReturnType<typeof queueMetrics>;
+  #m?: QueueMetrics;
   #unregister?: () => void;
 
+  /** A queue named `options.name`, with no keys. */
   constructor(options: WorkQueueOptions) {
     this.name = options.name;
     this.clock = options.clock ?? realClock;
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter();
-    this.#queue = new Levels(options.fairnessGroup ?? namespaceOfKey);
+    this.#ready = new ReadyKeys(options.fairnessGroup ?? namespaceOfKey);
+    this.#delayed = new DelayedKeys(this.clock, (key, priority) => this.#addNow(key, priority));
     this.#labels = { name: options.name, controller: options.controller ?? options.name };
     if (options.registry) {
       this.#m = queueMetrics(options.registry);
@@ -172,59 +110,22 @@ export class WorkQueue {
     }
   }
 
-  /** Queues `key` unless it is already waiting to run; a key being processed runs once more after `done`. */
+  /**
+   * Queues `key`: now, after `afterMs`, or after the rate limiter's delay (`rateLimited`). A key
+   * already queued is not queued twice; a key being processed runs once more after `done`; a
+   * plain add of a key waiting on a delay makes it ready now. A no-op after shutdown.
+   */
   add(key: string, options: AddOptions = {}): void {
     if (this.#shuttingDown) return;
     const priority = options.priority ?? 0;
-    const w = this.#waiting.get(key);
-    if (w) {
-      this.clock.clearTimeout(w.timer);
-      this.#waiting.delete(key);
+    let delay = options.afterMs ?? 0;
+    if (options.rateLimited) delay = Math.max(delay, this.rateLimiter.when(key));
+    if (options.rateLimited || delay > 0) this.#m?.retries.inc(this.#labels);
+    if (delay > 0) this.#delayed.schedule(key, this.clock.now() + delay, priority);
+    else {
+      this.#delayed.cancel(key);
+      this.#addNow(key, priority);
     }
-    if (this.#dirty.has(key)) {
-      const current = this.#priority.get(key) ?? 0;
-      if (priority > current) {
-        this.#priority.set(key, priority);
-        if (this.#queue.remove(key, current)) this.#queue.push(key, priority);
-      }
-      return;
-    }
-    this.#dirty.add(key);
-    this.#priority.set(key, priority);
-    this.#m?.adds.inc(this.#labels);
-    if (!this.#addedAt.has(key)) this.#addedAt.set(key, this.clock.now());
-    this.#setDepth();
-    if (this.#processing.has(key)) return;
-    this.#queue.push(key, priority);
-    this.#wake();
-  }
-
-  /**
-   * Queues `key` after `delayMs` (at once when <= 0). If the key already waits, the earlier
-   * deadline wins: a later call never postpones it.
-   */
-  addAfter(key: string, delayMs: number): void {
-    if (this.#shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
-    this.#m?.retries.inc(this.#labels);
-    const at = this.clock.now() + delayMs;
-    const w = this.#waiting.get(key);
-    if (w && w.at <= at) return;
-    if (w) this.clock.clearTimeout(w.timer);
-    const timer = this.clock.setTimeout(() => {
-      if (this.#waiting.get(key)?.timer !== timer) return;
-      this.#waiting.delete(key);
-      this.add(key);
-    }, delayMs);
-    this.#waiting.set(key, { at, timer });
-  }
-
-  /** Queues `key` after the rate limiter's delay for it (one more failure counted). */
-  addRateLimited(key: string): void {
-    if (this.#shuttingDown) return;
-    const delay = this.rateLimiter.when(key);
-    if (delay <= 0) this.#m?.retries.inc(this.#labels);
-    this.addAfter(key, delay);
   }
 
   /** Resets the key's backoff (after a success); the queue itself is untouched. */
@@ -255,18 +156,19 @@ export class WorkQueue {
     if (started === undefined) return;
     this.#processing.delete(key);
     this.#m?.work.observe(this.#labels, (this.clock.now() - started) / 1000);
-    if (this.#dirty.has(key) && !this.#discard) {
-      this.#queue.push(key, this.#priority.get(key) ?? 0);
+    const priority = this.#dirty.get(key);
+    if (priority !== undefined && !this.#discard) {
+      this.#ready.push(key, priority);
       this.#wake();
     }
     if (this.#processing.size === 0) {
-      for (const w of this.#drainWaiters.splice(0)) w();
+      for (const w of [...this.#drainWaiters]) w();
     }
   }
 
   /** Keys ready to be handed out (not counting those processing or waiting on a delay). */
   len(): number {
-    return this.#queue.length;
+    return this.#ready.size;
   }
 
   /** Keys handed out and not yet done. */
@@ -276,7 +178,15 @@ export class WorkQueue {
 
   /** Keys waiting on a delay. */
   get waiting(): number {
-    return this.#waiting.size;
+    return this.#delayed.size;
+  }
+
+  /**
+   * Comparisons made by the queue's heaps since it was created: its cost, which grows as
+   * n log n in the keys handled (for tests and benchmarks; no timing needed).
+   */
+  get heapComparisons(): number {
+    return this.#ready.comparisons + this.#delayed.comparisons;
   }
 
   /** Whether {@link WorkQueue.shutDown} was called. */
@@ -290,13 +200,11 @@ export class WorkQueue {
    */
   shutDown(options: ShutDownOptions = {}): void {
     this.#shuttingDown = true;
-    for (const w of this.#waiting.values()) this.clock.clearTimeout(w.timer);
-    this.#waiting.clear();
+    this.#delayed.clear();
     if (options.discardQueued) {
       this.#discard = true;
-      for (const k of this.#queue.keys()) this.#addedAt.delete(k);
-      this.#queue.clear();
-      this.#priority.clear();
+      for (const k of this.#ready.keys()) this.#addedAt.delete(k);
+      this.#ready.clear();
       this.#dirty.clear();
       this.#setDepth();
     }
@@ -318,13 +226,14 @@ export class WorkQueue {
     return new Promise((resolve) => {
       let timer: TimerHandle | undefined;
       const waiter = () => {
+        this.#drainWaiters.delete(waiter);
         this.clock.clearTimeout(timer);
         resolve(true);
       };
-      this.#drainWaiters.push(waiter);
+      this.#drainWaiters.add(waiter);
       if (timeoutMs !== undefined && timeoutMs >= 0) {
         timer = this.clock.setTimeout(() => {
-          this.#drainWaiters = this.#drainWaiters.filter((w) => w !== waiter);
+          this.#drainWaiters.delete(waiter);
           resolve(false);
         }, timeoutMs);
       }
@@ -336,14 +245,32 @@ export class WorkQueue {
     this.#unregister?.();
   }
 
+  /** Queues `key` now at `priority` (dedup, one run at a time, priority only ever raised). */
+  #addNow(key: string, priority: number): void {
+    const current = this.#dirty.get(key);
+    if (current !== undefined) {
+      if (priority > current) {
+        this.#dirty.set(key, priority);
+        this.#ready.raise(key, priority);
+      }
+      return;
+    }
+    this.#dirty.set(key, priority);
+    this.#m?.adds.inc(this.#labels);
+    if (!this.#addedAt.has(key)) this.#addedAt.set(key, this.clock.now());
+    this.#setDepth();
+    if (this.#processing.has(key)) return;
+    this.#ready.push(key, priority);
+    this.#wake();
+  }
+
   #take(): string | undefined {
     if (this.#discard) return undefined;
-    const key = this.#queue.shift();
+    const key = this.#ready.shift();
     if (key === undefined) return undefined;
     const now = this.clock.now();
     this.#processing.set(key, now);
     this.#dirty.delete(key);
-    this.#priority.delete(key);
     const added = this.#addedAt.get(key);
     this.#addedAt.delete(key);
     if (added !== undefined) this.#m?.latency.observe(this.#labels, (now - added) / 1000);
@@ -352,8 +279,8 @@ export class WorkQueue {
   }
 
   #wake(): void {
-    while (this.#getters.length && this.#queue.length && !this.#discard) this.#getters.shift()!(this.#take());
-    if (this.#shuttingDown && (this.#queue.length === 0 || this.#discard)) {
+    while (this.#getters.length && this.#ready.size && !this.#discard) this.#getters.shift()!(this.#take());
+    if (this.#shuttingDown && (this.#ready.size === 0 || this.#discard)) {
       for (const g of this.#getters.splice(0)) g(undefined);
     }
   }

@@ -3,7 +3,9 @@
  * a limiter says how long a key must wait before its next attempt, and `forget` resets its
  * per-key state after a success.
  */
+import { exponentialDelay } from "../time/backoff.ts";
 import { type Clock, realClock } from "../time/clock.ts";
+import { TokenBucket } from "../time/token-bucket.ts";
 
 /** Decides the delay before a key's next attempt. */
 export interface RateLimiter {
@@ -21,14 +23,17 @@ export interface RateLimiter {
  */
 export class ExponentialRateLimiter implements RateLimiter {
   #failures = new Map<string, number>();
-  /** @param baseMs first delay (default 5 ms) @param maxMs cap (default 1000 s) */
+  /**
+   * Doubling from `baseMs` up to `maxMs`.
+   * @param baseMs the first delay (default 5 ms)
+   * @param maxMs the cap (default 1000 s)
+   */
   constructor(readonly baseMs = 5, readonly maxMs = 1_000_000) {}
 
   when(key: string): number {
     const n = this.#failures.get(key) ?? 0;
     this.#failures.set(key, n + 1);
-    // 2^n overflows to Infinity long after the cap; min() keeps it finite.
-    return Math.min(this.maxMs, this.baseMs * 2 ** n);
+    return exponentialDelay(n, this.baseMs, this.maxMs);
   }
   forget(key: string): void {
     this.#failures.delete(key);
@@ -44,20 +49,23 @@ export class ExponentialRateLimiter implements RateLimiter {
  * `burst` calls get 0 and each later call waits 1/qps longer. It has no per-key state.
  */
 export class BucketRateLimiter implements RateLimiter {
-  #tokens: number;
-  #last: number;
+  readonly #bucket: TokenBucket;
+  /**
+   * A full bucket.
+   * @param qps tokens refilled per second (default 10)
+   * @param burst the bucket's size, free at first (default 100)
+   * @param clock the clock the refill runs on (default the real clock)
+   */
   constructor(readonly qps = 10, readonly burst = 100, readonly clock: Clock = realClock) {
-    this.#tokens = burst;
-    this.#last = clock.now();
+    this.#bucket = new TokenBucket({ burst, refillMs: 1000 / qps }, clock.now());
   }
 
   when(_key: string): number {
     const now = this.clock.now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.qps);
-    this.#last = now;
-    this.#tokens -= 1;
-    // A negative balance is the reservation debt; it is paid back at qps.
-    return this.#tokens >= 0 ? 0 : (-this.#tokens / this.qps) * 1000;
+    const wait = this.#bucket.waitMs(now);
+    // Taken even when none is free: the debt is the reservation later calls queue behind.
+    this.#bucket.take(now);
+    return wait;
   }
   forget(_key: string): void {}
   numRequeues(_key: string): number {
@@ -67,7 +75,12 @@ export class BucketRateLimiter implements RateLimiter {
 
 /** The maximum of several limiters' delays (client-go `MaxOfRateLimiter`). */
 export class MaxOfRateLimiter implements RateLimiter {
+  /** The limiters whose maximum is taken. */
   readonly limiters: RateLimiter[];
+  /**
+   * The maximum of `limiters`.
+   * @param limiters the limiters whose maximum is taken
+   */
   constructor(...limiters: RateLimiter[]) {
     this.limiters = limiters;
   }
@@ -88,6 +101,12 @@ export class MaxOfRateLimiter implements RateLimiter {
  */
 export class FastSlowRateLimiter implements RateLimiter {
   #failures = new Map<string, number>();
+  /**
+   * Fast, then slow.
+   * @param fastMs the delay of the first `maxFast` failures
+   * @param slowMs the delay of later failures
+   * @param maxFast how many failures get the fast delay
+   */
   constructor(readonly fastMs: number, readonly slowMs: number, readonly maxFast: number) {}
   when(key: string): number {
     const n = (this.#failures.get(key) ?? 0) + 1;
@@ -104,6 +123,11 @@ export class FastSlowRateLimiter implements RateLimiter {
 
 /** Caps another limiter's delay at `maxDelayMs` (client-go `WithMaxWaitRateLimiter`). */
 export class MaxWaitRateLimiter implements RateLimiter {
+  /**
+   * `inner`, capped.
+   * @param inner the limiter whose delay is capped
+   * @param maxDelayMs the cap
+   */
   constructor(readonly inner: RateLimiter, readonly maxDelayMs: number) {}
   when(key: string): number {
     return Math.min(this.maxDelayMs, this.inner.when(key));

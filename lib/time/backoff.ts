@@ -47,6 +47,7 @@ export class Backoff {
   #failures = 0;
   #lastAt: number | undefined;
 
+  /** A backoff with no failure counted yet. */
   constructor(options: BackoffOptions) {
     this.#options = options;
     this.#clock = options.clock ?? realClock;

@@ -21,8 +21,12 @@ export class FakeClock implements Clock {
   #timers: FakeTimer[] = [];
   #nextId = 1;
 
-  /** @param start the initial monotonic time; @param wallStart the initial wall time */
-  constructor(start = 0, wallStart = Date.UTC(2026, 0, 1)) {
+  /**
+   * A clock standing at `start`, with no timers.
+   * @param start the initial monotonic time
+   * @param wallStart the initial wall time (ms since the epoch)
+   */
+  constructor(start = 0, wallStart: number = Date.UTC(2026, 0, 1)) {
     this.#now = start;
     this.#wallOffset = wallStart - start;
   }
@@ -64,16 +68,28 @@ export class FakeClock implements Clock {
     );
   }
 
-  /** Moves time forward by `ms`, firing every timer that falls due, in order. */
+  /**
+   * Moves time forward by `ms`, firing every timer that falls due, in deadline order. The timers
+   * due at one instant fire as in one turn of a real event loop: promise chains settle between
+   * them, host work (a Response body being read) once after them; a timer they set for that same
+   * instant fires in the next turn.
+   */
   async advance(ms: number): Promise<void> {
     const target = this.#now + ms;
     await flushMicrotasks();
     for (;;) {
-      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.id - b.id)[0];
-      if (!due) break;
-      this.#timers = this.#timers.filter((t) => t !== due);
-      this.#now = Math.max(this.#now, due.at);
-      due.fn();
+      const at = this.nextTimerAt();
+      if (at === undefined || at > target) break;
+      this.#now = Math.max(this.#now, at);
+      const turn = this.#nextId;
+      for (;;) {
+        const due = this.#timers.filter((t) => t.at <= this.#now && t.id < turn)
+          .sort((a, b) => a.at - b.at || a.id - b.id)[0];
+        if (!due) break;
+        this.#timers = this.#timers.filter((t) => t !== due);
+        due.fn();
+        await flushMicrotasks(20, 0);
+      }
       await flushMicrotasks();
     }
     this.#now = target;

@@ -1,7 +1,7 @@
 /**
  * Time for the toolkit: clocks (monotonic and wall), timers that may or may not keep the process
  * alive, sleep, deadline signals, exponential backoff with reset-after, a token bucket, jitter.
- * A fake clock for tests is in `fake-clock.ts`.
+ * The fake clock for tests is not here: it is in the `./testing` entry point.
  * @module
  */
 export {
@@ -16,4 +16,3 @@ export {
 } from "./clock.ts";
 export { Backoff, type BackoffOptions, exponentialDelay, jitter } from "./backoff.ts";
 export { type Budget, TokenBucket } from "./token-bucket.ts";
-export { FakeClock, flushMicrotasks } from "./fake-clock.ts";
