@@ -4,9 +4,9 @@
  * check and the session's CSRF token.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { KubeClient } from "../kube/client.ts";
+import type { KubeClient } from "../kube/mod.ts";
 import type { DataFlow } from "../dataflow/schema.ts";
-import { logger } from "../observe/log.ts";
+import { logger } from "../observe/mod.ts";
 import { editableYaml, loadDetail, renderDeletePage, renderDetailPage } from "./detail-page.ts";
 import { dataflowPath, errorText } from "./format.ts";
 import { newDataFlowYaml, renderFormPage } from "./form-page.ts";

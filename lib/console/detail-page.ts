@@ -4,8 +4,7 @@
  */
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap, Event, Pod } from "kubernetes-types/core/v1";
-import type { KubeClient } from "../kube/client.ts";
-import { builtin } from "../kube/resources.ts";
+import { builtin, type KubeClient } from "../kube/mod.ts";
 import { configMapName, deploymentName, NAME_LABEL } from "../dataflow/names.ts";
 import type { DataFlow } from "../dataflow/schema.ts";
 import { dataflowPath, phaseBadge, query, settle, type Settled, timeAgo, toYaml } from "./format.ts";

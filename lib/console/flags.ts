@@ -3,8 +3,7 @@
  * `--flag=value` or `--flag value`, booleans bare or `=true|false`) and checked before anything
  * connects or listens: a bad one exits 2 with one line.
  */
-import { ConfigError } from "../kube/errors.ts";
-import { isInCluster } from "../kube/incluster.ts";
+import { ConfigError, isInCluster } from "../kube/mod.ts";
 import {
   checkBindAddress,
   parseBool,

@@ -1,6 +1,6 @@
 /** Small formatting helpers shared by the console's pages: ages, phases, paths, YAML. */
 import { stringify } from "yaml";
-import { Html, html } from "./html.ts";
+import { type Html, html } from "./html.ts";
 
 /** The phases a DataFlow reports; anything else (or none) shows as "Unknown". */
 export const PHASES = ["Pending", "Running", "Error", "Stopped"] as const;

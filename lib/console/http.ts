@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { parseBindAddress, startServer } from "../observe/http.ts";
+import { parseBindAddress, startServer } from "../observe/mod.ts";
 import { CONSOLE_JS } from "./client-js.ts";
 import { CONSOLE_CSS, FAVICON_SVG } from "./styles.ts";
 

@@ -9,11 +9,14 @@
  * - `kubeconfig`: writes use the kubeconfig's own identity, which outside a cluster is the person
  *   running the console (their RBAC applies); the default outside a cluster.
  */
-import { KubeClient } from "../kube/client.ts";
-import { staticCredentials } from "../kube/credentials.ts";
-import { ConfigError, UnauthorizedError } from "../kube/errors.ts";
-import type { ResolvedConfig } from "../kube/kubeconfig.ts";
-import { HttpTransport } from "../kube/transport.ts";
+import {
+  ConfigError,
+  HttpTransport,
+  KubeClient,
+  type ResolvedConfig,
+  staticCredentials,
+  UnauthorizedError,
+} from "../kube/mod.ts";
 import type { WriteModeName } from "./layout.ts";
 
 /** How the console writes. */

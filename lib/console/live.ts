@@ -7,8 +7,8 @@
  */
 import type { ServerResponse } from "node:http";
 import type { DataFlow } from "../dataflow/schema.ts";
-import { logger } from "../observe/log.ts";
-import type { InformerHandlers } from "../runtime/informer.ts";
+import { logger } from "../observe/mod.ts";
+import type { InformerHandlers } from "../runtime/mod.ts";
 import { rowId } from "./format.ts";
 import type { Html } from "./html.ts";
 import { type ListFilter, matches, renderRow, sorted, sortKey } from "./list-page.ts";

@@ -4,9 +4,7 @@
  * become a way to read any pod's log.
  */
 import type { Pod } from "kubernetes-types/core/v1";
-import type { KubeClient } from "../kube/client.ts";
-import { errorFromResponse } from "../kube/errors.ts";
-import { builtin, resourcePath } from "../kube/resources.ts";
+import { builtin, errorFromResponse, type KubeClient, resourcePath } from "../kube/mod.ts";
 import { NAME_LABEL } from "../dataflow/names.ts";
 import { dataflowPath, errorText } from "./format.ts";
 import { html } from "./html.ts";

@@ -3,16 +3,10 @@
  * DataFlows with the toolkit's informers, and serves the console until SIGINT/SIGTERM.
  */
 import process from "node:process";
-import { KubeClient } from "../kube/client.ts";
-import { loadConfig } from "../kube/config.ts";
-import { ConfigError } from "../kube/errors.ts";
-import { IN_CLUSTER_SOURCE } from "../kube/incluster.ts";
-import { HttpTransport } from "../kube/transport.ts";
-import { configureLogging, logger } from "../observe/log.ts";
-import { Informer } from "../runtime/informer.ts";
-import { NamespacedInformers } from "../runtime/namespaced.ts";
-import { useFullJit } from "../runtime/jit.ts";
-import { LEASE_NAME } from "../dataflow/controller.ts";
+import { ConfigError, HttpTransport, IN_CLUSTER_SOURCE, KubeClient, loadConfig } from "../kube/mod.ts";
+import { configureLogging, logger } from "../observe/mod.ts";
+import { Informer, NamespacedInformers, useFullJit } from "../runtime/mod.ts";
+import { LEASE_NAME } from "../dataflow/operator.ts";
 import { UsageError } from "../dataflow/flags.ts";
 import { DataFlowType } from "../dataflow/names.ts";
 import type { DataFlow } from "../dataflow/schema.ts";
@@ -71,7 +65,11 @@ export async function consoleMain(argv: string[], io: ConsoleIo): Promise<number
   let settings: ConsoleSettings;
   try {
     settings = parseConsoleArgs(argv, io.env);
-    configureLogging({ level: io.env.LOG_LEVEL || "info", format: io.env.LOG_FORMAT || "json" });
+    configureLogging({
+      category: "dataflow",
+      level: io.env.LOG_LEVEL || "info",
+      format: io.env.LOG_FORMAT || "json",
+    });
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       await io.stderr(`error: ${err.message}; see console --help\n`);

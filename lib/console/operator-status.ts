@@ -6,8 +6,7 @@
  * operator's start time when it exports one.
  */
 import type { Lease } from "kubernetes-types/coordination/v1";
-import type { KubeClient } from "../kube/client.ts";
-import { builtin } from "../kube/resources.ts";
+import { builtin, type KubeClient } from "../kube/mod.ts";
 import { settle, type Settled } from "./format.ts";
 import { parsePrometheusText, type Sample, sum, sumBy } from "./prometheus.ts";
 

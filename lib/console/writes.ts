@@ -4,8 +4,7 @@
  * {@link FieldError}s: each `details.causes[]` entry of a 422 with the field it names, the unknown
  * fields of a strict-decoding 400, and anything else as a message for the whole form.
  */
-import { parse, YAMLParseError } from "yaml";
-import type { KubeClient } from "../kube/client.ts";
+import { parse, type YAMLParseError } from "yaml";
 import {
   AlreadyExistsError,
   ApiError,
@@ -13,9 +12,10 @@ import {
   ConflictError,
   ForbiddenError,
   InvalidError,
+  type KubeClient,
   NotFoundError,
   UnauthorizedError,
-} from "../kube/errors.ts";
+} from "../kube/mod.ts";
 import { DataFlowType } from "../dataflow/names.ts";
 import { API_VERSION, type DataFlow, KIND } from "../dataflow/schema.ts";
 import { errorText } from "./format.ts";

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import { type Mask, project } from "../collections/project.ts";
-import type { KubeObject } from "../kube/client.ts";
+import type { KubeObject } from "../kube/mod.ts";
 import type { DataFlow, DataFlowSpec } from "./schema.ts";
 import { collectSecretRefs } from "./secrets.ts";
 

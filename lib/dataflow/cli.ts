@@ -7,11 +7,10 @@
  * and PROCESSOR_POLICY (what tenants may ask for: policy.ts).
  */
 import process from "node:process";
-import { connect } from "../kube/config.ts";
-import { ConfigError } from "../kube/errors.ts";
-import { configureLogging, logger } from "../observe/log.ts";
+import { ConfigError, connect, defaultUserAgent, IN_CLUSTER_SOURCE } from "../kube/mod.ts";
+import { configureLogging, logger } from "../observe/mod.ts";
 import { DEFAULT_OPERATOR_IMAGE, DEFAULT_PROCESSOR_IMAGE_REPO, type ProcessorSettings } from "./builders.ts";
-import { createOperator, LEASE_NAME, type Operator } from "./controller.ts";
+import { createOperator, LEASE_NAME, type Operator } from "./operator.ts";
 import {
   checkBindHosts,
   type CommandLine,
@@ -23,7 +22,6 @@ import {
 } from "./flags.ts";
 import { guardStdio, logSink, writeFlushed } from "./stdio.ts";
 import { startupCheck, StartupCheckError } from "./startup-check.ts";
-import { IN_CLUSTER_SOURCE } from "../kube/incluster.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 /** The operator's version (package.json). */
@@ -110,7 +108,8 @@ export interface CliIo {
   onStarted?: (operator: Operator) => void;
 }
 
-const defaultIo: CliIo = {
+/** The process's own stdout, stderr, environment and signals. */
+export const defaultIo: CliIo = {
   stdout: (t) => writeFlushed(process.stdout, t),
   stderr: (t) => writeFlushed(process.stderr, t),
   env: process.env,
@@ -143,20 +142,11 @@ export function processorSettingsFromEnv(env: CliIo["env"]): ProcessorSettings {
  */
 export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   if (io === defaultIo) guardStdio();
-  // The init container's command: its own flags, no connection, no logging set-up. It, the web
-  // console and the printing commands are loaded only when asked for: `run` never needs them.
+  // The init container's command: its own flags, no connection, no logging set-up. It and the
+  // printing commands are loaded only when asked for: `run` never needs them. (`console` is
+  // dispatched before this, by lib/cli/main.ts.)
   if (argv[0] === "render-spec") {
     return await (await import("./render-spec.ts")).renderSpecMain(argv.slice(1), io);
-  }
-  // The web console: its own flags.
-  if (argv[0] === "console") {
-    const { stdout, stderr, env, handleSignals } = io;
-    return await (await import("../console/main.ts")).consoleMain(argv.slice(1), {
-      stdout,
-      stderr,
-      env,
-      handleSignals,
-    });
   }
   let parsed: CommandLine;
   try {
@@ -209,7 +199,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     settings = resolveRunSettings(parsed, io.env);
     await checkBindHosts(settings);
     sink = logSink(settings.logFile);
-    configureLogging({ level: settings.logLevel, format: settings.logFormat, write: sink.write });
+    configureLogging({
+      category: "dataflow",
+      level: settings.logLevel,
+      format: settings.logFormat,
+      write: sink.write,
+    });
   } catch (err) {
     sink?.close();
     await io.stderr(`error: ${(err as Error).message}\n`);
@@ -231,7 +226,12 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
         { image: processor.operatorImage },
       );
     }
-    const conn = await connect({ kubeconfig: values.kubeconfig, context: values.context, env: io.env });
+    const conn = await connect({
+      kubeconfig: values.kubeconfig,
+      context: values.context,
+      env: io.env,
+      userAgent: defaultUserAgent(`dataflow-operator/${VERSION}`),
+    });
     // In a pod: the pod's namespace. Outside a cluster, not the kubeconfig's namespace (often
     // `default`, where the shipped RBAC grants no Lease) but the shipped install's namespace.
     const inCluster = conn.source === IN_CLUSTER_SOURCE;

@@ -9,9 +9,8 @@
  * CLI logs one warning naming them). Anything else is refused with one line and exit code 2.
  */
 import { isIP } from "node:net";
-import { toLogFormat } from "../observe/log.ts";
-import { ConfigError } from "../kube/errors.ts";
-import { isInCluster } from "../kube/incluster.ts";
+import { toLogFormat } from "../observe/mod.ts";
+import { ConfigError, isInCluster } from "../kube/mod.ts";
 import { parseProcessorPolicy, type ProcessorPolicy } from "./policy.ts";
 
 /** A command line the operator refuses (an unknown flag, a missing value): exit code 2. */

@@ -4,7 +4,7 @@
  * previous phase is removed on every change and all series go when the DataFlow is deleted, so
  * `dataflow_status{phase="Error"} == 1` is a working alert.
  */
-import { defaultRegistry, type Gauge, type Registry } from "../observe/metrics.ts";
+import { defaultRegistry, type Gauge, type Registry } from "../observe/mod.ts";
 import type { Phase } from "./status.ts";
 
 const PHASES: readonly Phase[] = ["Pending", "Running", "Error", "Stopped"];

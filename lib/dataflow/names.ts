@@ -4,7 +4,7 @@
  * The labels are the Go operator's; unlike the Go operator, they are also put on the owned
  * objects' own metadata, so the operator can watch exactly its objects by label.
  */
-import { type ResourceType, resourceType } from "../kube/resources.ts";
+import { type ResourceType, resourceType } from "../kube/mod.ts";
 
 /** API group, version and kind. */
 export const GROUP = "dataflow.dataflow.io";

@@ -2,9 +2,14 @@
  * Creating or updating one owned object, writing only when it differs and never taking over an
  * object of the same name that this DataFlow does not control.
  */
-import type { KubeClient, KubeObject } from "../kube/client.ts";
-import { isAlreadyExists, isNotFound } from "../kube/errors.ts";
-import { builtin, type ResourceType } from "../kube/resources.ts";
+import {
+  builtin,
+  isAlreadyExists,
+  isNotFound,
+  type KubeClient,
+  type KubeObject,
+  type ResourceType,
+} from "../kube/mod.ts";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import type { Deployment } from "kubernetes-types/apps/v1";
 import { isPartial } from "./cached.ts";

@@ -21,7 +21,7 @@
  *
  * Key lists take exact keys, `*` (any key) or a prefix ending in `*` (`example.com/*`).
  */
-import { ConfigError } from "../kube/errors.ts";
+import { ConfigError } from "../kube/mod.ts";
 import { DEFAULT_RESOURCES } from "./builders.ts";
 import { compareQuantities, isQuantity } from "./quantity.ts";
 import type { DataFlowSpec } from "./schema.ts";

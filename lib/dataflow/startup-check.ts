@@ -12,10 +12,17 @@
  * Transient answers (5xx, 429, a connection refused while the server restarts) are retried until
  * the deadline; a definite answer fails at once.
  */
-import type { KubeClient } from "../kube/client.ts";
-import { ApiError, ConfigError, ConnectionError, errorFromResponse, isRetryable } from "../kube/errors.ts";
-import { builtin, resourceType } from "../kube/resources.ts";
-import { logger } from "../observe/log.ts";
+import {
+  ApiError,
+  builtin,
+  ConfigError,
+  ConnectionError,
+  errorFromResponse,
+  isRetryable,
+  type KubeClient,
+  resourceType,
+} from "../kube/mod.ts";
+import { logger } from "../observe/mod.ts";
 import { type PolicyRule, RBAC_RULES } from "./manifests.generated.ts";
 import { API_VERSION } from "./names.ts";
 

@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import process from "node:process";
-import { ConfigError } from "../kube/errors.ts";
+import { ConfigError } from "../kube/mod.ts";
 
 const broken = new WeakSet<NodeJS.WriteStream>();
 let guarded = false;

@@ -1,18 +1,15 @@
 /**
- * The DataFlow operator wired onto the runtime: informers (DataFlows; owned ConfigMaps and
- * Deployments by label only, never every ConfigMap of the cluster; Secrets as metadata only;
- * optionally the operator's own Deployment), the controller, the event recorder, and the manager
- * with leader election, health and metrics.
+ * The DataFlow operator's assembly: the toolkit's parts wired for DataFlows. Informers (DataFlows;
+ * owned ConfigMaps and Deployments by label only, never every ConfigMap of the cluster; Secrets as
+ * metadata only; optionally the operator's own Deployment), the controller running
+ * `reconcileDataFlow`, the event recorder, and the manager with leader election, health and
+ * metrics. Nothing here decides what a DataFlow needs: that is the reconciler's (reconciler.ts).
  */
 import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
-import type { KubeClient, KubeObject } from "../kube/client.ts";
-import { builtin } from "../kube/resources.ts";
-import { EventRecorder } from "../events/mod.ts";
-import type { EventSink } from "../events/mod.ts";
-import { defaultRegistry, type Registry } from "../observe/metrics.ts";
-import { registerProcessMetrics } from "../observe/process-metrics.ts";
-import { logger } from "../observe/log.ts";
+import { builtin, type KubeClient, type KubeObject, type ResourceType } from "../kube/mod.ts";
+import { EventRecorder, type EventSink } from "../events/mod.ts";
+import { defaultRegistry, logger, registerProcessMetrics, type Registry } from "../observe/mod.ts";
 import {
   Controller,
   defaultControllerRateLimiter,
@@ -21,16 +18,16 @@ import {
   type ManagerLeaderElection,
   NamespacedInformers,
   objectKey,
+  useFullJit,
 } from "../runtime/mod.ts";
 import type { ProcessorSettings } from "./builders.ts";
+import { referencedSecrets, slimConfigMap, slimDataFlow, slimDeployment } from "./cached.ts";
 import { DataFlowStatusMetric } from "./metrics.ts";
 import { API_VERSION, DataFlowType, EVENT_COMPONENT, KIND, OWNED_SELECTOR } from "./names.ts";
 import type { ProcessorPolicy } from "./policy.ts";
-import { createReconciler, type DataFlowCache } from "./reconciler.ts";
+import { type DataFlowCache, reconcileDataFlow, reconcilerContext } from "./reconciler.ts";
 import type { DataFlow } from "./schema.ts";
-import { useFullJit } from "../runtime/jit.ts";
 import { secretKeysFromManagedFields } from "./secrets.ts";
-import { referencedSecrets, slimConfigMap, slimDataFlow, slimDeployment } from "./cached.ts";
 
 const log = logger("operator", "controller");
 
@@ -118,30 +115,19 @@ export function createOperator(options: OperatorOptions): Operator {
         transform: slimDataFlow,
       }),
   );
-  const configMaps = scoped(
-    "owned-configmaps",
-    (namespace, name) =>
-      new Informer(client, builtin.ConfigMap, {
+  // The owned kinds by label only, never every ConfigMap of the cluster, each cached in part.
+  const owned = (name: string, rt: ResourceType, transform: (obj: KubeObject) => KubeObject) =>
+    scoped(name, (namespace, informerName) =>
+      new Informer(client, rt, {
         namespace,
         labelSelector: OWNED_SELECTOR,
-        name,
+        name: informerName,
         registry,
         streamingList: true,
-        transform: slimConfigMap,
-      }),
-  );
-  const deployments = scoped(
-    "owned-deployments",
-    (namespace, name) =>
-      new Informer(client, builtin.Deployment, {
-        namespace,
-        labelSelector: OWNED_SELECTOR,
-        name,
-        registry,
-        streamingList: true,
-        transform: slimDeployment,
-      }),
-  );
+        transform,
+      }));
+  const configMaps = owned("owned-configmaps", builtin.ConfigMap, slimConfigMap);
+  const deployments = owned("owned-deployments", builtin.Deployment, slimDeployment);
   const secrets = scoped("secrets-metadata", (namespace, name) =>
     new Informer(client, builtin.Secret, {
       namespace,
@@ -183,7 +169,7 @@ export function createOperator(options: OperatorOptions): Operator {
       };
     },
   };
-  const reconcile = createReconciler({
+  const reconciler = reconcilerContext({
     cache,
     client: writer,
     events,
@@ -197,7 +183,7 @@ export function createOperator(options: OperatorOptions): Operator {
   const owner = { apiVersion: API_VERSION, kind: KIND };
   const controller = new Controller({
     name: "dataflow",
-    reconcile: (ctx) => reconcile(ctx),
+    reconcile: (ctx) => reconcileDataFlow(reconciler, ctx),
     concurrency: options.concurrency,
     // A failing DataFlow is retried 5 ms, 10 ms, ... at most every 5 minutes (controller-runtime:
     // 1000 s); one that failed on the API (unreachable, 403, ...) as soon as the API answers again.
