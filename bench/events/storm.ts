@@ -31,6 +31,7 @@ import { Registry } from "../../lib/observe/metrics.ts";
 import { clientFor, freshNamespace } from "../../tests/controlplane/env.ts";
 import { ControlPlane } from "../../tests/controlplane/harness.ts";
 import { CountingTransport, delta, serverEventCalls } from "../../tests/integration/events/helpers.ts";
+import { describeEmitCost, measureEmitCost } from "./emit-cost.ts";
 import type { KubeRequest } from "../../lib/kube/transport.ts";
 
 /** One successful Event write: which Event, the count it carried, when the API server answered. */
@@ -322,6 +323,9 @@ async function main(): Promise<void> {
     );
     console.log(results.at(-1));
 
+    const emitCost = await measureEmitCost();
+    console.log(describeEmitCost(emitCost));
+
     const runtime =
       (globalThis as { Deno?: { version: { deno: string; v8: string; typescript: string } } }).Deno;
     const bun = (globalThis as { Bun?: { version: string } }).Bun;
@@ -372,6 +376,8 @@ async function main(): Promise<void> {
       ),
       "",
       "Without coalescing (kopf: one POST per call) the same storms take 1,000, 10,000 and 1,000 POSTs, and as many Event objects.",
+      "",
+      "Call-site cost (bench/events/emit-cost.ts): " + describeEmitCost(emitCost) + ".",
       "",
     ];
     const out = join(dirname(fileURLToPath(import.meta.url)), "results.md");

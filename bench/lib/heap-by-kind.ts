@@ -9,7 +9,7 @@
  */
 import process from "node:process";
 import { connect } from "../../lib/kube/config.ts";
-import { createOperator } from "../../lib/dataflow/controller.ts";
+import { createOperator } from "../../lib/dataflow/operator.ts";
 import { processorSettingsFromEnv } from "../../lib/dataflow/cli.ts";
 import { configureLogging } from "../../lib/observe/log.ts";
 import { Registry } from "../../lib/observe/metrics.ts";

@@ -101,7 +101,7 @@ ${STAY}\n`,
 /** The operator with a probe: on SIGUSR2 it prints one `HEAPSTATS <json>` line on standard error. */
 const HEAP_PROBE = `import process from "node:process";
 import { heapStats, memoryUsage } from "bun:jsc";
-import { main } from ${lib("mod.ts")};
+import { main } from ${lib("lib/dataflow/cli.ts")};
 process.on("SIGUSR2", () => {
   const h = heapStats();
   const byType = Object.entries(h.objectTypeCounts).sort((a, b) => b[1] - a[1]).slice(0, 15);

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import process from "node:process";
 import { guardShell, operatorCommand } from "../e2e/operator-process.ts";
 import { repoRoot } from "../e2e/manifests.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const EXIT_MARK = "[console-guard] exit status";
 const GUARD = guardShell(EXIT_MARK);
@@ -59,33 +60,30 @@ export class ConsoleProcess {
       detached: true,
     });
     const c = new ConsoleProcess(child);
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const m = /DataFlow console: (http:\/\/\S+)/.exec(c.#out);
-      if (m) {
-        c.url = m[1].replace(/\/$/, "");
-        await c.#ready(deadline);
-        return c;
-      }
-      if (child.exitCode !== null || c.#out.includes(EXIT_MARK)) {
-        throw new Error(`the console exited before printing its URL:\n${c.#out}`);
-      }
-      if (Date.now() > deadline) {
-        await c.stop();
-        throw new Error(`the console did not print its URL within 120 s:\n${c.#out}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
+    const exited = () => child.exitCode !== null || c.#out.includes(EXIT_MARK);
+    const printed = () => /DataFlow console: (http:\/\/\S+)/.exec(c.#out)?.[1];
+    try {
+      const url = await waitFor("the console to print its URL", printed, {
+        timeoutMs: 120_000,
+        describe: () => c.#out,
+        abortIf: () => exited() && !printed() ? "the console exited before printing its URL" : undefined,
+      });
+      c.url = url.replace(/\/$/, "");
+      // /readyz: the DataFlow cache is filled, so a test sees every DataFlow at once.
+      await waitFor(`the console at ${c.url} to be ready`, async () => {
+        const r = await fetch(`${c.url}/readyz`);
+        await r.body?.cancel();
+        return r.ok;
+      }, {
+        timeoutMs: 120_000,
+        describe: () => c.#out,
+        abortIf: () => exited() ? "the console exited" : undefined,
+      });
+    } catch (err) {
+      await c.stop();
+      throw err;
     }
-  }
-
-  /** Waits for /readyz (the DataFlow cache is filled), so a test sees every DataFlow at once. */
-  async #ready(deadline: number): Promise<void> {
-    while (Date.now() < deadline) {
-      const ok = await fetch(`${this.url}/readyz`).then((r) => (r.body?.cancel(), r.ok), () => false);
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`the console at ${this.url} did not become ready:\n${this.#out}`);
+    return c;
   }
 
   /**

@@ -23,6 +23,7 @@ import { OperatorProcess } from "../e2e/operator-process.ts";
 import { launch, openTab, screenshot, screenshotDir, type Tab } from "./browser.ts";
 import { ConsoleProcess } from "./console-process.ts";
 import { HOSTILE, kafkaFlow, setStatus, warningEvent } from "./fixtures.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
 let cp: ControlPlane;
@@ -338,13 +339,11 @@ describe("the web console in headless Chromium", T, () => {
 
   it("the operator page shows the leader, the work queue, reconciles and the Event recorder", T, async () => {
     // The operator has reconciled its DataFlow (Events written) before the page is read.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const text = await (await fetch(operator.metricsUrl)).text();
-      if (/^events_written_total\{[^}]*\} [1-9]/m.test(text)) break;
-      assert.ok(Date.now() < deadline, "the operator wrote no Event within 60 s");
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await waitFor(
+      "an Event written by the operator",
+      async () => /^events_written_total\{[^}]*\} [1-9]/m.test(await operator.metrics()),
+      { timeoutMs: 60_000, intervalMs: 300 },
+    );
     const tab = await openTab(browser);
     await tab.page.goto(`${base}/operator`, { waitUntil: "load" });
     const leader = await tab.page.$eval("#leader", (e) => e.textContent ?? "");

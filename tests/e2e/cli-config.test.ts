@@ -23,11 +23,10 @@ import { ControlPlane, freePort, type Identity } from "../controlplane/harness.t
 import { installOperatorIdentity, OPERATOR_NAMESPACE } from "./install.ts";
 import { repoRoot, runCommand } from "./manifests.ts";
 import { operatorCommand } from "./operator-process.ts";
+import { waitFor } from "../tools/wait.ts";
 
 const T = { timeout: 300_000 };
-/** How long a refusal may take, start-up included (generous: CI is a slow shared machine). */
-const REFUSE_MS = 20_000;
-/** How long a graceful stop may take after the signal. */
+/** How long a graceful stop may take after the signal before the process is killed (and the test fails). */
 const STOP_MS = 20_000;
 const LEASE_NAME = "dataflow-operator.dataflow.io";
 
@@ -42,9 +41,7 @@ const NO_CLUSTER = {
 
 async function cli(args: string[], env: Record<string, string | undefined> = {}) {
   const [cmd, ...pre] = operatorCommand();
-  const started = Date.now();
-  const r = await runCommand(cmd, [...pre, ...args], { env: { ...NO_CLUSTER, ...env }, cwd: repoRoot });
-  return { ...r, ms: Date.now() - started };
+  return await runCommand(cmd, [...pre, ...args], { env: { ...NO_CLUSTER, ...env }, cwd: repoRoot });
 }
 
 /** The refusals: argv, extra environment, the one line on stderr. */
@@ -169,12 +166,12 @@ async function startOperator(
       }
     }, 100);
   });
-  const deadline = Date.now() + 30_000;
-  while (!read("pid").trim()) {
-    if (Date.now() > deadline) throw new Error("the operator's shell did not start it");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const pid = Number(read("pid").trim());
+  const pid = Number(
+    await waitFor("the operator's shell to start it", () => read("pid").trim() || undefined, {
+      timeoutMs: 30_000,
+      intervalMs: 50,
+    }),
+  );
   let done = false;
   exited.then(() => done = true);
   return {
@@ -184,22 +181,22 @@ async function startOperator(
     state,
     kill: (signal) => process.kill(pid, signal),
     running: () => !done,
-    async waitFor(pattern, timeoutMs = 60_000) {
-      const end = Date.now() + timeoutMs;
-      while (true) {
-        const hit = lines.find((l) => pattern.test(l));
-        if (hit) return hit;
-        if (done) throw new Error(`the operator exited before printing ${pattern}:\n${lines.join("\n")}`);
-        if (Date.now() > end) throw new Error(`the operator did not print ${pattern}:\n${lines.join("\n")}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+    waitFor(pattern, timeoutMs = 60_000) {
+      const find = () => lines.find((l) => pattern.test(l));
+      return waitFor(`the operator to print ${pattern}`, find, {
+        timeoutMs,
+        describe: () => lines.join("\n"),
+        abortIf: () => done && !find() ? "the operator exited" : undefined,
+      });
     },
   };
 }
 
-/** Sends `signal`, asserts the exit status and that it came within STOP_MS; kills it otherwise. */
-async function stopWithin(p: Proc, signal: NodeJS.Signals, expected: number): Promise<void> {
-  const sent = Date.now();
+/**
+ * Sends `signal` and asserts the exit status. A process still running STOP_MS later is killed, so a
+ * stop that hangs fails on its status instead of holding the test until its timeout.
+ */
+async function stopExpecting(p: Proc, signal: NodeJS.Signals, expected: number): Promise<void> {
   try {
     p.kill(signal);
   } catch {
@@ -209,12 +206,10 @@ async function stopWithin(p: Proc, signal: NodeJS.Signals, expected: number): Pr
     try {
       process.kill(p.pid, "SIGKILL");
     } catch { /* gone */ }
-  }, STOP_MS + 5_000);
+  }, STOP_MS);
   const code = await p.exited;
   clearTimeout(timer);
-  const ms = Date.now() - sent;
   assert.equal(code, expected, `exit status after ${signal}:\n${p.lines.join("\n")}`);
-  assert.ok(ms < STOP_MS, `took ${ms} ms to exit after ${signal}`);
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -232,7 +227,6 @@ describe("the operator's command line: refusals (exit 2, one line, nothing start
       assert.equal(r.code, 2, r.stdout + r.stderr);
       assert.equal(r.stderr, c.line + "\n");
       assert.equal(r.stdout, "");
-      assert.ok(r.ms < REFUSE_MS, `took ${r.ms} ms`);
     });
   }
 });
@@ -255,14 +249,12 @@ describe("deno tasks need only Node.js and npm", T, () => {
   });
 
   it("deno task start runs with neither deno nor bun on PATH", T, async () => {
-    const started = Date.now();
     const r = await runCommand(await denoBinary(), ["task", "start", "--help"], {
       cwd: repoRoot,
       env: { PATH: "/usr/bin:/bin" },
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^Usage: dataflow-operator \[command\] \[flags\]$/m);
-    assert.ok(Date.now() - started < 60_000);
     const bad = await runCommand(await denoBinary(), ["task", "start", "--bogus"], {
       cwd: repoRoot,
       env: { PATH: "/usr/bin:/bin" },
@@ -310,7 +302,7 @@ describe("the operator's command line against a cluster", T, () => {
         assert.ok(p.lines.some((l) => / \[DBG\] /.test(l)), `no debug line:\n${p.lines.join("\n")}`);
         assert.ok(!p.lines.some((l) => l.startsWith("{")), "a JSON line despite --zap-encoder=console");
       } finally {
-        await stopWithin(p, "SIGTERM", 0);
+        await stopExpecting(p, "SIGTERM", 0);
         await rm(p.state, { recursive: true, force: true });
       }
     },
@@ -332,7 +324,7 @@ describe("the operator's command line against a cluster", T, () => {
       assert.ok(parsed.some((r) => r.level === "DEBUG"), `no DEBUG record:\n${p.lines.join("\n")}`);
       assert.ok(!p.lines.some((l) => /ignoring flags/.test(l)), "nothing was ignored");
     } finally {
-      await stopWithin(p, "SIGTERM", 0);
+      await stopExpecting(p, "SIGTERM", 0);
       await rm(p.state, { recursive: true, force: true });
     }
   });
@@ -366,7 +358,7 @@ describe("the operator's command line against a cluster", T, () => {
         assert.equal(reached, false, `/healthz answered on ${other.address}`);
       }
     } finally {
-      if (free) await stopWithin(p, "SIGTERM", 0);
+      if (free) await stopExpecting(p, "SIGTERM", 0);
       else {
         try {
           p.kill("SIGKILL");
@@ -399,18 +391,18 @@ describe("the operator's command line against a cluster", T, () => {
         { headOnly: true },
       );
       try {
-        const deadline = Date.now() + 60_000;
-        while ((await lease()) !== POD) {
-          if (!p.running()) {
-            throw new Error(`the operator exited (status ${await p.exited}) once its reader had gone`);
-          }
-          if (Date.now() > deadline) throw new Error(`${POD} never held the Lease (holder ${await lease()})`);
-          await new Promise((r) => setTimeout(r, 250));
-        }
+        await waitFor(`${POD} to hold the Lease`, async () => (await lease()) === POD, {
+          timeoutMs: 60_000,
+          intervalMs: 250,
+          describe: async () => `holder ${await lease()}`,
+          abortIf: () => p.running() ? undefined : "the operator exited once its reader had gone",
+        });
         // head has read its line and gone: every write from here on meets a closed pipe.
         assert.notEqual(readFileSync(join(p.state, "first-line"), "utf8"), "");
+        // More debug output meets the closed pipe before the signal: pacing the scenario, not a
+        // synchronisation (what follows waits for the exit status).
         await new Promise((r) => setTimeout(r, 500));
-        await stopWithin(p, "SIGINT", 0);
+        await stopExpecting(p, "SIGINT", 0);
         assert.equal(await lease(), "", "the Lease was not released");
       } finally {
         try {

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { ControlPlane, Identity } from "../controlplane/harness.ts";
 import { repoRoot } from "./manifests.ts";
+import { waitFor } from "../tools/wait.ts";
 
 /** The operator's namespace and ServiceAccount, as deploy/ names them. */
 export const OPERATOR_NAMESPACE = "dataflow-system";
@@ -30,8 +31,7 @@ export async function installCrd(cp: ControlPlane): Promise<void> {
 /** Waits until the API server serves DataFlows (the CRD's Established condition), 60 s at most. */
 export async function waitForCrdEstablished(cp: ControlPlane): Promise<void> {
   // Polled rather than `kubectl wait`, which fails outright while the CRD has no conditions yet.
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
+  await waitFor(`CRD ${CRD_NAME} Established`, async () => {
     const r = await cp.kubectl([
       "get",
       "crd",
@@ -39,10 +39,8 @@ export async function waitForCrdEstablished(cp: ControlPlane): Promise<void> {
       "-o",
       'jsonpath={.status.conditions[?(@.type=="Established")].status}',
     ]);
-    if (r.stdout.trim() === "True") return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`CRD ${CRD_NAME} not Established within 60 s`);
+    return r.stdout.trim() === "True";
+  }, { timeoutMs: 60_000, intervalMs: 200 });
 }
 
 /**
@@ -56,8 +54,7 @@ export async function installOperatorIdentity(cp: ControlPlane, seconds = 7200):
   const identity = await cp.serviceAccountToken(OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, seconds);
   // RBAC is served from the authorizer's watch cache: wait until the grant is visible.
   const sa = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
+  await waitFor(`deploy/rbac.yaml's grant of watch on dataflows to ${sa}`, async () => {
     const r = await cp.kubectl([
       "auth",
       "can-i",
@@ -66,8 +63,7 @@ export async function installOperatorIdentity(cp: ControlPlane, seconds = 7200):
       "-A",
       `--as=${sa}`,
     ]);
-    if (r.stdout.trim() === "yes") return identity;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`deploy/rbac.yaml did not grant ${sa} watch on dataflows within 30 s`);
+    return r.stdout.trim() === "yes";
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  return identity;
 }

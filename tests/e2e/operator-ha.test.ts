@@ -11,7 +11,7 @@ import type { KubeClient } from "../../lib/kube/client.ts";
 import { OPERATOR_NAMESPACE } from "./install.ts";
 import { markReady } from "./kubelet.ts";
 import { apiserverWrites, eventsFor, grown, occurrences, parsePrometheus, sleep, sumOf } from "./observe.ts";
-import { OperatorProcess } from "./operator-process.ts";
+import type { OperatorProcess } from "./operator-process.ts";
 import { OperatorSuite, SETTLE_MS } from "./operator-suite.ts";
 import { dataflow, secret } from "./fixtures.ts";
 import { repoRoot } from "./manifests.ts";
@@ -56,8 +56,19 @@ describe("the DataFlow operator's replicas, under deploy/rbac.yaml", T, () => {
       const op = leader();
       const reconciles = async () =>
         sumOf(parsePrometheus(await op.metrics()), "controller_runtime_reconcile_total");
+      const idle = async () => {
+        const samples = parsePrometheus(await op.metrics());
+        return sumOf(samples, "workqueue_depth") === 0 &&
+          sumOf(samples, "controller_runtime_active_workers") === 0;
+      };
+      const beforeApply = await reconciles();
       await cp.kubectlOk(["apply", "-f", join(repoRoot, "deploy", "operator.yaml")]);
-      await sleep(SETTLE_MS); // the Deployment's appearance may itself trigger a pass; let it finish
+      // The Deployment's appearance is itself a change of it: a pass over every DataFlow, which
+      // must be over before counting, or its reconciles would pass for the update's.
+      await waitFor(
+        "the pass after the operator Deployment appeared, then an idle queue",
+        async () => (await reconciles()) > beforeApply && await idle(),
+      );
       const r0 = await reconciles();
       const w0 = await apiserverWrites(cp);
       const events0 = await eventsFor(cp, ns, "orders");

@@ -10,6 +10,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import process from "node:process";
 import { freePort } from "../controlplane/harness.ts";
 import { repoRoot } from "./manifests.ts";
+import { waitFor } from "../tools/wait.ts";
 
 /** The operator command line (argv prefix) under test. */
 export function operatorCommand(): string[] {
@@ -88,7 +89,8 @@ export class OperatorProcess {
   #child: ChildProcess;
   #exit: Promise<number>;
   #log?: WriteStream;
-  #waiters: Array<() => void> = [];
+  /** Set once the process has exited and its output was read to the end: no more lines can come. */
+  #closed = false;
 
   private constructor(
     name: string,
@@ -118,6 +120,7 @@ export class OperatorProcess {
     this.#exit = new Promise((resolve) => {
       // "close" (not "exit"): the marker line on stderr has been read by then.
       child.on("close", (code, signal) => {
+        this.#closed = true;
         const marked = this.lines.findLast((l) => l.startsWith(EXIT_MARK));
         resolve(marked ? Number(marked.slice(EXIT_MARK.length)) : code ?? (signal ? 128 : -1));
       });
@@ -131,7 +134,6 @@ export class OperatorProcess {
   #line(line: string): void {
     this.lines.push(line);
     this.#log?.write(line + "\n");
-    for (const wake of this.#waiters.splice(0)) wake();
   }
 
   /** Starts `<operator command> run --kubeconfig ... <args>` from the repository root. */
@@ -183,36 +185,28 @@ export class OperatorProcess {
   }
 
   /** Waits for an output line matching `pattern`; throws with the output tail on timeout or exit. */
-  async waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    let seen = 0;
-    while (true) {
-      for (; seen < this.lines.length; seen++) if (pattern.test(this.lines[seen])) return this.lines[seen];
-      if (!this.running) throw new Error(`${this.name} exited before logging ${pattern}:\n${this.tail()}`);
-      const left = deadline - Date.now();
-      if (left <= 0) {
-        throw new Error(`${this.name} did not log ${pattern} in ${timeoutMs} ms:\n${this.tail()}`);
-      }
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 500));
-        this.#waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
+  waitForLine(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+    const find = () => this.lines.find((l) => pattern.test(l));
+    return waitFor(`${this.name} to log ${pattern}`, find, {
+      timeoutMs,
+      intervalMs: 50,
+      describe: () => this.tail(),
+      abortIf: () => this.#closed && !find() ? `${this.name} exited before logging it` : undefined,
+    });
   }
 
   /** Polls GET <health>/<path> until it answers 200; throws with the output tail on timeout. */
   async waitHealthy(path = "/readyz", timeoutMs = 60_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} exited (${await this.#exit}):\n${this.tail()}`);
-      const ok = await fetch(this.healthUrl + path).then(
-        async (r) => (await r.body?.cancel(), r.ok),
-        () => false,
-      );
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`${this.name} ${path} not 200 after ${timeoutMs} ms:\n${this.tail()}`);
+    await waitFor(`${this.name} ${path} to answer 200`, async () => {
+      const r = await fetch(this.healthUrl + path);
+      await r.body?.cancel();
+      return r.ok;
+    }, {
+      timeoutMs,
+      intervalMs: 250,
+      describe: () => this.tail(),
+      abortIf: () => this.running ? undefined : `${this.name} exited`,
+    });
   }
 
   /** The operator's Prometheus text. */

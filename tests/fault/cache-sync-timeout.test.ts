@@ -37,7 +37,6 @@ describe("--cache-sync-timeout", T, () => {
       const kubeconfig = join(cp.info.dir, "through-proxy.kubeconfig");
       await writeKubeconfig(kubeconfig, proxy.url, cp.info.caPath, { name: "sa", token: identity.token! });
       proxy.faults.failShare(1, { verb: "LIST", path: /\/secrets$/ });
-      const started = Date.now();
       op = await OperatorProcess.start({
         kubeconfig,
         args: ["--cache-sync-timeout=4s"],
@@ -61,7 +60,6 @@ describe("--cache-sync-timeout", T, () => {
         new Promise<number>((r) => setTimeout(() => r(-1), 60_000)),
       ]);
       assert.equal(code, 1, op.tail(20));
-      assert.ok(Date.now() - started < 60_000);
       const errors = op.lines.filter((l) => /"level":"ERROR"/.test(l)).map((l) =>
         JSON.parse(l).message as string
       );

@@ -21,6 +21,7 @@ import { installOperatorIdentity } from "../e2e/install.ts";
 import { KubeletStandIn } from "../e2e/kubelet.ts";
 import { secret, SecretValues } from "../e2e/fixtures.ts";
 import { sleep } from "../e2e/observe.ts";
+import { waitFor } from "../tools/wait.ts";
 import { Churn } from "./churn.ts";
 import { DATAFLOW, type DataFlowObject, waitConverged } from "./converge.ts";
 import { Fleet, type Replica } from "./fleet.ts";
@@ -74,12 +75,15 @@ function context(): string {
 async function nextLine(r: Replica, pattern: RegExp, timeoutMs: number): Promise<string> {
   const op = r.process;
   let seen = op.lines.length;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && op.running) {
+  return await waitFor(`a line of ${op.name} matching ${pattern}`, () => {
     for (; seen < op.lines.length; seen++) if (pattern.test(op.lines[seen])) return op.lines[seen];
-    await sleep(5);
-  }
-  throw new Error(`${op.name} logged no line matching ${pattern} within ${timeoutMs} ms:\n${op.tail(20)}`);
+    return undefined;
+  }, {
+    timeoutMs,
+    intervalMs: 5,
+    describe: () => op.tail(20),
+    abortIf: () => op.running ? undefined : `${op.name} exited`,
+  });
 }
 
 /** Background faults for the whole window: pulses of 429, watch cuts; returns a stop function. */
@@ -213,22 +217,33 @@ describe(`200 DataFlows under churn and faults (seed ${SEED})`, T, () => {
       happened.cutLeaderExit = exited!;
       note(`partitioned leader ${cut.name} exited ${exited}; its restarted process is still cut off`);
       // The partition lasts until the standby has taken over (after the old Lease expired).
-      const deadline = Date.now() + 45_000;
-      while (Date.now() < deadline && ((await fleet.leader()) ?? cut) === cut) await sleep(250);
-      cut.tcp.restore();
+      try {
+        await waitFor(
+          "the standby to take over from the partitioned leader",
+          async () => ((await fleet.leader()) ?? cut) !== cut,
+          { timeoutMs: 45_000, intervalMs: 250, describe: context },
+        );
+      } finally {
+        cut.tcp.restore();
+      }
       leader = await fleet.waitLeader(30_000);
       happened.takeover = leader.name;
       note(`leader after the cut: ${leader.name}; network of ${cut.name} restored`);
       assert.notEqual(leader, cut, `the standby did not take over from the partitioned leader\n${context()}`);
 
       // Churn until every DataFlow was created at least once, then stop all faults.
-      const churnDeadline = Date.now() + 60_000;
-      while (!churn.createdAll && Date.now() < churnDeadline) await sleep(500);
-      await sleep(3_000);
-      await churn.stop();
-      stopBackground();
+      try {
+        await waitFor(`the churn to create all ${TOTAL} DataFlows at least once`, () => churn.createdAll, {
+          timeoutMs: 60_000,
+          intervalMs: 500,
+          describe: context,
+        });
+        await sleep(3_000); // a little more churn under faults before they stop
+      } finally {
+        await churn.stop();
+        stopBackground();
+      }
       note(`faults stopped; churn: ${JSON.stringify({ ...churn.stats, errors: churn.stats.errors.length })}`);
-      assert.ok(churn.createdAll, `the churn created fewer than ${TOTAL} DataFlows in time\n${context()}`);
       assert.deepEqual(churn.stats.errors, [], "the churn's own requests (admin, direct) failed");
 
       const { ms } = await waitConverged(admin, ns, {

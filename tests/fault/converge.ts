@@ -14,6 +14,7 @@ import { builtin, resourceType } from "../../lib/kube/resources.ts";
 import { configHash } from "../../lib/dataflow/builders.ts";
 import { CONFIG_HASH_ANNOTATION, FINALIZER, NAME_LABEL } from "../../lib/dataflow/names.ts";
 import type { DataFlowBody } from "../e2e/fixtures.ts";
+import { waitFor } from "../tools/wait.ts";
 
 /** The DataFlow resource type. */
 export const DATAFLOW = resourceType("dataflow.dataflow.io/v1", "DataFlow", "dataflows");
@@ -199,34 +200,27 @@ export async function convergenceProblems(
 }
 
 /**
- * Polls {@link convergenceProblems} until there are none; on timeout throws with the count and
- * the first problems (names, expected vs actual) and `context` (the seed, the fault summary).
+ * Waits ({@link waitFor}) until {@link convergenceProblems} finds none; on timeout throws with the
+ * count and the first problems (names, expected vs actual) and `context` (the seed, the fault
+ * summary). Resolves with how long convergence took, for the suite's timeline.
  */
 export async function waitConverged(
   client: KubeClient,
   ns: string,
   options: ConvergeOptions & { timeoutMs: number; context?: () => string },
-): Promise<{ ms: number; polls: number }> {
+): Promise<{ ms: number }> {
   const start = Date.now();
   let problems: string[] = ["(not checked yet)"];
-  let polls = 0;
-  let lastError: unknown;
-  while (Date.now() - start < options.timeoutMs) {
-    try {
-      problems = await convergenceProblems(client, ns, options);
-      lastError = undefined;
-    } catch (err) {
-      lastError = err;
-    }
-    polls++;
-    if (!lastError && problems.length === 0) return { ms: Date.now() - start, polls };
-    await new Promise((r) => setTimeout(r, 1_000));
-  }
-  throw new Error(
-    `not converged ${options.timeoutMs} ms after the faults stopped: ${problems.length} problems` +
-      (lastError ? ` (last check failed: ${(lastError as Error).message})` : "") + `\n  ` +
-      problems.slice(0, 40).join("\n  ") +
+  await waitFor(`convergence, ${options.timeoutMs} ms after the faults stopped`, async () => {
+    problems = await convergenceProblems(client, ns, options);
+    return problems.length === 0;
+  }, {
+    timeoutMs: options.timeoutMs,
+    intervalMs: 1_000,
+    describe: () =>
+      `${problems.length} problems\n  ` + problems.slice(0, 40).join("\n  ") +
       (problems.length > 40 ? `\n  ... ${problems.length - 40} more` : "") +
       (options.context ? `\n${options.context()}` : ""),
-  );
+  });
+  return { ms: Date.now() - start };
 }

@@ -12,11 +12,12 @@ import type { ControlPlane, Identity } from "../controlplane/harness.ts";
 import { writeKubeconfig } from "../controlplane/harness.ts";
 import { clientFor } from "../controlplane/env.ts";
 import { builtin } from "../../lib/kube/resources.ts";
-import { LEASE_NAME } from "../../lib/dataflow/controller.ts";
+import { LEASE_NAME } from "../../lib/dataflow/operator.ts";
 import { OPERATOR_NAMESPACE } from "../e2e/install.ts";
 import { OperatorProcess } from "../e2e/operator-process.ts";
 import { HttpFaultProxy } from "../tools/http-fault-proxy.ts";
 import { TcpProxy } from "../tools/tcp-proxy.ts";
+import { waitFor } from "../tools/wait.ts";
 import type { Prng } from "./prng.ts";
 
 /** Why a replica's process ended. */
@@ -173,18 +174,18 @@ export class Fleet {
   }
 
   /** Waits for a running leader that has logged "became leader" in its current incarnation. */
-  async waitLeader(timeoutMs: number): Promise<Replica> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+  waitLeader(timeoutMs: number): Promise<Replica> {
+    return waitFor("an operator replica to become leader", async () => {
       const r = await this.leader();
-      if (r && r.process.lines.some((l) => /became leader/.test(l))) return r;
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    const states = this.replicas.map((r) => `${r.name}#${r.incarnation} running=${r.process.running}`);
-    throw new Error(
-      `no operator replica became leader within ${timeoutMs} ms (${states.join(", ")});\n` +
+      return r && r.process.lines.some((l) => /became leader/.test(l)) ? r : undefined;
+    }, {
+      timeoutMs,
+      intervalMs: 250,
+      describe: () =>
+        this.replicas.map((r) => `${r.name}#${r.incarnation} running=${r.process.running}`).join(", ") +
+        "\n" +
         this.replicas.map((r) => `--- ${r.name}\n${r.process.tail(15)}`).join("\n"),
-    );
+    });
   }
 
   /**
@@ -232,8 +233,15 @@ export class Fleet {
       if (r.process.running) r.expectedExit = "stopped";
       codes[r.name] = await r.process.stop("SIGTERM", 20_000);
     }
-    // Let the exit handlers record the stops before the proxies go.
-    await new Promise((res) => setTimeout(res, 100));
+    // The exit handlers record the stops before the proxies go.
+    await waitFor(
+      "every replica's last exit recorded",
+      () =>
+        this.replicas.every((r) =>
+          !r.process || this.exits.some((e) => e.replica === r.name && e.incarnation === r.processes.length)
+        ),
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
     for (const r of this.replicas) {
       await r.tcp.close();
       await r.http.close();

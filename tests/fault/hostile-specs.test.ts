@@ -20,6 +20,7 @@ import { KubeletStandIn } from "../e2e/kubelet.ts";
 import { OperatorProcess } from "../e2e/operator-process.ts";
 import { secret, SecretValues } from "../e2e/fixtures.ts";
 import { sleep } from "../e2e/observe.ts";
+import { waitFor } from "../tools/wait.ts";
 import { convergenceProblems, DATAFLOW, type DataFlowObject, waitConverged } from "./converge.ts";
 import { type HostileCase, hostileCases, validBodies } from "./hostile-specs.ts";
 import { Prng, suiteSeed } from "./prng.ts";
@@ -183,18 +184,18 @@ describe(`200 invalid or hostile DataFlows (seed ${SEED})`, T, () => {
       .map((c) => `${label(c)}: refused (${answers.get(c)!.message.slice(0, 200)}), want stored then Error`);
     assert.deepEqual(wrongly, []);
     assert.ok(stored.length >= 50, `only ${stored.length} stored hostile DataFlows`);
-    const deadline = Date.now() + SETTLE_MS;
-    let problems = await errorProblems(stored);
-    while (problems.length > 0 && Date.now() < deadline) {
-      await sleep(2_000);
+    let problems: string[] = [];
+    await waitFor("every stored hostile DataFlow marked phase Error with its Warning", async () => {
       problems = await errorProblems(stored);
-    }
-    assert.deepEqual(
-      problems,
-      [],
-      `seed ${SEED}: ${problems.length} of ${stored.length} stored hostile DataFlows not marked as expected ` +
-        `after ${SETTLE_MS} ms`,
-    );
+      return problems.length === 0;
+    }, {
+      timeoutMs: SETTLE_MS,
+      intervalMs: 2_000,
+      describe: () =>
+        `seed ${SEED}: ${problems.length} of ${stored.length} not marked as expected:\n${
+          problems.join("\n")
+        }`,
+    });
   });
 
   it("the valid DataFlows created alongside converge (unicode and 100 KB values intact)", T, async () => {

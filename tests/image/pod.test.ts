@@ -21,7 +21,7 @@ import { installOperatorIdentity, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT }
 import { markReady } from "../e2e/kubelet.ts";
 import { repoRoot, runCommand } from "../e2e/manifests.ts";
 import { parsePrometheus, sumOf } from "../e2e/observe.ts";
-import { LEASE_NAME } from "../../lib/dataflow/controller.ts";
+import { LEASE_NAME } from "../../lib/dataflow/operator.ts";
 import { buildImage, Container, podman, podmanFlags } from "./podman.ts";
 import { boundToken, SERVICE_ACCOUNT_MOUNT, ServiceAccountVolume, tokenRejected } from "./service-account.ts";
 import { waitFor } from "../tools/wait.ts";

@@ -114,6 +114,7 @@ export class FaultTransport implements Transport {
   #partition: "none" | "refuse" | "blackhole" = "none";
   #stalled = false;
   #resumeStalled: (() => void)[] = [];
+  #heldChunks = 0;
   #streams = new Set<Stream>();
   #random: () => number;
 
@@ -156,6 +157,11 @@ export class FaultTransport implements Transport {
   stallWatches(on: boolean): void {
     this.#stalled = on;
     if (!on) { for (const r of this.#resumeStalled.splice(0)) r(); }
+  }
+
+  /** Chunks of watch bodies that arrived while stalled and are held back until the stall ends. */
+  get heldChunks(): number {
+    return this.#heldChunks;
   }
 
   /** Open (not finished) watch streams. */
@@ -282,11 +288,16 @@ export class FaultTransport implements Transport {
             return;
           }
           // Bytes that arrive while stalled are held back until the stall ends.
-          while (this.#stalled && !cutReason) {
-            await new Promise<void>((r) => {
-              wake = r;
-              this.#resumeStalled.push(r);
-            });
+          this.#heldChunks++;
+          try {
+            while (this.#stalled && !cutReason) {
+              await new Promise<void>((r) => {
+                wake = r;
+                this.#resumeStalled.push(r);
+              });
+            }
+          } finally {
+            this.#heldChunks--;
           }
           if (!cutReason) controller.enqueue(value);
         } catch (err) {

@@ -1,25 +1,9 @@
 /** Helpers shared by the DataFlow integration tests. */
 import type { KubeRequest, Transport } from "../../../lib/kube/transport.ts";
+import type { Operator } from "../../../lib/dataflow/operator.ts";
+import { EventRecorder } from "../../../lib/events/mod.ts";
 
-/** Polls `fn` every 100 ms until it returns a truthy value (errors count as not yet); throws on timeout. */
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
-}
+export { waitFor } from "../../tools/wait.ts";
 
 /** Counts the writes (non-GET requests) that go through it. */
 export class CountingTransport implements Transport {
@@ -35,4 +19,23 @@ export class CountingTransport implements Transport {
   close(): void {
     this.inner.close();
   }
+}
+
+/** The reconciles a controller finished: the sum of its `controller_runtime_reconcile_total` series. */
+export function reconcileTotal(metricsText: string, controller = "dataflow"): number {
+  return metricsText.split("\n")
+    .filter((l) => l.startsWith(`controller_runtime_reconcile_total{controller="${controller}"`))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+}
+
+/**
+ * Whether the operator has worked off what was queued: no key ready or being reconciled (keys
+ * waiting on a delay aside), and no event waiting to be written or being written.
+ */
+export function operatorIdle(operator: Operator): boolean {
+  const queue = operator.controller.queue;
+  const events = operator.events;
+  const recorderIdle = !(events instanceof EventRecorder) ||
+    (events.queueDepth === 0 && events.writesInFlight === 0);
+  return queue.len() === 0 && queue.processing === 0 && recorderIdle;
 }

@@ -1,5 +1,5 @@
 /**
- * The API server's Event rules the recorder relies on (reference §6), checked against the real
+ * The API server's Event rules the recorder relies on (docs/behaviour/events.md, "Field limits"), checked against the real
  * kube-apiserver rather than trusted: what is refused with eventTime set, what the lenient path
  * allows, and how count updates and missing Events behave.
  */

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { runCommand } from "../../e2e/manifests.ts";
+import { waitFor } from "../../tools/wait.ts";
 
 const script = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "controlplane", "build.sh");
 const KEY = "k8s-v1.36.3-etcd-v3.6.16";
@@ -74,10 +75,11 @@ describe("tests/controlplane/build.sh", { timeout: 300_000 }, () => {
     });
     try {
       // flock prints nothing once it holds the lock: wait until a non-blocking attempt fails.
-      for (let i = 0; i < 400; i++) {
-        if ((await runCommand("flock", ["-n", join(out, ".lock"), "true"])).code !== 0) break;
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await waitFor(
+        "the other build to hold the lock",
+        async () => (await runCommand("flock", ["-n", join(out, ".lock"), "true"])).code !== 0,
+        { timeoutMs: 10_000, intervalMs: 25 },
+      );
       let stderr = "";
       const waiter = spawn("bash", [script], {
         env: { ...process.env, DATAFLOW_CACHE: cache, BUILD_LOCK_REPORT_SECONDS: "1" },
@@ -88,8 +90,11 @@ describe("tests/controlplane/build.sh", { timeout: 300_000 }, () => {
       waiter.stderr!.on("data", (d) => stderr += d);
       const exited = new Promise<number>((r) => waiter.on("close", (c) => r(c ?? -1)));
       // Wait for two progress lines, then let the other build finish.
-      const deadline = Date.now() + 60_000;
-      while (!/\(2 s\)/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await waitFor("two progress lines", () => /\(2 s\)/.test(stderr), {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        describe: () => stderr,
+      });
       assert.match(stderr, /another build of .* is running; waiting for its lock/);
       assert.match(stderr, /still waiting for the other build of .* \(1 s\)/);
       assert.match(stderr, /still waiting for the other build of .* \(2 s\)/);

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { waitFor } from "../../tools/wait.ts";
 
 /** One line the child printed. */
 export interface ChildEvent {
@@ -31,6 +32,9 @@ export class OperatorChild {
   readonly events: ChildEvent[] = [];
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   #proc: ChildProcess;
+  #exit?: { code: number | null; signal: string | null };
+  /** Set once the child exited and its stdout was read to the end: no more events can come. */
+  #done = false;
 
   constructor(readonly identity: string, env: Record<string, string>, logPath?: string) {
     const [cmd, ...args] = runtimeArgv(file);
@@ -56,9 +60,11 @@ export class OperatorChild {
     this.exited = new Promise((resolve) =>
       this.#proc.on("exit", (code, signal) => {
         log?.end();
-        resolve({ code, signal });
+        this.#exit = { code, signal };
+        resolve(this.#exit);
       })
     );
+    this.#proc.on("close", () => (this.#done = true));
   }
 
   /** Events of one kind. */
@@ -66,17 +72,19 @@ export class OperatorChild {
     return this.events.filter((e) => e.ev === ev);
   }
 
-  /** Resolves with the first event matching, waiting up to `ms`. */
-  async waitFor(ev: string, ms = 30_000, after = 0): Promise<ChildEvent> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      const e = this.events.find((x) => x.ev === ev && x.at >= after);
-      if (e) return e;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(
-      `${this.identity}: no "${ev}" within ${ms} ms; events: ${JSON.stringify(this.events.slice(-8))}`,
-    );
+  /**
+   * Resolves with the first event `ev` at or after `after`, waiting up to `ms`; fails as soon as
+   * the child has exited and printed everything without it.
+   */
+  waitFor(ev: string, ms = 30_000, after = 0): Promise<ChildEvent> {
+    const find = () => this.events.find((x) => x.ev === ev && x.at >= after);
+    return waitFor(`${this.identity}: "${ev}"`, find, {
+      timeoutMs: ms,
+      intervalMs: 20,
+      describe: () => `events: ${JSON.stringify(this.events.slice(-8))}`,
+      abortIf: () =>
+        this.#done && !find() ? `${this.identity} exited (${JSON.stringify(this.#exit)})` : undefined,
+    });
   }
 
   /** Whether the child currently leads, by its last leading/not-leading line. */

@@ -16,7 +16,9 @@ import { Informer } from "../../../lib/runtime/informer.ts";
 import type { ControlPlane } from "../../controlplane/harness.ts";
 import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
 import { FaultTransport } from "../../tools/fault-transport.ts";
+import { waitFor } from "../../tools/wait.ts";
 
+/** Paces the scenario's timeline (fault phases, update rounds, reconcile work); never synchronisation. */
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe("runtime under injected faults (real API server)", () => {
@@ -110,12 +112,12 @@ describe("runtime under injected faults (real API server)", () => {
 
     const expected = new Map<string, string>();
     for (let k = 0; k < KEYS; k++) expected.set(`${ns}/c${k}`, k === 7 ? "<gone>" : String(ROUNDS));
-    const end = Date.now() + 60_000;
-    while (Date.now() < end) {
-      if ([...expected].every(([key, v]) => seen.get(key) === v)) break;
-      await sleep(100);
-    }
     try {
+      await waitFor(
+        "the controller's view of every object to reach the server's final state",
+        () => [...expected].every(([key, v]) => seen.get(key) === v),
+        { timeoutMs: 60_000, describe: () => `seen: ${JSON.stringify(Object.fromEntries(seen))}` },
+      );
       assert.deepEqual(Object.fromEntries(seen), Object.fromEntries(expected));
       assert.ok(faults.count({ outcome: "throttled" }) > 0, "429s were injected");
       assert.ok(faults.count({ outcome: "failed" }) > 0, "500s were injected");

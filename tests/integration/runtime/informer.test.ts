@@ -15,16 +15,7 @@ import { Informer } from "../../../lib/runtime/informer.ts";
 import { ControlPlane } from "../../controlplane/harness.ts";
 import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
 import { FaultTransport } from "../../tools/fault-transport.ts";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-async function eventually(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-}
+import { waitFor } from "../../tools/wait.ts";
 
 function faultyClient(cp: ControlPlane): { client: KubeClient; faults: FaultTransport } {
   const admin = cp.info.admin;
@@ -85,7 +76,11 @@ describe("informer on the real API server", () => {
       assert.equal(inf.list().some((o) => o.metadata?.managedFields), false);
       await admin.delete(builtin.ConfigMap, "c0", { namespace: ns });
       await admin.create(builtin.ConfigMap, { metadata: { name: "new", namespace: ns } });
-      await eventually(() => inf.get(`${ns}/new`) !== undefined && !inf.get(`${ns}/c0`), "the watch events");
+      await waitFor(
+        "the watch events",
+        () => inf.get(`${ns}/new`) !== undefined && !inf.get(`${ns}/c0`),
+        60_000,
+      );
       assert.deepEqual(events.slice(-2), ["delete c0", "add new"]);
       assert.deepEqual(cached(inf), await fresh(admin, ns));
     } finally {
@@ -113,7 +108,7 @@ describe("informer on the real API server", () => {
       assert.equal(faults.count({ verb: "WATCH" }), 1);
       assert.deepEqual(cached(inf), await fresh(admin, ns));
       await admin.create(builtin.ConfigMap, { metadata: { name: "later", namespace: ns } });
-      await eventually(() => inf.get(`${ns}/later`) !== undefined, "a change on the same stream");
+      await waitFor("a change on the same stream", () => inf.get(`${ns}/later`) !== undefined, 60_000);
       assert.equal(faults.count({ verb: "WATCH" }), 1);
     } finally {
       inf.stop();
@@ -143,25 +138,28 @@ describe("informer on the real API server", () => {
       const run = inf.start();
       try {
         await inf.waitForSync();
-        await eventually(() => faults.openStreams === 1, "the watch");
+        await waitFor("the watch", () => faults.openStreams === 1, 60_000);
         // Cut the informer off, change things it cannot see, and restart the API server.
+        const failuresBefore = inf.stats.failures;
         faults.partition("refuse");
         for (let i = 0; i < 5; i++) await admin.delete(builtin.ConfigMap, `c${i}`, { namespace: ns });
         for (let i = 5; i < 10; i++) {
           await admin.patch(builtin.ConfigMap, `c${i}`, { data: { v: "1" } }, { namespace: ns });
         }
         await own.stopApiserver();
-        await sleep(500);
+        await waitFor("the informer to notice the outage", () => inf.stats.failures > failuresBefore, 60_000);
         assert.ok(inf.hasSynced(), "the cache is still served while the server is down");
+        assert.equal(inf.size, 20);
         await own.startApiserver();
         for (let i = 20; i < 25; i++) {
           await admin.create(builtin.ConfigMap, { metadata: { name: `c${i}`, namespace: ns } });
         }
         const listsBefore = faults.count({ verb: "LIST" });
         faults.heal();
-        await eventually(
-          async () => JSON.stringify(cached(inf)) === JSON.stringify(await fresh(admin, ns)),
+        await waitFor(
           "the cache to converge",
+          async () => JSON.stringify(cached(inf)) === JSON.stringify(await fresh(admin, ns)),
+          60_000,
         );
         // The watch from the pre-restart RV was answered with 410 Expired, which forced a relist.
         assert.ok(faults.count({ verb: "LIST" }) > listsBefore, "relisted after the restart");
@@ -173,9 +171,10 @@ describe("informer on the real API server", () => {
         );
         // Changes after recovery still arrive over the new watch.
         await admin.patch(builtin.ConfigMap, "c9", { data: { v: "2" } }, { namespace: ns });
-        await eventually(
-          () => (inf.get(`${ns}/c9`)?.data as Record<string, string>)?.v === "2",
+        await waitFor(
           "a change after recovery",
+          () => (inf.get(`${ns}/c9`)?.data as Record<string, string>)?.v === "2",
+          60_000,
         );
         assert.deepEqual(cached(inf), await fresh(admin, ns));
       } finally {

@@ -2,8 +2,11 @@
  * A minimal operator process for the leader-election tests: a Manager with a Lease, one
  * controller over the ConfigMaps labelled `runtime-test=work` in RT_NAMESPACE, whose reconcile
  * writes (through the manager's fenced client) the ConfigMap `ledger-<name>` with its identity.
- * It prints one JSON line per fact on stdout: started, leading, not-leading, reconcile-start and
- * reconcile-end (with RT_RECONCILE_SLEEP_MS, a slow reconcile), write, write-ok, write-failed, exit. It exits with the manager's exit code, and on its own when its parent dies.
+ * It prints one JSON line per fact on stdout: started, leading, not-leading, holder (the Lease
+ * holder its elector last saw), signal (a SIGTERM or SIGINT arrived; the manager's handler sees it
+ * in the same dispatch), reconcile-start and reconcile-end (with RT_RECONCILE_SLEEP_MS, a slow
+ * reconcile), write, write-ok, write-failed, exit. It exits with the manager's exit code, and on
+ * its own when its parent dies.
  */
 import process from "node:process";
 import { connect } from "../../../lib/kube/config.ts";
@@ -71,10 +74,15 @@ const controller = new Controller({
 mgr.addController(controller);
 
 let leading = false;
+let holder: string | undefined;
 const watchLeadership = setInterval(() => {
   if (mgr.isLeader() !== leading) {
     leading = !leading;
     say(leading ? "leading" : "not-leading");
+  }
+  if (mgr.elector?.leader !== holder) {
+    holder = mgr.elector?.leader;
+    say("holder", { holder });
   }
 }, 5);
 const parent = Number(env.RT_PARENT_PID ?? 0);
@@ -85,6 +93,7 @@ const orphanCheck = setInterval(() => {
     process.exit(3);
   }
 }, 1_000);
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => say("signal", { signal }));
 say("started", { pid: process.pid });
 const code = await mgr.run();
 clearInterval(watchLeadership);

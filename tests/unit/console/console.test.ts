@@ -16,7 +16,7 @@ import { errorsOf, parseDataFlowText } from "../../../lib/console/writes.ts";
 import { sameOrigin, Sessions } from "../../../lib/console/sessions.ts";
 import { parseConsoleArgs } from "../../../lib/console/flags.ts";
 import { chooseWriteMode } from "../../../lib/console/identity.ts";
-import { main } from "../../../lib/dataflow/cli.ts";
+import { main } from "../../../lib/cli/main.ts";
 import { renderStatus } from "../../../lib/console/detail-page.ts";
 import { BadRequestError, errorFromResponse, InvalidError } from "../../../lib/kube/errors.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";

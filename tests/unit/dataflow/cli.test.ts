@@ -64,8 +64,15 @@ describe("cli", () => {
     const r = await cli(["manifests"]);
     assert.equal(r.code, 0);
     const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON()).filter(Boolean);
-    assert.equal(docs[0].kind, "CustomResourceDefinition");
-    assert.ok(docs.length >= 1);
+    const [crd, ...rest] = ["crd", "rbac", "operator"].map((f) =>
+      parseAllDocuments(readFileSync(new URL(`../../../deploy/${f}.yaml`, import.meta.url), "utf8"))
+        .map((d) => d.toJSON()).filter(Boolean)
+    );
+    assert.deepEqual(docs[0], crd[0]);
+    const byName = (d: { kind: string; metadata: { name: string } }) => `${d.kind}/${d.metadata.name}`;
+    const sorted = (ds: { kind: string; metadata: { name: string } }[]) =>
+      [...ds].sort((a, b) => byName(a).localeCompare(byName(b)));
+    assert.deepEqual(sorted(docs.slice(1)), sorted(rest.flat()));
   });
 
   it("manifests puts the Namespace and ServiceAccount before anything that lives in them", async () => {

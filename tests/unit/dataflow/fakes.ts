@@ -1,11 +1,12 @@
 /**
- * In-memory stand-ins for the reconciler's dependencies: an object store with the API server's
- * optimistic-concurrency rules (AlreadyExists, Conflict on a stale resourceVersion, NotFound,
- * status subresource, finalizers keeping a deleted object), a cache view of it, and an EventSink
- * that records calls. Errors are the client's real typed errors.
+ * In-memory stand-ins for the reconciler's dependencies: the reconciler's `KubeWrites` as a real
+ * KubeClient over the unit tests' one API server (tests/tools/fake-apiserver.ts, so the
+ * reconciler meets the server's rules: AlreadyExists, Conflict on a stale resourceVersion,
+ * NotFound, generation, status subresource, finalizers keeping a deleted object), a cache view of
+ * it, and an EventSink that records calls.
  */
-import { errorFromResponse } from "../../../lib/kube/errors.ts";
-import type { KubeObject, ObjectLike } from "../../../lib/kube/client.ts";
+import { KubeClient, type KubeObject, type ObjectLike } from "../../../lib/kube/client.ts";
+import type { DeleteOptions, PatchOptions, ReadOptions, WriteOptions } from "../../../lib/kube/types.ts";
 import { builtin, type ResourceType } from "../../../lib/kube/resources.ts";
 import type { EventSink, EventTarget } from "../../../lib/events/mod.ts";
 import type { DataFlowCache } from "../../../lib/dataflow/reconciler.ts";
@@ -13,24 +14,11 @@ import type { KubeWrites } from "../../../lib/dataflow/owned.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";
 import { secretKeysFromManagedFields } from "../../../lib/dataflow/secrets.ts";
 import { DataFlowType } from "../../../lib/dataflow/names.ts";
+import { Registry } from "../../../lib/observe/metrics.ts";
+import type { Clock } from "../../../lib/time/clock.ts";
+import { FakeApiServer } from "../../tools/fake-apiserver.ts";
 
-function apiError(code: number, reason: string, message: string) {
-  return errorFromResponse(code, { kind: "Status", code, reason, message }, "FAKE");
-}
-
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!patch || typeof patch !== "object" || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target && typeof target === "object" && !Array.isArray(target)
-    ? { ...(target as Record<string, unknown>) }
-    : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
-
-/** One recorded write. */
+/** One recorded (successful) write. */
 export interface Write {
   verb: "create" | "replace" | "patch" | "delete";
   kind: string;
@@ -39,19 +27,30 @@ export interface Write {
   body?: unknown;
 }
 
-/** An in-memory API server for a few kinds. */
-export class FakeKube implements KubeWrites {
-  objects = new Map<string, KubeObject>();
-  writes: Write[] = [];
-  #rv = 100;
-  #uid = 0;
-  /** Make the next call of this verb+kind fail with this error. */
-  failNext = new Map<string, Error>();
+/** The server's collection of a resource type: `group/version/plural`. */
+export function collectionOf(rt: ResourceType): string {
+  return `${rt.apiVersion}/${rt.plural}`;
+}
 
-  #key(rt: ResourceType, ns: string | undefined, name: string) {
-    return `${rt.kind}/${ns ?? ""}/${name}`;
+/**
+ * The reconciler's API access over a {@link FakeApiServer} (the DataFlow CRD declared with its
+ * status subresource), recording every successful write. `failNext` makes the next call of a
+ * verb and kind (`"create Deployment"`, `"patch/status DataFlow"`) throw the given error before
+ * anything is sent.
+ */
+export class FakeKube implements KubeWrites {
+  readonly api: FakeApiServer;
+  readonly client: KubeClient;
+  readonly writes: Write[] = [];
+  readonly failNext = new Map<string, Error>();
+
+  constructor(clock?: Clock) {
+    this.api = new FakeApiServer({ clock });
+    this.api.define(collectionOf(DataFlowType), { custom: true, status: true });
+    this.client = new KubeClient(this.api, { retry: { maxRetries: 0 }, registry: new Registry(), clock });
   }
-  #maybeFail(verb: string, rt: ResourceType) {
+
+  #maybeFail(verb: string, rt: ResourceType): void {
     const err = this.failNext.get(`${verb} ${rt.kind}`);
     if (err) {
       this.failNext.delete(`${verb} ${rt.kind}`);
@@ -59,96 +58,64 @@ export class FakeKube implements KubeWrites {
     }
   }
 
-  /** Stores an object as if created by someone else (no write recorded). */
+  /** Stores an object as if created or changed by someone else (no write recorded). */
   seed<T extends KubeObject>(rt: ResourceType, obj: T): T {
-    const o = structuredClone(obj) as KubeObject;
-    o.metadata = {
-      uid: `uid-${++this.#uid}`,
-      generation: 1,
-      ...o.metadata,
-      resourceVersion: String(++this.#rv),
-    };
-    this.objects.set(this.#key(rt, o.metadata.namespace, o.metadata.name!), o);
-    return structuredClone(o) as T;
+    return this.api.put(collectionOf(rt), obj) as T;
   }
 
+  /** Changes a stored object as another writer would (no write recorded). */
+  edit<T extends ObjectLike>(rt: ResourceType, ns: string, name: string, change: (o: T) => void): T {
+    const o = this.lookup<T>(rt, ns, name)!;
+    change(o);
+    return this.seed(rt, o as unknown as KubeObject) as unknown as T;
+  }
+
+  /** The stored object, if any. */
   lookup<T = KubeObject>(rt: ResourceType, ns: string, name: string): T | undefined {
-    const o = this.objects.get(this.#key(rt, ns, name));
-    return o ? structuredClone(o) as T : undefined;
+    return this.api.object(collectionOf(rt), ns, name) as T | undefined;
   }
 
-  get<T = KubeObject>(rt: ResourceType, name: string, opts: { namespace?: string } = {}): Promise<T> {
+  async get<T = KubeObject>(rt: ResourceType, name: string, opts: ReadOptions = {}): Promise<T> {
     this.#maybeFail("get", rt);
-    const o = this.lookup<T>(rt, opts.namespace ?? "default", name);
-    if (!o) return Promise.reject(apiError(404, "NotFound", `${rt.plural} "${name}" not found`));
-    return Promise.resolve(o);
+    return await this.client.get<T>(rt, name, opts);
   }
 
-  create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
+  async create<T extends ObjectLike>(rt: ResourceType, obj: T, opts: WriteOptions = {}): Promise<T> {
     this.#maybeFail("create", rt);
-    const ns = opts.namespace ?? obj.metadata?.namespace;
-    const key = this.#key(rt, ns, obj.metadata!.name!);
-    if (this.objects.has(key)) {
-      return Promise.reject(
-        apiError(409, "AlreadyExists", `${rt.plural} "${obj.metadata!.name}" already exists`),
-      );
-    }
+    const out = await this.client.create(rt, obj, opts);
     this.writes.push({
       verb: "create",
       kind: rt.kind,
       name: obj.metadata!.name!,
       body: structuredClone(obj),
     });
-    return Promise.resolve(
-      this.seed(
-        rt,
-        { ...obj, metadata: { ...obj.metadata, namespace: ns } } as unknown as KubeObject,
-      ) as unknown as T,
-    );
+    return out;
   }
 
-  replace<T extends ObjectLike>(rt: ResourceType, obj: T, opts: { namespace?: string } = {}): Promise<T> {
+  async replace<T extends ObjectLike>(
+    rt: ResourceType,
+    obj: T,
+    opts: WriteOptions & { subresource?: string } = {},
+  ): Promise<T> {
     this.#maybeFail("replace", rt);
-    const ns = opts.namespace ?? obj.metadata?.namespace;
-    const key = this.#key(rt, ns, obj.metadata!.name!);
-    const cur = this.objects.get(key);
-    if (!cur) return Promise.reject(apiError(404, "NotFound", "not found"));
-    if (obj.metadata?.resourceVersion !== cur.metadata!.resourceVersion) {
-      return Promise.reject(apiError(409, "Conflict", "the object has been modified"));
-    }
+    const out = await this.client.replace(rt, obj, opts);
     this.writes.push({
       verb: "replace",
       kind: rt.kind,
       name: obj.metadata!.name!,
       body: structuredClone(obj),
     });
-    const next = structuredClone(obj) as unknown as KubeObject;
-    const specChanged = JSON.stringify(next.spec) !== JSON.stringify(cur.spec);
-    next.metadata = {
-      ...next.metadata,
-      uid: cur.metadata!.uid,
-      resourceVersion: String(++this.#rv),
-      generation: (cur.metadata!.generation ?? 1) + (specChanged ? 1 : 0),
-    };
-    if (rt.kind === "Deployment" || rt === DataFlowType) next.status = cur.status; // status is a subresource
-    this.objects.set(key, next);
-    return Promise.resolve(structuredClone(next) as unknown as T);
+    return out;
   }
 
-  patch<T = KubeObject>(
+  async patch<T = KubeObject>(
     rt: ResourceType,
     name: string,
     body: unknown,
-    opts: { namespace?: string; subresource?: string } = {},
+    opts: PatchOptions = {},
   ): Promise<T> {
     this.#maybeFail(opts.subresource ? `patch/${opts.subresource}` : "patch", rt);
-    const key = this.#key(rt, opts.namespace, name);
-    const cur = this.objects.get(key);
-    if (!cur) return Promise.reject(apiError(404, "NotFound", "not found"));
-    const b = body as KubeObject;
-    if (b.metadata?.resourceVersion && b.metadata.resourceVersion !== cur.metadata!.resourceVersion) {
-      return Promise.reject(apiError(409, "Conflict", "the object has been modified"));
-    }
+    const out = await this.client.patch<T>(rt, name, body, opts);
     this.writes.push({
       verb: "patch",
       kind: rt.kind,
@@ -156,40 +123,21 @@ export class FakeKube implements KubeWrites {
       subresource: opts.subresource,
       body: structuredClone(body),
     });
-    let next: KubeObject;
-    if (opts.subresource === "status") next = { ...cur, status: mergePatch(cur.status, b.status) };
-    else {
-      const { status: _ignored, ...rest } = b;
-      next = mergePatch(cur, rest) as KubeObject;
-      if (rt.kind === "Deployment" || rt === DataFlowType) next.status = cur.status;
-    }
-    next.metadata = { ...next.metadata, resourceVersion: String(++this.#rv) };
-    if (next.metadata.deletionTimestamp && !(next.metadata.finalizers ?? []).length) this.objects.delete(key);
-    else this.objects.set(key, next);
-    return Promise.resolve(structuredClone(next) as T);
+    return out;
   }
 
-  delete<T = KubeObject>(rt: ResourceType, name: string, opts: { namespace?: string } = {}): Promise<T> {
+  async delete<T = KubeObject>(rt: ResourceType, name: string, opts: DeleteOptions = {}): Promise<T> {
     this.#maybeFail("delete", rt);
-    const key = this.#key(rt, opts.namespace, name);
-    const cur = this.objects.get(key);
-    if (!cur) return Promise.reject(apiError(404, "NotFound", "not found"));
+    const out = await this.client.delete<T>(rt, name, opts);
     this.writes.push({ verb: "delete", kind: rt.kind, name });
-    if ((cur.metadata!.finalizers ?? []).length) {
-      cur.metadata = {
-        ...cur.metadata,
-        deletionTimestamp: new Date().toISOString(),
-        resourceVersion: String(++this.#rv),
-      };
-    } else this.objects.delete(key);
-    return Promise.resolve({} as T);
+    return out;
   }
 
   /** Sets a Deployment's status, as the deployment controller would. */
-  setDeploymentStatus(ns: string, name: string, status: Record<string, unknown>) {
-    const o = this.objects.get(`Deployment/${ns}/${name}`)!;
-    o.status = { observedGeneration: o.metadata!.generation, ...status };
-    o.metadata = { ...o.metadata, resourceVersion: String(++this.#rv) };
+  setDeploymentStatus(ns: string, name: string, status: Record<string, unknown>): void {
+    this.edit<KubeObject>(builtin.Deployment, ns, name, (o) => {
+      o.status = { observedGeneration: o.metadata!.generation, ...status };
+    });
   }
 }
 

@@ -213,6 +213,22 @@ describe("reconciler: ownership, failures, deletion", () => {
     ]);
   });
 
+  it("a DataFlow being deleted without the operator's finalizer is left alone", async () => {
+    const t = setup();
+    t.kube.seed(DataFlowType, {
+      ...sample(),
+      metadata: {
+        ...sample().metadata,
+        finalizers: ["example.com/other"],
+        deletionTimestamp: "2026-01-01T00:00:00Z",
+      },
+    });
+    assert.equal(await t.run(), undefined);
+    assert.deepEqual(t.kube.writes, []);
+    assert.deepEqual(t.events.calls, []);
+    assert.deepEqual(t.df().metadata.finalizers, ["example.com/other"]);
+  });
+
   it("deletion with nothing of its own to delete emits no ResourcesDeleted", async () => {
     const t = setup();
     t.kube.seed(builtin.Deployment, { metadata: { name: "dataflow-orders", namespace: NS }, spec: {} });

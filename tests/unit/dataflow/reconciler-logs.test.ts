@@ -10,7 +10,7 @@ import { errorFromResponse } from "../../../lib/kube/errors.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { EventRecorder } from "../../../lib/events/mod.ts";
-import { createReconciler } from "../../../lib/dataflow/reconciler.ts";
+import { reconcileDataFlow, reconcilerContext } from "../../../lib/dataflow/reconciler.ts";
 import { DataFlowStatusMetric } from "../../../lib/dataflow/metrics.ts";
 import { DataFlowType } from "../../../lib/dataflow/names.ts";
 import { fakeSetup } from "../events/fakes.ts";
@@ -19,7 +19,8 @@ import { NS, sample, setup } from "./reconciler-setup.ts";
 
 type Line = Record<string, unknown> & { level: string; message: string; logger: string };
 const lines: Line[] = [];
-const reconcilerLines = () => lines.filter((l) => l.logger === "dataflow.operator.reconciler");
+// The root category is the application's (configureLogging), so only the reconciler's own part is matched.
+const reconcilerLines = () => lines.filter((l) => l.logger.endsWith(".operator.reconciler"));
 const infos = () => reconcilerLines().filter((l) => l.level === "INFO").map((l) => l.message);
 
 before(() => configureLogging({ level: "debug", format: "json", write: (l) => lines.push(JSON.parse(l)) }));
@@ -54,7 +55,7 @@ describe("reconciler logs: one info line per write", () => {
 
     const cur = t.df();
     cur.spec.nodeSelector = { "topology.kubernetes.io/zone": "zone-a" };
-    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    t.kube.seed(DataFlowType, cur); // an edit by the user
     t.kube.setDeploymentStatus(NS, "dataflow-orders", { replicas: 1, readyReplicas: 1 });
     lines.length = 0;
     await t.run();
@@ -126,14 +127,14 @@ describe("reconciler logs: event emissions", () => {
     const kube = new FakeKube();
     kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"]));
     kube.seed(DataFlowType, sample());
-    const reconcile = createReconciler({
+    const ctx = reconcilerContext({
       cache: cacheOf(kube, builtin.Secret),
       client: kube,
       events: recorder,
       metrics: new DataFlowStatusMetric(new Registry()),
       settings: { image: "example/processor:1", logLevel: "info" },
     });
-    await reconcile({ namespace: NS, name: "orders" });
+    await reconcileDataFlow(ctx, { namespace: NS, name: "orders" });
     await ev.clock.advance(0);
     const emitted = lines.filter((l) => l.message.startsWith("Emitted Kubernetes event"));
     assert.deepEqual(emitted.map((l) => [l.level, l.message]), [

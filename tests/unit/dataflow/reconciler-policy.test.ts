@@ -65,8 +65,7 @@ describe("reconciler: processor policy", () => {
 
     const cur = t.df();
     cur.spec.tolerations = [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists" }];
-    cur.metadata.generation = 2;
-    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    t.kube.seed(DataFlowType, cur); // an edit by the user
     const writes = t.kube.writes.length;
     await t.run();
     assert.equal(t.df().status?.phase, "Error");
@@ -82,8 +81,7 @@ describe("reconciler: processor policy", () => {
 
     const fixed = t.df();
     delete fixed.spec.tolerations;
-    fixed.metadata.generation = 3;
-    t.kube.objects.set(`DataFlow/${NS}/orders`, fixed as never);
+    t.kube.seed(DataFlowType, fixed); // an edit by the user
     await t.run();
     assert.equal(t.df().status?.phase, "Running");
     assert.deepEqual(t.events.reasons(), ["ConfigMapCreated", "DeploymentCreated", "PolicyViolation"]);

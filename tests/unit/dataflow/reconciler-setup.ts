@@ -3,7 +3,8 @@ import type { Deployment } from "kubernetes-types/apps/v1";
 import type { ConfigMap } from "kubernetes-types/core/v1";
 import { builtin } from "../../../lib/kube/resources.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
-import { createReconciler } from "../../../lib/dataflow/reconciler.ts";
+import { reconcileDataFlow, reconcilerContext } from "../../../lib/dataflow/reconciler.ts";
+import { FakeClock } from "../../../lib/time/fake-clock.ts";
 import { DataFlowStatusMetric } from "../../../lib/dataflow/metrics.ts";
 import { DataFlowType } from "../../../lib/dataflow/names.ts";
 import type { DataFlow } from "../../../lib/dataflow/schema.ts";
@@ -35,24 +36,25 @@ export function sample(name = "orders", spec: Record<string, unknown> = {}): Dat
  * the default processor policy unless `policy` is given.
  */
 export function setup(opts: { secrets?: boolean; policy?: ProcessorPolicy } = {}) {
-  const kube = new FakeKube();
+  const clock = new FakeClock(0, Date.UTC(2026, 0, 1));
+  const kube = new FakeKube(clock);
   const events = new FakeEvents();
   const registry = new Registry();
   const metrics = new DataFlowStatusMetric(registry);
   const cache = cacheOf(kube, builtin.Secret);
   if (opts.secrets !== false) kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"]));
-  const reconcile = createReconciler({
+  const ctx = reconcilerContext({
     cache,
     client: kube,
     events,
     metrics,
     settings: { image: "example/processor:1", logLevel: "debug" },
     policy: opts.policy,
-    now: () => new Date("2026-01-01T00:00:00Z"),
+    clock,
   });
-  const run = (name = "orders") => reconcile({ namespace: NS, name });
+  const run = (name = "orders") => reconcileDataFlow(ctx, { namespace: NS, name });
   const df = (name = "orders") => kube.lookup<DataFlow>(DataFlowType, NS, name)!;
   const dep = (name = "orders") => kube.lookup<Deployment>(builtin.Deployment, NS, `dataflow-${name}`);
   const cm = (name = "orders") => kube.lookup<ConfigMap>(builtin.ConfigMap, NS, `dataflow-${name}-spec`);
-  return { kube, events, registry, cache, run, df, dep, cm };
+  return { kube, events, registry, cache, ctx, run, df, dep, cm };
 }

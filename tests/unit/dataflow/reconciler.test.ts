@@ -50,17 +50,18 @@ describe("reconciler: create, idle, ready, update", () => {
     t.kube.seed(DataFlowType, sample("orders", { resources: { limits: { cpu: "0.5" } } }));
     await t.run();
     // What the API server does to a stored Deployment: defaults, normalised quantities.
-    const d = t.kube.objects.get(`Deployment/${NS}/dataflow-orders`)!;
-    const pod = (d as Deployment).spec!.template.spec!;
-    pod.restartPolicy = "Always";
-    pod.dnsPolicy = "ClusterFirst";
-    pod.containers[0].imagePullPolicy = "IfNotPresent";
-    pod.containers[0].terminationMessagePath = "/dev/termination-log";
-    pod.containers[0].resources = { limits: { cpu: "500m" } };
-    pod.initContainers![0].imagePullPolicy = "IfNotPresent";
-    pod.initContainers![0].terminationMessagePolicy = "File";
-    pod.volumes![0].configMap!.defaultMode = 420;
-    (d as Deployment).spec!.revisionHistoryLimit = 10;
+    t.kube.edit<Deployment>(builtin.Deployment, NS, "dataflow-orders", (d) => {
+      const pod = d.spec!.template.spec!;
+      pod.restartPolicy = "Always";
+      pod.dnsPolicy = "ClusterFirst";
+      pod.containers[0].imagePullPolicy = "IfNotPresent";
+      pod.containers[0].terminationMessagePath = "/dev/termination-log";
+      pod.containers[0].resources = { limits: { cpu: "500m" } };
+      pod.initContainers![0].imagePullPolicy = "IfNotPresent";
+      pod.initContainers![0].terminationMessagePolicy = "File";
+      pod.volumes![0].configMap!.defaultMode = 420;
+      d.spec!.revisionHistoryLimit = 10;
+    });
     const writes = t.kube.writes.length;
     await t.run();
     assert.equal(t.kube.writes.length, writes);
@@ -93,8 +94,7 @@ describe("reconciler: create, idle, ready, update", () => {
     const hash1 = t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
     const cur = t.df();
     cur.spec.source = { type: "kafka", kafka: { brokers: ["kafka:9092"], topic: "orders-v2" } };
-    cur.metadata.generation = 2;
-    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    t.kube.seed(DataFlowType, cur); // an edit by the user
     await t.run();
     await t.run();
     assert.deepEqual(t.events.reasons(), [
@@ -115,7 +115,11 @@ describe("reconciler: create, idle, ready, update", () => {
     t.kube.seed(DataFlowType, sample());
     await t.run();
     const hash1 = t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION];
-    t.kube.seed(builtin.Secret, secretWithKeys(NS, "pg", ["dsn"])); // new resourceVersion
+    // A new value under the same key: a new resourceVersion (a write that changes nothing gets none).
+    t.kube.seed(builtin.Secret, {
+      ...secretWithKeys(NS, "pg", ["dsn"]),
+      data: { dsn: btoa("postgres://new") },
+    });
     await t.run();
     assert.deepEqual(t.events.reasons(), ["ConfigMapCreated", "DeploymentCreated", "DeploymentUpdated"]);
     assert.notEqual(t.dep()!.spec!.template.metadata!.annotations![CONFIG_HASH_ANNOTATION], hash1);
@@ -125,15 +129,16 @@ describe("reconciler: create, idle, ready, update", () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
     await t.run();
-    const d = t.kube.objects.get(`Deployment/${NS}/dataflow-orders`) as Deployment;
-    d.spec!.replicas = 0;
-    d.spec!.template.metadata!.annotations!["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z";
+    t.kube.edit<Deployment>(builtin.Deployment, NS, "dataflow-orders", (d) => {
+      d.spec!.replicas = 0;
+      d.spec!.template.metadata!.annotations!["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z";
+    });
     const writes = t.kube.writes.length;
     await t.run();
     assert.equal(t.kube.writes.length, writes);
     const cur = t.df();
     cur.spec.nodeSelector = { "topology.kubernetes.io/zone": "zone-a" };
-    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    t.kube.seed(DataFlowType, cur); // an edit by the user
     await t.run();
     assert.equal(t.dep()!.spec!.replicas, 0);
     assert.equal(
@@ -149,7 +154,7 @@ describe("reconciler: create, idle, ready, update", () => {
     await t.run();
     const cur = t.df();
     delete cur.spec.tolerations;
-    t.kube.objects.set(`DataFlow/${NS}/orders`, cur as never);
+    t.kube.seed(DataFlowType, cur); // an edit by the user
     await t.run();
     assert.equal(t.dep()!.spec!.template.spec!.tolerations, undefined);
     assert.equal(t.events.reasons().filter((r) => r === "DeploymentUpdated").length, 1);

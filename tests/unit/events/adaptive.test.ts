@@ -146,7 +146,9 @@ describe("adaptive write concurrency", () => {
       await setup.clock.advance(125_000);
       assert.ok(r.writeConcurrency > 4, `window ${r.writeConcurrency} after two minutes at 100 ms`);
       assert.equal(gauge(setup, "events_write_latency_baseline_seconds"), 0.1);
-      await r.close({ timeoutMs: 10 });
+      const closing = r.close({ timeoutMs: 10 });
+      await setup.clock.advance(10);
+      await closing;
     },
   );
 

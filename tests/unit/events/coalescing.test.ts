@@ -115,8 +115,7 @@ describe("coalescing identical events", () => {
   });
 
   it("keeps a 3-hour series visible through the one-hour TTL with its count up to date", SLOW, async () => {
-    const setup = fakeSetup();
-    setup.server.ttlMs = 3_600_000;
+    const setup = fakeSetup({ eventTtlMs: 3_600_000 });
     const r = recorder(setup);
     for (let minute = 1; minute <= 180; minute++) {
       r.warn(pod("long"), "Degraded", "replica lag");
@@ -134,7 +133,7 @@ describe("coalescing identical events", () => {
     r.warn(pod("gone"), "Evicted", "out of memory");
     await setup.clock.advance(1000);
     const first = setup.server.list()[0].metadata.name;
-    setup.server.events.clear(); // expired or deleted behind our back
+    setup.server.deleteAll(); // expired or deleted behind our back
     r.warn(pod("gone"), "Evicted", "out of memory");
     r.warn(pod("gone"), "Evicted", "out of memory");
     const before = setup.server.count();

@@ -1,70 +1,18 @@
 /**
- * Test doubles for the event recorder: a manual clock and an in-memory Events API that checks
- * every body against the server's rules, simulates the one-hour TTL, and can inject faults.
+ * Test doubles for the event recorder: the in-memory API server of tests/tools (the server's
+ * Event rules, the one-hour TTL) on the fake clock (lib/time), seen through what the events tests
+ * inspect: every request with its fake-time stamps, fault injection, latency and in-flight counts.
  */
 import { KubeClient } from "../../../lib/kube/client.ts";
 import type { KubeRequest, Transport } from "../../../lib/kube/transport.ts";
-import type { Clock } from "../../../lib/events/types.ts";
-import { type CoreEventBody, validateEventBody } from "../../../lib/events/validate.ts";
+import type { Clock } from "../../../lib/time/clock.ts";
+import { FakeClock } from "../../../lib/time/fake-clock.ts";
+import type { CoreEventBody } from "../../../lib/events/validate.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
+import { FakeApiServer, statusResponse as apiStatus } from "../../tools/fake-apiserver.ts";
 
-interface Timer {
-  id: number;
-  at: number;
-  fn: () => void;
-}
-
-/** Lets every pending promise chain run (one real macrotask turn). */
-export async function settle(): Promise<void> {
-  await new Promise((r) => setTimeout(r, 0));
-}
-
-/** A clock that only moves when the test says so. */
-export class FakeClock implements Clock {
-  #now: number;
-  /** Armed timers by id, in the order they were set. */
-  #timers = new Map<number, Timer>();
-  #seq = 0;
-
-  constructor(start = Date.UTC(2026, 0, 2, 3, 4, 5, 0)) {
-    this.#now = start;
-  }
-  now(): number {
-    return this.#now;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const t = { id: ++this.#seq, at: this.#now + Math.max(0, ms), fn };
-    this.#timers.set(t.id, t);
-    return t.id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.#timers.delete(handle as number);
-  }
-  /** Number of armed timers. */
-  get timerCount(): number {
-    return this.#timers.size;
-  }
-  /** Moves time forward, firing due timers in order and letting their work finish. */
-  async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    await settle();
-    for (;;) {
-      let at = Infinity;
-      for (const t of this.#timers.values()) if (t.at <= target && t.at < at) at = t.at;
-      if (at === Infinity) break;
-      // Every timer due at this instant fires (in the order they were set; one cleared by an
-      // earlier one does not), then the work they started runs.
-      this.#now = Math.max(this.#now, at);
-      for (const t of [...this.#timers.values()].filter((t) => t.at === at)) {
-        if (!this.#timers.delete(t.id)) continue;
-        t.fn();
-      }
-      await settle();
-    }
-    this.#now = target;
-    await settle();
-  }
-}
+/** Where the server keeps core/v1 Events. */
+const EVENTS = "v1/events";
 
 /** One request the fake server saw. */
 export interface SeenRequest {
@@ -87,54 +35,45 @@ export function statusResponse(
     headers?: Record<string, string>;
   } = {},
 ): Response {
-  return new Response(
-    JSON.stringify({
-      kind: "Status",
-      apiVersion: "v1",
-      status: "Failure",
-      code,
-      reason,
-      message,
-      details: extra.causes ? { causes: extra.causes } : undefined,
-    }),
-    { status: code, headers: { "content-type": "application/json", ...extra.headers } },
-  );
-}
-
-/** A stored Event plus the time of its last write (for the TTL). */
-export interface StoredEvent {
-  body: CoreEventBody;
-  writtenAt: number;
+  return apiStatus(code, reason, message, extra.headers, extra.causes ? { causes: extra.causes } : undefined);
 }
 
 /**
- * An in-memory core/v1 Events API. `fault` can answer any request first (return undefined to
- * let the fake handle it); `hang` makes every request wait until aborted; `latencyMs` answers
- * each request after that long on the fake clock (the fault is then asked at answer time).
- * `inFlight` and `maxInFlight` count unanswered requests.
+ * The API server as the events tests drive it. `fault` can answer any request first (return
+ * undefined to let the server handle it); `hang` makes every request wait until aborted;
+ * `latencyMs` answers each request after that long on the fake clock (the fault is then asked at
+ * answer time). `inFlight` and `maxInFlight` count unanswered requests.
  */
 export class FakeEventServer implements Transport {
   readonly server = "https://fake.events";
-  readonly events = new Map<string, StoredEvent>();
   readonly requests: SeenRequest[] = [];
-  /** Bodies the server's rules would have refused (should stay empty). */
-  readonly invalid: string[][] = [];
+  /** The refusals of the server's Event rules (422 Invalid it answered itself; should stay empty). */
+  readonly invalid: string[] = [];
   fault?: (req: KubeRequest, body?: Record<string, unknown>) => Response | undefined;
   hang = false;
-  ttlMs?: number;
   latencyMs = 0;
   inFlight = 0;
   maxInFlight = 0;
   readonly clock: Clock;
+  /** The API server underneath. */
+  readonly api: FakeApiServer;
+  readonly #answers = new Map<number, (() => void)[]>();
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, options: { eventTtlMs?: number } = {}) {
     this.clock = clock;
+    this.api = new FakeApiServer({ clock, eventTtlMs: options.eventTtlMs });
   }
 
   /** The stored Events, oldest first. */
   list(): CoreEventBody[] {
-    this.#expire();
-    return [...this.events.values()].map((e) => e.body);
+    return this.api.objects(EVENTS) as unknown as CoreEventBody[];
+  }
+
+  /** Deletes every stored Event behind the recorder's back (as expiry or another client would). */
+  deleteAll(): void {
+    for (const e of this.api.objects(EVENTS)) {
+      this.api.remove(EVENTS, e.metadata?.namespace, e.metadata!.name!);
+    }
   }
 
   /** Requests by method. */
@@ -142,11 +81,8 @@ export class FakeEventServer implements Transport {
     return this.requests.filter((r) => !method || r.method === method).length;
   }
 
-  close(): void {}
-
-  #expire(): void {
-    if (this.ttlMs === undefined) return;
-    for (const [k, e] of this.events) if (e.writtenAt + this.ttlMs <= this.clock.now()) this.events.delete(k);
+  close(): void {
+    this.api.close();
   }
 
   request(req: KubeRequest): Promise<Response> {
@@ -163,62 +99,55 @@ export class FakeEventServer implements Transport {
         }, { once: true });
       });
     }
-    const answer = () => {
+    const answer = async () => {
       this.inFlight--;
-      const res = this.fault?.(req, body) ?? this.#handle(req, body);
+      const res = this.fault?.(req, body) ?? await this.#serve(req);
       seen.status = res.status;
       seen.answeredAt = this.clock.now();
       return res;
     };
     if (this.latencyMs > 0) {
-      return new Promise((resolve) => this.clock.setTimeout(() => resolve(answer()), this.latencyMs));
+      return new Promise((resolve) =>
+        this.#answerAt(this.clock.now() + this.latencyMs, () => resolve(answer()))
+      );
     }
-    return Promise.resolve(answer());
+    return answer();
   }
 
-  #handle(req: KubeRequest, body?: Record<string, unknown>): Response {
-    this.#expire();
-    const m = req.path.match(/^\/api\/v1\/namespaces\/([^/]+)\/events(?:\/([^/]+))?$/);
-    if (!m) return statusResponse(404, "NotFound", `no route ${req.path}`);
-    const ns = decodeURIComponent(m[1]);
-    if (req.method === "POST" && !m[2]) {
-      const ev = body as unknown as CoreEventBody;
-      const problems = validateEventBody(ev);
-      if (ev.metadata?.namespace !== ns) problems.push("A1 namespace mismatch");
-      if (problems.length) {
-        this.invalid.push(problems);
-        return statusResponse(422, "Invalid", problems.join("; "), {
-          causes: problems.map((p) => ({ reason: "FieldValueInvalid", message: p })),
-        });
-      }
-      const key = `${ns}/${ev.metadata.name}`;
-      if (this.events.has(key)) {
-        return statusResponse(409, "AlreadyExists", `events "${ev.metadata.name}" already exists`);
-      }
-      this.events.set(key, { body: ev, writtenAt: this.clock.now() });
-      return new Response(JSON.stringify(ev), { status: 201 });
+  /** The API server's answer; its own 422s are noted in {@link FakeEventServer.invalid}. */
+  async #serve(req: KubeRequest): Promise<Response> {
+    const res = await this.api.request(req);
+    if (res.status === 422) this.invalid.push((await res.clone().json()).message);
+    return res;
+  }
+
+  /**
+   * Answers due at one instant share one timer (in the order they were asked), so a window of 32
+   * writes costs the fake clock one step, not 32.
+   */
+  #answerAt(at: number, answer: () => void): void {
+    let batch = this.#answers.get(at);
+    if (!batch) {
+      const due: (() => void)[] = batch = [];
+      this.#answers.set(at, due);
+      this.clock.setTimeout(() => {
+        this.#answers.delete(at);
+        for (const f of due) f();
+      }, at - this.clock.now());
     }
-    if (req.method === "PATCH" && m[2]) {
-      const key = `${ns}/${decodeURIComponent(m[2])}`;
-      const stored = this.events.get(key);
-      if (!stored) return statusResponse(404, "NotFound", `events "${m[2]}" not found`);
-      stored.body = { ...stored.body, ...body } as CoreEventBody;
-      stored.writtenAt = this.clock.now();
-      return new Response(JSON.stringify(stored.body), { status: 200 });
-    }
-    return statusResponse(405, "MethodNotAllowed", `${req.method} ${req.path}`);
+    batch.push(answer);
   }
 }
 
-/** A clock, a fake server, a client over it and a private registry. */
-export function fakeSetup(): {
+/** A clock, a fake server (Events expire after `eventTtlMs` when given), a client over it and a private registry. */
+export function fakeSetup(options: { eventTtlMs?: number } = {}): {
   clock: FakeClock;
   server: FakeEventServer;
   client: KubeClient;
   registry: Registry;
 } {
   const clock = new FakeClock();
-  const server = new FakeEventServer(clock);
+  const server = new FakeEventServer(clock, options);
   const registry = new Registry();
   const client = new KubeClient(server, { registry });
   return { clock, server, client, registry };

@@ -6,15 +6,15 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 
 describe("process lifetime", () => {
-  it("exits at once although a 30 s count update is pending", { timeout: 60_000 }, () => {
+  it("exits although an hour-long count update is pending", { timeout: 120_000 }, () => {
     const fixture = fileURLToPath(new URL("./idle_exit_fixture.ts", import.meta.url));
     const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
     const args = isDeno ? ["run", "-A", fixture] : [fixture];
-    const started = performance.now();
-    const child = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 25_000 });
-    const seconds = (performance.now() - started) / 1000;
+    // The kill is a safety net for a broken build (a timer holding the process for its hour), not a
+    // measurement: the fixture either exits by itself or would run for an hour.
+    const child = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 100_000 });
+    assert.equal(child.signal, null, "the process had to be killed: a timer kept it alive");
     assert.equal(child.status, 0, child.stderr);
     assert.match(child.stdout, /armed, pending=1/);
-    assert.ok(seconds < 20, `took ${seconds} s: a timer kept the process alive`);
   });
 });

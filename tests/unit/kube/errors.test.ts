@@ -7,7 +7,10 @@ import {
   errorFromResponse,
   GoneError,
   InvalidError,
+  isRetryable,
+  NamespaceRequiredError,
   NotFoundError,
+  ResponseBodyError,
   ServerError,
   summarizeBody,
   TooManyRequestsError,
@@ -121,5 +124,35 @@ describe("what an error says: detail in words, request kept apart", () => {
       "HTTP 503 from https://h",
     );
     assert.equal(errorFromResponse(429, "Too Many Requests").message, "HTTP 429: Too Many Requests");
+  });
+});
+
+describe("which errors are transient", () => {
+  it("429, 5xx, no response and a broken body are; answers about the request itself are not", () => {
+    const transient = [
+      errorFromResponse(429, ""),
+      errorFromResponse(503, ""),
+      new ConnectionError("GET /x: connection refused", { code: 0 }),
+      new ResponseBodyError("GET /x: the response body broke off after HTTP 200: reset", { code: 200 }),
+    ];
+    for (const e of transient) assert.ok(isRetryable(e), e.message);
+    const final = [404, 409, 410, 401, 403, 422, 400].map((code) => errorFromResponse(code, ""));
+    for (const e of final) assert.ok(!isRetryable(e), e.message);
+    assert.ok(!isRetryable(new TypeError("a bug")));
+  });
+
+  it("a missing namespace is a usage error naming verb, kind and object", () => {
+    const e = new NamespaceRequiredError("delete", "Deployment", "deployments", "web");
+    assert.ok(e instanceof TypeError);
+    assert.ok(!isRetryable(e));
+    assert.equal(e.name, "NamespaceRequiredError");
+    assert.equal(
+      e.message,
+      'delete Deployment "web": deployments are namespaced; set the namespace option (the client fills in no namespace)',
+    );
+    assert.match(
+      new NamespaceRequiredError("create", "ConfigMap", "configmaps").message,
+      /^create ConfigMap: configmaps are namespaced; set the namespace option or metadata\.namespace/,
+    );
   });
 });

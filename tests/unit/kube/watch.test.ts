@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readLines, watchEvents, WatchIdleError } from "../../../lib/kube/watch.ts";
 import { GoneError } from "../../../lib/kube/errors.ts";
+import { FakeClock } from "../../../lib/time/fake-clock.ts";
 
 function chunked(parts: string[], delayMs = 1, holdOpen = false): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
@@ -67,17 +68,38 @@ describe("watchEvents", () => {
     assert.ok(events[0].type === "ERROR" && events[0].error instanceof GoneError);
   });
 
-  it("aborts a silent stream with WatchIdleError", async () => {
+  it("aborts a stream that stays silent for idleMs with WatchIdleError, timed on the given clock", async () => {
+    const clock = new FakeClock();
     const controller = new AbortController();
-    const started = Date.now();
-    await assert.rejects(async () => {
-      for await (
-        const _ of watchEvents(chunked(['{"type":"ADDED","object":{}}\n'], 1, true), controller, 150, "W")
-      ) {
-        // the first event arrives, then silence
-      }
-    }, WatchIdleError);
-    assert.ok(Date.now() - started >= 140);
+    const events = watchEvents(
+      chunked(['{"type":"ADDED","object":{}}\n'], 1, true),
+      controller,
+      150,
+      "W",
+      clock,
+    );
+    assert.equal((await events.next()).value?.type, "ADDED");
+    const outcome = events.next().then(() => "an event", (err: unknown) => err);
+    await clock.advance(149);
+    assert.equal(controller.signal.aborted, false, "not idle before idleMs");
+    await clock.advance(1);
+    assert.ok(await outcome instanceof WatchIdleError);
+  });
+
+  it("an idle limit of 0 leaves the stream to another watchdog", async () => {
+    const clock = new FakeClock();
+    const controller = new AbortController();
+    const events = watchEvents(
+      chunked(['{"type":"ADDED","object":{}}\n'], 1, true),
+      controller,
+      0,
+      "W",
+      clock,
+    );
+    await events.next();
+    assert.equal(clock.pendingTimers, 0, "no timer armed");
+    controller.abort(new Error("stopped by its owner"));
+    await assert.rejects(events.next(), /stopped by its owner/);
   });
 
   it("rejects a line that is not JSON with a message naming the request", async () => {

@@ -16,7 +16,7 @@ after(() => configureLogging({ level: "fatal", write: () => {} }));
 
 function capture(format: "json" | "text"): string[] {
   const lines: string[] = [];
-  configureLogging({ level: "debug", format, write: (l) => lines.push(l) });
+  configureLogging({ category: "dataflow", level: "debug", format, write: (l) => lines.push(l) });
   return lines;
 }
 
@@ -83,6 +83,45 @@ describe("text format", () => {
       lines[0],
     );
     assert.doesNotMatch(lines[0], /" \+|<|\\r/);
+  });
+});
+
+describe("root category", () => {
+  // Taken when this module loads, before any configuration: as the toolkit's modules take theirs.
+  const early = logger("kube", "client");
+  const earlyWith = logger("runtime", "manager").with({ manager: "m" });
+
+  const loggersOf = (root?: string) => {
+    const records: { logger: string; manager?: string }[] = [];
+    configureLogging({
+      category: root,
+      level: "info",
+      format: "json",
+      write: (l) => records.push(JSON.parse(l)),
+    });
+    early.info("one");
+    earlyWith.info("two");
+    return records.map((r) => [r.logger, r.manager ?? ""]);
+  };
+
+  it("is the application's, given to configureLogging, also for loggers taken before", () => {
+    assert.deepEqual(loggersOf("my-operator"), [["my-operator.kube.client", ""], [
+      "my-operator.runtime.manager",
+      "m",
+    ]]);
+    assert.deepEqual(loggersOf("other"), [["other.kube.client", ""], ["other.runtime.manager", "m"]]);
+  });
+
+  it("names no application when none is given", () => {
+    assert.deepEqual(loggersOf(), [["operator.kube.client", ""], ["operator.runtime.manager", "m"]]);
+  });
+
+  it("refuses an empty root and keeps the configuration in place", () => {
+    const lines: string[] = [];
+    configureLogging({ category: "kept", level: "info", format: "json", write: (l) => lines.push(l) });
+    assert.throws(() => configureLogging({ category: "", write: () => {} }), ConfigError);
+    early.info("still here");
+    assert.equal(JSON.parse(lines[0]).logger, "kept.kube.client");
   });
 });
 

@@ -1,4 +1,4 @@
-/** Work queue and rate limiters: scenarios 1-6 and 10 of reference/runtime.md §7, on a fake clock. */
+/** Work queue and rate limiters (docs/behaviour/queue-and-controller.md), on a fake clock. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
@@ -48,7 +48,7 @@ describe("work queue", () => {
     assert.deepEqual([await plain.get(), await plain.get(), await plain.get()], ["a1", "a2", "b1"]);
   });
 
-  it("dedups adds before a get (scenario 1)", async () => {
+  it("dedups adds before a get", async () => {
     const registry = new Registry();
     const q = new WorkQueue({ name: "q", registry, clock: new FakeClock() });
     q.add("a");
@@ -60,7 +60,7 @@ describe("work queue", () => {
     assert.equal(registry.counter("workqueue_adds_total", "").get(labels), 1);
   });
 
-  it("never hands out a key that is processing; re-runs it once after done (scenario 2)", async () => {
+  it("never hands out a key that is processing; re-runs it once after done", async () => {
     const q = new WorkQueue({ name: "q", clock: new FakeClock() });
     q.add("a");
     assert.equal(await q.get(), "a");
@@ -97,13 +97,13 @@ describe("work queue", () => {
     assert.deepEqual(order, ["n1", "n2", "low2", "low1", "low3"]);
   });
 
-  it("delayed adds: the earliest deadline wins, in either order, and fire once (scenario 4)", async () => {
+  it("delayed adds: the earliest deadline wins, in either order, and fire once", async () => {
     const clock = new FakeClock();
     const q = new WorkQueue({ name: "q", clock });
-    q.addAfter("a", 10_000);
-    q.addAfter("a", 1_000);
-    q.addAfter("b", 1_000);
-    q.addAfter("b", 10_000);
+    q.add("a", { afterMs: 10_000 });
+    q.add("a", { afterMs: 1_000 });
+    q.add("b", { afterMs: 1_000 });
+    q.add("b", { afterMs: 10_000 });
     await clock.advance(999);
     assert.equal(q.len(), 0);
     await clock.advance(1);
@@ -113,14 +113,14 @@ describe("work queue", () => {
     q.done("b");
     await clock.advance(20_000);
     assert.equal(q.len(), 0, "the later deadline does not fire again");
-    q.addAfter("c", 0);
+    q.add("c", { afterMs: 0 });
     assert.equal(q.len(), 1, "a zero delay is ready at once");
   });
 
   it("a plain add of a waiting key makes it ready at once and drops the delay", async () => {
     const clock = new FakeClock();
     const q = new WorkQueue({ name: "q", clock });
-    q.addAfter("a", 5_000);
+    q.add("a", { afterMs: 5_000 });
     q.add("a");
     assert.equal(q.waiting, 0);
     assert.equal(await q.get(), "a");
@@ -129,16 +129,92 @@ describe("work queue", () => {
     assert.equal(q.len(), 0);
   });
 
-  it("shutdown: adds become no-ops, queued keys still drain, delayed keys are dropped (scenario 10)", async () => {
+  it("delayed keys wait on one timer and become ready in deadline order, at the priority they were added with", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    for (let i = 0; i < 1_000; i++) q.add(`ns/k${i}`, { afterMs: 10_000 + i });
+    q.add("ns/late", { afterMs: 300, priority: LOW_PRIORITY });
+    q.add("ns/early", { afterMs: 100, priority: LOW_PRIORITY });
+    q.add("ns/middle", { afterMs: 200 });
+    assert.equal(clock.pendingTimers, 1, "one timer for 1,003 waiting keys");
+    assert.equal(q.waiting, 1_003);
+    await clock.advance(300);
+    q.add("ns/now", { priority: LOW_PRIORITY });
+    assert.deepEqual(
+      [await q.get(), await q.get(), await q.get(), await q.get()],
+      ["ns/middle", "ns/early", "ns/late", "ns/now"],
+      "priority first, then the order the keys became ready",
+    );
+    q.add("ns/k999");
+    assert.equal(q.waiting, 999, "a plain add took k999 out of the deadline heap");
+    await clock.advance(9_700);
+    assert.equal(q.len(), 2, "k0 and k999 (no second run of k999 at its old deadline)");
+    assert.equal(clock.pendingTimers, 1, "still one timer, armed for k1");
+  });
+
+  it("a delay longer than a host timer can hold (24.8 days) is honoured, not fired at once", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock });
+    const month = 30 * 24 * 3_600_000;
+    q.add("a", { afterMs: month });
+    assert.equal(clock.nextTimerAt(), 2 ** 31 - 1, "no host timer is asked for more than it holds");
+    await clock.advance(month - 1);
+    assert.deepEqual([q.len(), q.waiting, clock.pendingTimers], [0, 1, 1], "re-armed once, still waiting");
+    await clock.advance(1);
+    assert.equal(await q.get(), "a");
+  });
+
+  it("a rate-limited add waits for the later of the limiter's delay and afterMs", async () => {
+    const clock = new FakeClock();
+    const q = new WorkQueue({ name: "q", clock, rateLimiter: new ExponentialRateLimiter(100, 10_000) });
+    q.add("a", { rateLimited: true });
+    q.add("b", { rateLimited: true, afterMs: 1_000 });
+    assert.equal(q.numRequeues("a"), 1);
+    await clock.advance(100);
+    assert.deepEqual([q.len(), await q.get()], [1, "a"]);
+    await clock.advance(899);
+    assert.equal(q.len(), 0);
+    await clock.advance(1);
+    assert.equal(await q.get(), "b");
+    q.forget("a");
+    assert.equal(q.numRequeues("a"), 0);
+  });
+
+  it("a relist of 10,000 keys, their changes and their removal cost O(n log n) heap comparisons, not O(n²)", async () => {
+    /** Comparisons for a relist of n keys, n/2 real changes, n retries cancelled by plain adds, and draining. */
+    async function relistAndDrain(n: number): Promise<number> {
+      const q = new WorkQueue({ name: "q", clock: new FakeClock() });
+      const keys = Array.from({ length: n }, (_, i) => `ns-${i % 10}/obj-${i}`);
+      for (const k of keys) q.add(k, { priority: LOW_PRIORITY }); // the relist
+      for (const k of keys.slice(0, n / 2)) q.add(k); // real changes raise half of them
+      keys.forEach((k, i) => q.add(`${k}-retry`, { afterMs: 60_000 + n - i })); // latest first: each a new head
+      for (const k of keys) q.add(`${k}-retry`); // plain adds take them out of the deadline heap
+      let served = 0;
+      while (q.len() > 0) {
+        q.done((await q.get())!);
+        served++;
+      }
+      assert.deepEqual([served, q.waiting], [2 * n, 0]);
+      return q.heapComparisons;
+    }
+    const small = await relistAndDrain(2_500);
+    const large = await relistAndDrain(10_000);
+    const m = 20_000; // keys handled in the large run
+    assert.ok(large < 4 * m * Math.log2(m), `${large} comparisons for ${m} keys`);
+    // Four times the keys: n log n grows about 4.6 times, a quadratic cost 16 times.
+    assert.ok(large / small < 6, `grew ${(large / small).toFixed(1)} times for 4 times the keys`);
+  });
+
+  it("shutdown: adds become no-ops, queued keys still drain, delayed keys are dropped", async () => {
     const clock = new FakeClock();
     const q = new WorkQueue({ name: "q", clock });
     q.add("a");
     q.add("b");
-    q.addAfter("c", 100);
+    q.add("c", { afterMs: 100 });
     assert.equal(await q.get(), "a");
     q.shutDown();
     q.add("d");
-    q.addAfter("e", 1);
+    q.add("e", { afterMs: 1 });
     assert.equal(await q.get(), "b");
     assert.equal(await q.get(), undefined);
     q.done("b");
@@ -189,8 +265,8 @@ describe("work queue", () => {
     const k = await q.get();
     assert.equal(registry.gauge("workqueue_depth", "").get(labels), 1);
     await clock.advance(500);
-    q.addRateLimited("x");
-    q.addAfter("y", 10);
+    q.add("x", { rateLimited: true });
+    q.add("y", { afterMs: 10 });
     assert.equal(registry.counter("workqueue_retries_total", "").get(labels), 2);
     const text = registry.render();
     assert.match(text, /workqueue_unfinished_work_seconds\{name="q",controller="q"\} 0\.5/);
@@ -206,7 +282,7 @@ describe("work queue", () => {
 });
 
 describe("rate limiters", () => {
-  it("exponential: 5 ms doubling to 1000 s, per key, reset by forget (scenario 5)", () => {
+  it("exponential: 5 ms doubling to 1000 s, per key, reset by forget", () => {
     const rl = new ExponentialRateLimiter();
     const got = Array.from({ length: 20 }, () => rl.when("a"));
     assert.deepEqual(got.slice(0, 4), [5, 10, 20, 40]);
@@ -222,7 +298,7 @@ describe("rate limiters", () => {
     assert.equal(rl.when("big"), 1_000_000, "no overflow");
   });
 
-  it("bucket: the first 100 calls are free, the 101st waits about 100 ms (scenario 6)", async () => {
+  it("bucket: the first 100 calls are free, the 101st waits about 100 ms", async () => {
     const clock = new FakeClock();
     const rl = new BucketRateLimiter(10, 100, clock);
     const got = Array.from({ length: 101 }, (_, i) => rl.when(`k${i}`));

@@ -7,6 +7,7 @@ import { ConnectionError, ServerError, TooManyRequestsError } from "../../../lib
 import { builtin } from "../../../lib/kube/resources.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeApiServer, FaultTransport, TcpProxy } from "../../tools/mod.ts";
+import { waitFor } from "../../tools/wait.ts";
 
 const CM = "v1/configmaps";
 const noRetry = { retry: { maxRetries: 0 }, registry: new Registry() };
@@ -62,16 +63,14 @@ describe("FaultTransport", () => {
     const faults = new FaultTransport(api);
     const c = new KubeClient(faults, noRetry);
     const w = c.watch(builtin.ConfigMap, { namespace: "ns", idleTimeoutMs: 0 });
-    const first = w.next();
-    await new Promise((r) => setTimeout(r, 10));
-    assert.equal(faults.openStreams, 1);
+    let got = false;
+    const first = w.next().finally(() => (got = true));
+    await waitFor("the watch stream", () => faults.openStreams === 1, { intervalMs: 1 });
     faults.stallWatches(true);
     api.put(CM, { metadata: { name: "held", namespace: "ns" } });
-    const held = await Promise.race([
-      first.then(() => "got"),
-      new Promise((r) => setTimeout(() => r("stalled"), 50)),
-    ]);
-    assert.equal(held, "stalled");
+    // First the positive signal: the event's bytes reached the transport and are held there.
+    await waitFor("the event held by the stall", () => faults.heldChunks === 1, { intervalMs: 1 });
+    assert.equal(got, false, "a stalled stream delivered the event");
     faults.stallWatches(false);
     assert.equal(
       ((await first).value as { object: { metadata: { name: string } } }).object.metadata.name,
@@ -83,11 +82,19 @@ describe("FaultTransport", () => {
     await assert.rejects(c.list(builtin.ConfigMap, { namespace: "ns" }), ConnectionError);
     faults.partition("blackhole");
     const ac = new AbortController();
+    const blackholed = faults.count({ outcome: "blackholed" });
     const hung = c.list(builtin.ConfigMap, { namespace: "ns", signal: ac.signal }).then(
       () => "answered",
       () => "aborted",
     );
-    await new Promise((r) => setTimeout(r, 30));
+    // The request reached the partition (it is held there, unanswered) before it is aborted.
+    await waitFor(
+      "the request at the partition",
+      () => faults.count({ outcome: "blackholed" }) > blackholed,
+      {
+        intervalMs: 1,
+      },
+    );
     ac.abort();
     assert.equal(await hung, "aborted");
     faults.heal();

@@ -1,10 +1,10 @@
-/** The operator's wiring: which informers exist and what they select (nothing is started). */
+/** The operator's assembly: which informers exist and what they select (nothing is started). */
 import { it } from "node:test";
 import assert from "node:assert/strict";
 import { KubeClient } from "../../../lib/kube/client.ts";
 import type { Transport } from "../../../lib/kube/transport.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
-import { createOperator } from "../../../lib/dataflow/controller.ts";
+import { createOperator } from "../../../lib/dataflow/operator.ts";
 import { FakeEvents } from "./fakes.ts";
 
 const unreachable: Transport = {
@@ -13,16 +13,20 @@ const unreachable: Transport = {
   close: () => {},
 };
 
-it("watches owned objects by label only and Secrets as metadata, keeping their keys but not managedFields", () => {
-  const op = createOperator({
+/** The operator over a client that must never be used, with only `namespaces` chosen. */
+const unstarted = (namespaces?: string[]) =>
+  createOperator({
     client: new KubeClient(unreachable),
     processor: { image: "i" },
     registry: new Registry(),
     events: new FakeEvents(),
-    namespaces: ["team-a", "team-b"],
+    namespaces,
     healthBindAddress: "0",
     metricsBindAddress: "0",
   });
+
+it("watches owned objects by label only and Secrets as metadata, keeping their keys but not managedFields", () => {
+  const op = unstarted(["team-a", "team-b"]);
   for (const inf of [...op.configMaps.informers, ...op.deployments.informers]) {
     assert.equal(inf.options.labelSelector, "dataflow.dataflow.io/owned=true");
   }
@@ -51,14 +55,7 @@ it("watches owned objects by label only and Secrets as metadata, keeping their k
 });
 
 it("with no namespaces, one informer per kind watches all of them", () => {
-  const op = createOperator({
-    client: new KubeClient(unreachable),
-    processor: { image: "i" },
-    registry: new Registry(),
-    events: new FakeEvents(),
-    healthBindAddress: "0",
-    metricsBindAddress: "0",
-  });
+  const op = unstarted();
   for (const set of [op.dataflows, op.configMaps, op.deployments, op.secrets]) {
     assert.deepEqual(set.informers.map((i) => i.options.namespace), [undefined]);
   }
