@@ -16,12 +16,13 @@
  * DataFlows in flight (default 32); `--runs=N` the measured starts (default 3); `--poll-ms=N` the
  * first-pass poll; `--quiet-load=X`, `--quiet-wait=S` the wait for a quieter machine before each start.
  */
+import { streamingListTime } from "./lib/streaming-list.ts";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { KubeClient, KubeObject } from "../lib/kube/client.ts";
-import { builtin, resourcePath, type ResourceType } from "../lib/kube/resources.ts";
+import { builtin, type ResourceType } from "../lib/kube/resources.ts";
 import { DataFlowType, OWNED_SELECTOR } from "../lib/dataflow/names.ts";
 import { freshNamespace } from "../tests/controlplane/env.ts";
 import { repoRoot } from "../tests/e2e/manifests.ts";
@@ -278,42 +279,8 @@ interface ServeSample {
 }
 
 async function serveTime(admin: KubeClient, kind: string, rt: ResourceType, labelSelector?: string) {
-  const query = new URLSearchParams({
-    watch: "1",
-    sendInitialEvents: "true",
-    resourceVersionMatch: "NotOlderThan",
-    resourceVersion: "",
-    allowWatchBookmarks: "true",
-    timeoutSeconds: "900",
-  });
-  if (labelSelector) query.set("labelSelector", labelSelector);
-  const ac = new AbortController();
-  const t0 = performance.now();
-  const res = await admin.transport.request({
-    method: "GET",
-    path: resourcePath(rt, undefined),
-    query,
-    signal: ac.signal,
-    stream: true,
-  });
-  if (!res.ok || !res.body) throw new Error(`watch-list of ${kind}: HTTP ${res.status}`);
-  const reader = res.body.getReader();
-  const decoder = new TextDecoder();
-  const marker = '"k8s.io/initial-events-end":"true"';
-  let bytes = 0;
-  let tail = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) throw new Error(`watch-list of ${kind} ended before its initial-events-end bookmark`);
-    bytes += value.byteLength;
-    const text = tail + decoder.decode(value, { stream: true });
-    if (text.includes(marker)) break;
-    tail = text.slice(-marker.length);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  ac.abort();
-  await reader.cancel().catch(() => {});
-  return { kind, seconds, bytes } satisfies ServeSample;
+  const { ms, bytes } = await streamingListTime(admin, rt, { labelSelector });
+  return { kind, seconds: ms / 1000, bytes } satisfies ServeSample;
 }
 
 /** RSS of the control plane's processes (kube-apiserver, etcd). */

@@ -16,6 +16,7 @@
  * operator's requests.
  * "Process start" is Date.now() just before spawning (the guard shell's fork + exec included).
  */
+import { streamingListTime } from "./lib/streaming-list.ts";
 import { execFileSync } from "node:child_process";
 import { Buffer } from "node:buffer";
 import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
@@ -30,7 +31,7 @@ import {
 import type { BenchContext, Cluster } from "./lib/context.ts";
 import type { KubeClient } from "../lib/kube/client.ts";
 import { isNotFound } from "../lib/kube/errors.ts";
-import { builtin, resourcePath, type ResourceType } from "../lib/kube/resources.ts";
+import { builtin, type ResourceType } from "../lib/kube/resources.ts";
 import { configMapName, DataFlowType, deploymentName, OWNED_SELECTOR } from "../lib/dataflow/names.ts";
 import { machineInfo } from "./lib/machine.ts";
 import { compileHeapProbe, type HeapStats, heapStatsIn, measureParts, PARTS } from "./lib/memory-parts.ts";
@@ -152,41 +153,11 @@ async function apiServerStreams(admin: KubeClient): Promise<Record<string, numbe
     ["owned-configmaps", builtin.ConfigMap, OWNED_SELECTOR],
     ["owned-deployments", builtin.Deployment, OWNED_SELECTOR],
   ];
-  const marker = '"k8s.io/initial-events-end":"true"';
   const out: Record<string, number> = {};
   const t0 = performance.now();
   await Promise.all(kinds.map(async ([name, rt, labelSelector]) => {
-    const query = new URLSearchParams({
-      watch: "1",
-      sendInitialEvents: "true",
-      resourceVersionMatch: "NotOlderThan",
-      allowWatchBookmarks: "true",
-    });
-    if (labelSelector) query.set("labelSelector", labelSelector);
-    const ac = new AbortController();
-    const res = await admin.transport.request({
-      method: "GET",
-      path: resourcePath(rt),
-      query,
-      signal: AbortSignal.any([ac.signal, AbortSignal.timeout(120_000)]),
-      stream: true,
-    });
-    if (!res.ok || !res.body) throw new Error(`streaming list of ${name}: HTTP ${res.status}`);
-    const reader = res.body.getReader();
-    // Only each chunk's last KiB is decoded (the bookmark, under 1 KiB, is the last event until
-    // something changes): the client does as little as it can, so the time is the server's.
-    let tail = "";
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) throw new Error(`streaming list of ${name} ended before its initial-events-end bookmark`);
-      const text = tail +
-        new TextDecoder().decode(value.subarray(Math.max(0, value.length - 1024)));
-      if (text.includes(marker)) break;
-      tail = text.slice(-marker.length);
-    }
-    out[name] = Math.round(performance.now() - t0);
-    ac.abort();
-    await reader.cancel().catch(() => {});
+    const { ms } = await streamingListTime(admin, rt, { labelSelector, timeoutMs: 120_000, t0 });
+    out[name] = Math.round(ms);
   }));
   return out;
 }

@@ -8,7 +8,7 @@ import { builtin, type KubeClient } from "../kube/mod.ts";
 import { configMapName, deploymentName, NAME_LABEL } from "../dataflow/names.ts";
 import type { DataFlow } from "../dataflow/schema.ts";
 import { dataflowPath, phaseBadge, query, settle, type Settled, timeAgo, toYaml } from "./format.ts";
-import { type Html, html } from "./html.ts";
+import { type Html, html, tableHead } from "./html.ts";
 import { canWrite, csrfField, type Flash, renderPage, type Viewer } from "./layout.ts";
 
 /** Everything the page shows besides the DataFlow itself, each read on its own. */
@@ -89,15 +89,7 @@ ${
     conditions.length
       ? html`
         <table class="conditions">
-          <thead>
-            <tr>
-              <th scope="col">Condition</th>
-              <th scope="col">Status</th>
-              <th scope="col">Reason</th>
-              <th scope="col">Message</th>
-              <th scope="col">Changed</th>
-            </tr>
-          </thead>
+          ${tableHead("Condition", "Status", "Reason", "Message", "Changed")}
           <tbody>
         ${conditions.map((c) =>
           html`
@@ -168,17 +160,7 @@ function renderPods(df: DataFlow, r: Settled<Pod[]>): Html {
     html`<a href="${dataflowPath(ns, name, `/logs${query({ pod, container })}`)}">${container}</a>`;
   return html`
     ${title}<table>
-      <thead>
-        <tr>
-          <th scope="col">Pod</th>
-          <th scope="col">Phase</th>
-          <th scope="col">Ready</th>
-          <th scope="col">Restarts</th>
-          <th scope="col">State</th>
-          <th scope="col">Node</th>
-          <th scope="col">Logs</th>
-        </tr>
-      </thead>
+      ${tableHead("Pod", "Phase", "Ready", "Restarts", "State", "Node", "Logs")}
       <tbody>
     ${r.value.map((p) => {
       const statuses = [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])];
@@ -226,17 +208,7 @@ function renderEvents(r: Settled<Event[]>): Html {
     .sort((a, b) => (b.last ?? "").localeCompare(a.last ?? ""));
   return html`
     ${title}<table id="timeline">
-      <thead>
-        <tr>
-          <th scope="col">Type</th>
-          <th scope="col">Reason</th>
-          <th scope="col">Message</th>
-          <th scope="col">Count</th>
-          <th scope="col">First seen</th>
-          <th scope="col">Last seen</th>
-          <th scope="col">From</th>
-        </tr>
-      </thead>
+      ${tableHead("Type", "Reason", "Message", "Count", "First seen", "Last seen", "From")}
       <tbody>
     ${rows.map(({ e, count, first, last }) =>
       html`

@@ -69,3 +69,12 @@ export function html(strings: TemplateStringsArray, ...values: Interpolation[]):
 export function joinHtml(items: readonly Interpolation[], separator: Html = new Html("")): Html {
   return new Html(items.map(render).join(separator.value));
 }
+
+/** A table's header: one `<th scope="col">` per column name, in order. */
+export function tableHead(...columns: string[]): Html {
+  return html`
+    <thead>
+      <tr>${columns.map((c) => html`<th scope="col">${c}</th>`)}</tr>
+    </thead>
+  `;
+}

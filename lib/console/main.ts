@@ -3,13 +3,21 @@
  * DataFlows with the toolkit's informers, and serves the console until SIGINT/SIGTERM.
  */
 import process from "node:process";
-import { ConfigError, HttpTransport, IN_CLUSTER_SOURCE, KubeClient, loadConfig } from "../kube/mod.ts";
+import {
+  ConfigError,
+  defaultUserAgent,
+  HttpTransport,
+  IN_CLUSTER_SOURCE,
+  KubeClient,
+  loadConfig,
+} from "../kube/mod.ts";
 import { configureLogging, logger } from "../observe/mod.ts";
 import { Informer, NamespacedInformers, useFullJit } from "../runtime/mod.ts";
 import { LEASE_NAME } from "../dataflow/operator.ts";
 import { UsageError } from "../dataflow/flags.ts";
 import { DataFlowType } from "../dataflow/names.ts";
 import type { DataFlow } from "../dataflow/schema.ts";
+import { type CliIo, VERSION } from "../dataflow/cli.ts";
 import { ConsoleApp, type DataFlowCache } from "./app.ts";
 import { renderStatus } from "./detail-page.ts";
 import { CONSOLE_USAGE, type ConsoleSettings, parseConsoleArgs } from "./flags.ts";
@@ -20,12 +28,7 @@ import { LiveHub } from "./live.ts";
 import { OperatorStatus } from "./operator-status.ts";
 
 /** Where the console writes and what it reads from the environment (the CLI's CliIo, narrowed). */
-export interface ConsoleIo {
-  stdout: (text: string) => void | Promise<void>;
-  stderr: (text: string) => void | Promise<void>;
-  env: Record<string, string | undefined>;
-  /** Install SIGTERM/SIGINT handlers (default true). */
-  handleSignals?: boolean;
+export interface ConsoleIo extends Pick<CliIo, "stdout" | "stderr" | "env" | "handleSignals"> {
   /** Called once the console listens (tests read its URL and stop it). */
   onStarted?: (console: RunningConsole) => void;
 }
@@ -84,11 +87,11 @@ export async function consoleMain(argv: string[], io: ConsoleIo): Promise<number
   const log = logger("console", "main");
   let transport: HttpTransport | undefined;
   try {
-    const config = await loadConfig({
-      kubeconfig: settings.kubeconfig,
-      context: settings.context,
-      env: io.env,
-    });
+    const config = {
+      ...await loadConfig({ kubeconfig: settings.kubeconfig, context: settings.context, env: io.env }),
+      // The API server's audit log and flow schemas tell the console from the operator.
+      userAgent: defaultUserAgent(`dataflow-console/${VERSION}`),
+    };
     const inCluster = config.source === IN_CLUSTER_SOURCE;
     const mode = chooseWriteMode(settings.enableWrites, settings.writeIdentity, inCluster);
     transport = new HttpTransport(config);

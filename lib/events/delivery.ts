@@ -18,22 +18,34 @@ import { validateEventBody } from "./validate.ts";
 
 const log = logger("events");
 
-/** What a delivery needs. */
-export interface DeliveryDeps {
+/** What every write of the recorder is made with (the writer's and each delivery's). */
+export interface WriteContext {
+  /** The client the Events are written with. */
   client: KubeClient;
+  /** The Event resource written (core/v1 or events.k8s.io/v1). */
   eventType: ResourceType;
+  /** Who reports the Events. */
   reporter: Reporter;
+  /** The recorder's settings. */
   settings: RecorderSettings;
+  /** Monotonic time for retries and windows; wall time for the Events' stamps. */
   clock: Clock;
+  /** The jitter's random source. */
   random: () => number;
+  /** The recorder's metrics. */
   metrics: EventMetrics;
+  /** The adaptive limit on concurrent writes. */
   limiter: WriteLimiter;
+  /** A fresh unique Event name for the series' object. */
+  newName(s: Series): string;
+}
+
+/** What a delivery needs. */
+export interface DeliveryDeps extends WriteContext {
   /** Aborts every request in flight (at the end of the shutdown flush). */
   signal: AbortSignal;
   /** Writes in flight now, this one included (the window grows only while half of it is used). */
   inFlight(): number;
-  /** A fresh unique Event name for the series' object. */
-  newName(s: Series): string;
   /** Drops the series' unwritten occurrences, counted under `reason`. */
   drop(s: Series, reason: DropReason): void;
 }

@@ -9,7 +9,7 @@ import type { EventMetrics } from "./metrics.ts";
 import { normalizeMessage } from "./normalize.ts";
 import { describeRef } from "./reference.ts";
 import type { SendQueue } from "./send-queue.ts";
-import { newSeries, type Series } from "./series.ts";
+import { newSeries, rollBackToServer, type Series } from "./series.ts";
 
 /** What folding needs from the writer. */
 export interface OverflowDeps {
@@ -122,14 +122,7 @@ export class OverflowEvents {
       }): ${v.message}`,
       this.#d.settings.keepNewlines,
     );
-    v.count = v.serverCount;
-    v.message = v.serverMessage;
-    v.attempt = 0;
-    v.failingSince = undefined;
-    if (!v.created) {
-      v.evicted = true;
-      this.#d.onForget(v);
-    }
+    if (rollBackToServer(v)) this.#d.onForget(v);
     this.#d.unpend(v);
     this.#d.schedule(a);
     return a;

@@ -120,6 +120,21 @@ export function needsWrite(s: Series): boolean {
   return s.count > s.serverCount || (s.created && s.message !== s.serverMessage);
 }
 
+/**
+ * Takes back what the server does not have: the series' count and message become the server's
+ * again and its retry state is cleared (its unwritten occurrences were dropped or folded into
+ * another series). Returns true when the series was never created, so it must be forgotten.
+ */
+export function rollBackToServer(s: Series): boolean {
+  s.count = s.serverCount;
+  s.message = s.serverMessage;
+  s.attempt = 0;
+  s.failingSince = undefined;
+  if (s.created) return false;
+  s.evicted = true;
+  return true;
+}
+
 /** Maps a monotonic time of the clock to wall-clock milliseconds. */
 export type WallStamp = (monotonicMs: number) => number;
 

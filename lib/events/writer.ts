@@ -5,21 +5,18 @@
  * owner's busy signal), with per-series retry backoff (so one failing namespace never blocks
  * another), and flushes everything at shutdown.
  */
-import type { KubeClient } from "../kube/client.ts";
-import type { ResourceType } from "../kube/resources.ts";
 import { logger } from "../observe/log.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
 import { ObjectBudgets } from "./budgets.ts";
-import { Delivery } from "./delivery.ts";
+import { Delivery, type WriteContext } from "./delivery.ts";
 import type { WriteLimiter } from "./limiter.ts";
-import type { DropReason, EventMetrics } from "./metrics.ts";
+import type { DropReason } from "./metrics.ts";
 import { OverflowEvents } from "./overflow.ts";
 import { OwnerYield } from "./owner-yield.ts";
 import { describeRef } from "./reference.ts";
 import { SendQueue } from "./send-queue.ts";
 import { SEND_ORDER } from "./slots.ts";
-import { needsWrite, type Series } from "./series.ts";
-import type { RecorderSettings, Reporter } from "./settings.ts";
+import { needsWrite, rollBackToServer, type Series } from "./series.ts";
 import type { CloseResult } from "./types.ts";
 
 const log = logger("events");
@@ -28,20 +25,9 @@ const log = logger("events");
 const FLUSH_RETRY_CAP_MS = 250;
 
 /** What the writer needs from the recorder. */
-export interface WriterDeps {
-  client: KubeClient;
-  eventType: ResourceType;
-  reporter: Reporter;
-  settings: RecorderSettings;
-  clock: Clock;
-  random: () => number;
-  metrics: EventMetrics;
-  /** A fresh unique Event name for the series' object. */
-  newName(s: Series): string;
+export interface WriterDeps extends WriteContext {
   /** Removes a series from the correlator's index (its Event was never created, or it is finished). */
   onForget(s: Series): void;
-  /** The adaptive limit on concurrent writes. */
-  limiter: WriteLimiter;
   /** The owner's busy signal: while true, at most the limiter's floor is in flight. */
   busy?: () => boolean;
   /** Called with what was folded into overflow Events (for the warning summary). */
@@ -321,14 +307,7 @@ export class Writer {
   #dropSeries(s: Series, reason: DropReason): void {
     const lost = s.count - s.serverCount;
     if (lost > 0) this.#d.metrics.dropped.inc({ reason }, lost);
-    s.count = s.serverCount;
-    s.message = s.serverMessage;
-    s.attempt = 0;
-    s.failingSince = undefined;
-    if (!s.created) {
-      s.evicted = true;
-      this.#d.onForget(s);
-    }
+    if (rollBackToServer(s)) this.#d.onForget(s);
     this.#unpend(s);
   }
 }

@@ -21,16 +21,6 @@ import type { RateLimiter } from "./ratelimit.ts";
 import { isPanic, isTerminalError, type Reconciler } from "./reconciler.ts";
 import { type EventSource, waitForSources } from "./source.ts";
 
-export {
-  isPanic,
-  isTerminalError,
-  type ReconcileContext,
-  type Reconciler,
-  type ReconcileResult,
-  TerminalError,
-} from "./reconciler.ts";
-export { CacheSyncTimeoutError, type EventSource, type SourceHandlers } from "./source.ts";
-
 /** Reconciles between two looks at whether a garbage collection is due (and whenever the queue is empty). */
 const GC_CHECK_EVERY = 100;
 

@@ -11,14 +11,10 @@ import { ForbiddenError } from "../../../lib/kube/errors.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
-import {
-  CacheSyncTimeoutError,
-  Controller,
-  type ReconcileContext,
-  TerminalError,
-} from "../../../lib/runtime/controller.ts";
+import { Controller } from "../../../lib/runtime/controller.ts";
+import { type ReconcileContext, TerminalError } from "../../../lib/runtime/reconciler.ts";
 import type { Informer } from "../../../lib/runtime/informer.ts";
-import type { EventSource, SourceHandlers } from "../../../lib/runtime/source.ts";
+import { CacheSyncTimeoutError, type EventSource, type SourceHandlers } from "../../../lib/runtime/source.ts";
 import { objectKey } from "../../../lib/runtime/keys.ts";
 
 /** The informer is an event source by its shape alone (this fails to type-check when they diverge). */
