@@ -11,6 +11,7 @@
  *   6. tests/audit: the operator's RBAC grants against the audit logs of every control plane above;
  *   7. tests/browser: the web console in headless Chromium (Debian's chromium), once, on Deno;
  *   8. one closing line `N passed, N failed` over every runtime.
+ * Step 1 also runs `deno doc --lint` on the public entry points and `deno publish --dry-run`.
  * Flags: --no-static (skip step 1), --no-bun, --no-binary, --no-fault, --no-image, --no-browser,
  * --only <dir-or-file> (a subset of tests).
  */
@@ -133,12 +134,16 @@ let cp: ControlPlane | undefined;
 let exitCode = 1;
 try {
   if (!values["no-static"]) {
-    const checkPaths = ["mod.ts", "lib", "tests", "bench"].filter((p) => existsSync(p));
+    const checkPaths = ["mod.ts", "testing.ts", "lib", "tests", "bench", "npm"].filter((p) => existsSync(p));
     for (
-      const [cmd, args] of [[deno, ["lint"]], [deno, ["fmt", "--check"]], [deno, [
-        "check",
-        ...checkPaths,
-      ]]] as const
+      const [cmd, args] of [
+        [deno, ["lint"]],
+        [deno, ["fmt", "--check"]],
+        [deno, ["check", ...checkPaths]],
+        // The toolkit's public API is documented, and it publishes as a package.
+        [deno, ["doc", "--lint", "mod.ts", "testing.ts"]],
+        [deno, ["publish", "--dry-run", "--allow-dirty"]],
+      ] as const
     ) {
       if (await run(cmd, [...args]) !== 0) {
         problems.push(`static check failed: deno ${args[0]}`);
