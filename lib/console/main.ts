@@ -162,9 +162,8 @@ export async function consoleMain(argv: string[], io: ConsoleIo): Promise<number
     abort.abort();
     for (const informer of informers) informer.stop();
     await server.close();
-    if (io.handleSignals !== false) {
-      for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, stop);
-    }
+    // The signal handlers stay until the process exits: a terminal's Ctrl-C reaches the whole
+    // process group and a wrapper may forward another, which must not kill the console on its way out.
     log.info("console stopped");
     return 0;
   } catch (err) {
