@@ -2,7 +2,7 @@
  * The whole suite several times in a row while a CPU-heavy process runs beside it, as on a shared
  * CI machine: `deno task stress` (5 runs beside one busy-looping process; about 25 minutes a run on
  * 2 cores). Every argument not listed below goes to tests/run.ts unchanged, so
- * `deno task stress --runs=2 --no-bun --only tests/unit` stresses a part.
+ * `deno task stress --runs=2 --no-static --no-bun --only tests/unit/time` stresses a part.
  * Flags: --runs=N (default 5), --burners=N (default 1), --keep-going (run all N even
  * after a failure). Exit 0 when every run passed; the closing lines list each run's result.
  */

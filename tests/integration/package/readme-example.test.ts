@@ -1,5 +1,6 @@
 /**
- * The toolkit as others get it: `deno task npm` builds and packs the npm package, the tarball is
+ * The toolkit as others get it: the README's `npx -y deno@2.9.6 task npm`, run as written, builds and
+ * packs the npm package, the tarball is
  * installed into a fresh project outside the repository (its dependencies from the npm registry),
  * and the README's toolkit example, unchanged, runs there against the test control plane: it must
  * reconcile a labelled ConfigMap into an Event and exit 0 on SIGTERM.
@@ -17,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { buildNpmPackage, ensureTypeScript, type NpmBuild, OUT_DIR, ROOT } from "../../../npm/build.ts";
+import { ensureTypeScript, type NpmBuild, OUT_DIR, ROOT } from "../../../npm/build.ts";
 import { builtin } from "../../../lib/kube/resources.ts";
 import { clientFor, freshNamespace, testControlPlane } from "../../controlplane/env.ts";
 import { waitFor } from "../../tools/wait.ts";
@@ -31,8 +32,17 @@ function readmeExample(): string {
   return m[1];
 }
 
-/** Runs a command to completion in `cwd`; rejects with its output when it fails. */
-function run(cmd: string, args: string[], cwd: string): Promise<void> {
+/** The README's command line that builds the npm package. */
+function readmeBuildCommand(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## The toolkit"));
+  const m = section.match(/```sh\n(npx -y deno@[^ ]+ task npm)\b/);
+  if (!m) throw new Error("README.md has no `npx -y deno@... task npm` block under ## The toolkit");
+  return m[1];
+}
+
+/** Runs a command to completion in `cwd`; resolves with its output, rejects with it when it fails. */
+function run(cmd: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -41,7 +51,7 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
     child.on("error", reject);
     child.on(
       "exit",
-      (code) => code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")}: ${out}`)),
+      (code) => code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")}: ${out}`)),
     );
   });
 }
@@ -53,11 +63,12 @@ const host = (globalThis as { Bun?: unknown }).Bun
   : "node";
 let project = "";
 let build: NpmBuild;
-// A build directory of this run's own, so that concurrent runs and `deno task npm` do not collide.
-const buildDir = join(OUT_DIR, `test-${process.pid}`);
-
 before(async () => {
-  build = await buildNpmPackage(buildDir);
+  // As a user types it, in the checkout; its last line names the tarball it packed.
+  const out = await run("sh", ["-c", readmeBuildCommand()], ROOT);
+  const m = out.match(/^(\S+)@(\S+): (\S+\.tgz)$/m);
+  if (!m) throw new Error(`the build did not name its tarball:\n${out}`);
+  build = { name: m[1], version: m[2], tarball: join(ROOT, m[3]), dir: join(OUT_DIR, "package") };
   project = mkdtempSync(join(tmpdir(), "toolkit-example-"));
   writeFileSync(
     join(project, "package.json"),
@@ -72,7 +83,6 @@ before(async () => {
 
 after(() => {
   if (project) rmSync(project, { recursive: true, force: true });
-  rmSync(buildDir, { recursive: true, force: true });
 });
 
 /** Starts the example, waits for its Event about a fresh ConfigMap, stops it with SIGTERM. */
