@@ -275,6 +275,11 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     try {
       return await operator.manager.run();
     } finally {
+      // The manager has let go of the signals; one arriving from here to the exit (the second
+      // Ctrl-C of a terminal) must not turn the exit code it returned into 130.
+      if (io.handleSignals !== false) {
+        for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => {});
+      }
       conn.close();
     }
   } catch (err) {
