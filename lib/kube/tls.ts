@@ -22,7 +22,7 @@ export interface TlsSettings {
 
 /** A fetch bound to TLS settings; close it to free pooled connections. */
 export interface TlsFetcher {
-  fetch(url: string, init: RequestInit & { stream?: boolean }): Promise<Response>;
+  fetch(url: string, init: RequestInit): Promise<Response>;
   close(): void;
 }
 

@@ -27,7 +27,10 @@ export interface KubeRequest {
   body?: string;
   /** Aborts the request, body reading included. */
   signal?: AbortSignal;
-  /** A long-lived streaming response (watch): no idle timer on the transport. */
+  /**
+   * A long-lived streaming response (watch): no deadline, the body left unread for the caller, not
+   * resent as a read is, and named `WATCH` in metrics and logs.
+   */
   stream?: boolean;
 }
 
@@ -108,12 +111,12 @@ export class HttpTransport implements Transport {
 
   /** Sends a request with current credentials, and once more with fresh ones after a 401. */
   async request(req: KubeRequest): Promise<Response> {
-    let res = await this.#send(req, await this.#credentials.get());
+    let res = await this.#send(req, await untilAborted(this.#credentials.get(), req.signal));
     if (res.status === 401) {
       // Credentials may have rotated (token file, exec plugin): fetch fresh ones and try once more.
       await res.body?.cancel();
       this.#credentials.invalidate();
-      res = await this.#send(req, await this.#credentials.get());
+      res = await this.#send(req, await untilAborted(this.#credentials.get(), req.signal));
     }
     return res;
   }
@@ -153,7 +156,6 @@ export class HttpTransport implements Transport {
         headers,
         body: req.body,
         signal: req.signal,
-        stream: req.stream,
       });
     } catch (err) {
       if (req.signal?.aborted) throw req.signal.reason ?? err;
@@ -167,4 +169,20 @@ export class HttpTransport implements Transport {
       });
     }
   }
+}
+
+/**
+ * `work`, or a rejection with the signal's reason as soon as it aborts: an exec plugin that hangs
+ * must not outlast the request's deadline or its caller's abort. The work itself goes on (a
+ * plugin run still caches what it returns); its outcome is no longer this request's, so a late
+ * failure is left to the next request, which asks again.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -82,7 +82,9 @@ export async function* readLines(
   let buffer = "";
   // Cancelling the reader ends a pending read even when the body is not tied to the fetch's signal.
   const onAbort = () => reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
+  // A signal that aborted before reading began (while the response was on its way) fires no event.
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
   try {
     while (true) {
       const { value, done } = await reader.read();

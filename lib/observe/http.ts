@@ -179,7 +179,8 @@ async function checkAnswer(
       ? { status: 200, body: "ok" }
       : { status: 500, body: `internal server error: ${sub} check failed\n` };
   }
-  const results = await checks.run(url.searchParams.getAll("exclude"));
+  const exclude = new Set(url.searchParams.getAll("exclude"));
+  const results = await checks.run(exclude);
   const failed = results.filter((r) => !r.ok);
   for (const r of results) {
     const level = checks.record(r);
@@ -195,7 +196,17 @@ async function checkAnswer(
   // The reason is shown (Kubernetes withholds it): these checks are the operator's own and say what
   // is missing (a cache not synced yet, a Lease it may not take), nothing secret.
   const lines = results.map((r) => (r.ok ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.reason}`));
-  for (const ex of url.searchParams.getAll("exclude")) lines.push(`[+]${ex} excluded: ok`);
+  // As controller-runtime: only a registered check is excluded; a name matching none is reported.
+  const registered = new Set(checks.names);
+  const unknown = [...exclude].filter((name) => !registered.has(name));
+  for (const ex of exclude) if (registered.has(ex)) lines.push(`[+]${ex} excluded: ok`);
+  if (unknown.length) {
+    lines.push(
+      `warn: some health checks cannot be excluded: no matches for ${
+        unknown.map((n) => `"${n}"`).join(", ")
+      }`,
+    );
+  }
   lines.push(failed.length ? `${kind} check failed` : `${kind} check passed`);
   return { status: failed.length ? 500 : 200, body: lines.join("\n") + "\n" };
 }

@@ -206,19 +206,28 @@ function escapeControl(text: string): string {
   );
 }
 
-/** JSON.stringify's replacer for values in log records: errors as their message, bigints as text. */
-function plainReplacer(): (key: string, value: unknown) => unknown {
-  const seen = new WeakSet<object>();
-  return (_key, value) => {
+/**
+ * JSON.stringify's replacer for values in log records: errors as their message, bigints as text,
+ * maps as objects, sets as arrays, and an object that contains itself as "[Circular]" where it
+ * recurs (an object merely met twice, such as one label set in two properties, is written twice).
+ */
+function plainReplacer(): (this: unknown, key: string, value: unknown) => unknown {
+  // The objects from the root down to the one being written, each with what it was written as
+  // (a Map becomes an object): JSON.stringify calls the replacer with the holder as `this`.
+  const path: { original: object; written: unknown }[] = [];
+  return function (this: unknown, _key: string, value: unknown): unknown {
     if (typeof value === "bigint") return value.toString();
     if (value instanceof Error) return value.message || value.name;
-    if (value instanceof Map) return Object.fromEntries(value);
-    if (value instanceof Set) return [...value];
-    if (typeof value === "object" && value !== null) {
-      if (seen.has(value)) return "[Circular]";
-      seen.add(value);
-    }
-    return value;
+    if (typeof value !== "object" || value === null) return value;
+    while (path.length > 0 && path[path.length - 1].written !== this) path.pop();
+    if (path.some((p) => p.original === value)) return "[Circular]";
+    const written = value instanceof Map
+      ? Object.fromEntries(value)
+      : value instanceof Set
+      ? [...value]
+      : value;
+    path.push({ original: value, written });
+    return written;
   };
 }
 

@@ -50,17 +50,46 @@ export function unrefTimer(handle: unknown): void {
   if (typeof handle === "number" && deno?.unrefTimer) deno.unrefTimer(handle);
 }
 
+/**
+ * The longest delay one host timer holds: past 2^31 - 1 ms (about 24.8 days) Deno, Bun and Node
+ * overflow it and fire after 1 ms, which would turn a long resync or timeout into a hot loop.
+ */
+const MAX_HOST_DELAY_MS = 2 ** 31 - 1;
+
 function hostClock(unref: boolean): Clock {
+  type HostHandle = ReturnType<typeof setTimeout>;
+  const arm = (fn: () => void, ms: number): HostHandle => {
+    const handle = setTimeout(fn, ms);
+    if (unref) unrefTimer(handle);
+    return handle;
+  };
+  // A longer delay is waited out in parts, one host timer at a time; its handle maps to the part
+  // pending now. Infinity never fires (and, on the real clock, keeps the process alive, as any
+  // pending timer does).
+  const long = new WeakMap<object, { part: HostHandle }>();
   const clock: Clock = {
     now: () => performance.now(),
     wallNow: () => new Date(),
     setTimeout: (fn, ms) => {
-      const handle = setTimeout(fn, Math.max(0, ms));
-      if (unref) unrefTimer(handle);
+      if (!(ms > MAX_HOST_DELAY_MS)) return arm(fn, Math.max(0, ms));
+      const handle = Object.freeze({ id: 0 });
+      let left = ms;
+      const next = (): HostHandle => {
+        const part = Math.min(left, MAX_HOST_DELAY_MS);
+        left -= part;
+        return arm(() => {
+          if (left > 0) state.part = next();
+          else fn();
+        }, part);
+      };
+      const state = { part: next() };
+      long.set(handle, state);
       return handle;
     },
     clearTimeout: (h) => {
-      if (h !== undefined) clearTimeout(h as ReturnType<typeof setTimeout>);
+      if (h === undefined) return;
+      const parts = typeof h === "object" ? long.get(h) : undefined;
+      clearTimeout(parts ? parts.part : h as HostHandle);
     },
     sleep: (ms, signal) => sleepOn(clock, ms, signal),
   };

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { KubeClient } from "../../../lib/kube/client.ts";
 import { builtin } from "../../../lib/kube/resources.ts";
 import { ConnectionError } from "../../../lib/kube/errors.ts";
+import { HttpTransport } from "../../../lib/kube/transport.ts";
 import { WatchIdleError } from "../../../lib/kube/watch.ts";
 import { Registry } from "../../../lib/observe/metrics.ts";
 import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
@@ -78,5 +79,34 @@ describe("deadline middleware", () => {
     await clock.advance(1);
     await flushMicrotasks();
     assert.ok(next.error instanceof WatchIdleError, String(next.error));
+  });
+
+  it("covers fetching the credentials: a credential plugin that hangs is a timeout too", async () => {
+    const clock = new FakeClock();
+    // Nothing is sent: the request waits for credentials that never come (a stuck exec plugin).
+    const transport = new HttpTransport({
+      server: "https://127.0.0.1:1",
+      tls: {},
+      credentials: { get: () => new Promise(() => {}), invalidate() {} },
+    });
+    const c = new KubeClient(transport, {
+      clock,
+      registry: new Registry(),
+      requestTimeoutMs: 5_000,
+      retry: { maxRetries: 0 },
+    });
+    const got = settle(c.get(builtin.ConfigMap, "a", { namespace: "n" }));
+    await clock.advance(5_000);
+    await flushMicrotasks();
+    assert.ok(got.error instanceof ConnectionError, String(got.error));
+    assert.match((got.error as Error).message, /no answer .* within 5000 ms/);
+
+    const ac = new AbortController();
+    const aborted = settle(c.get(builtin.ConfigMap, "a", { namespace: "n", signal: ac.signal }));
+    const reason = new Error("stop");
+    ac.abort(reason);
+    await flushMicrotasks();
+    assert.equal(aborted.error, reason, "the caller's abort ends the wait for credentials");
+    assert.equal(clock.pendingTimers, 0);
   });
 });

@@ -2,7 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readLines, watchEvents, WatchIdleError } from "../../../lib/kube/watch.ts";
 import { GoneError } from "../../../lib/kube/errors.ts";
-import { FakeClock } from "../../../lib/time/fake-clock.ts";
+import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
+import { settle } from "./fake-transport.ts";
 
 function chunked(parts: string[], delayMs = 1, holdOpen = false): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
@@ -100,6 +101,18 @@ describe("watchEvents", () => {
     assert.equal(clock.pendingTimers, 0, "no timer armed");
     controller.abort(new Error("stopped by its owner"));
     await assert.rejects(events.next(), /stopped by its owner/);
+  });
+
+  it("ends at once with the abort reason when the controller was aborted before the stream was read", async () => {
+    const controller = new AbortController();
+    const reason = new Error("stopped before the first event");
+    controller.abort(reason);
+    // A body that never delivers and ignores the signal, like a test double's stream.
+    const silent = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
+    const outcome = settle(watchEvents(silent, controller, 0, "W").next());
+    await flushMicrotasks();
+    assert.equal(outcome.done, true, "the watch ended");
+    assert.equal(outcome.error, reason);
   });
 
   it("rejects a line that is not JSON with a message naming the request", async () => {

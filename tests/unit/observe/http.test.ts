@@ -50,6 +50,13 @@ describe("observe HTTP endpoints", () => {
       (await get(srv.port, "/readyz?exclude=informer-things&verbose")).body,
       /\[\+\]informer-things excluded: ok/,
     );
+    // Only a registered check can be excluded: a name that matches none is said to, not listed as ok.
+    const typo = await get(srv.port, "/readyz?exclude=informer-things&exclude=informer-thing&verbose");
+    assert.equal(
+      typo.body,
+      "[+]db ok\n[+]informer-things excluded: ok\n" +
+        'warn: some health checks cannot be excluded: no matches for "informer-thing"\nreadyz check passed\n',
+    );
     assert.equal((await get(srv.port, "/readyz/informer-things")).status, 500);
     assert.deepEqual(await get(srv.port, "/readyz/db"), { status: 200, body: "ok" });
     assert.equal((await get(srv.port, "/readyz/nope")).status, 404);

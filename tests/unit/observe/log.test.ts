@@ -149,6 +149,24 @@ describe("JSON format", () => {
     for (const l of lines) assert.equal(l.split("\n").length, 2, l);
   });
 
+  it("writes a value met twice in full, and only a real cycle as [Circular]", () => {
+    const lines = capture("json");
+    const labels = { app: "web" };
+    const loop: Record<string, unknown> = { name: "loop" };
+    loop.self = loop;
+    const pair = { left: labels, right: labels, counts: new Map([["a", labels]]) };
+    logger("test").info("{pair} {loop}", { pair, from: labels, to: labels, loop });
+    const r = JSON.parse(lines[0]);
+    assert.deepEqual(r.from, labels);
+    assert.deepEqual(r.to, labels);
+    assert.deepEqual(r.pair, { left: labels, right: labels, counts: { a: labels } });
+    assert.deepEqual(r.loop, { name: "loop", self: "[Circular]" });
+    assert.equal(
+      r.message,
+      '{"left":{"app":"web"},"right":{"app":"web"},"counts":{"a":{"app":"web"}}} {"name":"loop","self":"[Circular]"}',
+    );
+  });
+
   it("never lets a property overwrite the message, level, logger or timestamp", () => {
     const lines = capture("json");
     logger("test").info("hello {who}", { who: "you", message: "mine", level: "x", logger: "y" });

@@ -211,6 +211,79 @@ describe("deadlineSignal", () => {
   });
 });
 
+describe("the real clock's long timers", () => {
+  const MAX_HOST_DELAY_MS = 2 ** 31 - 1;
+
+  /** Replaces the host's setTimeout and clearTimeout with a list the test runs by hand. */
+  function stubHostTimers() {
+    const g = globalThis as unknown as Record<"setTimeout" | "clearTimeout", unknown>;
+    const saved = { setTimeout: g.setTimeout, clearTimeout: g.clearTimeout };
+    const pending = new Map<number, { fn: () => void; ms: number }>();
+    let nextId = 1;
+    g.setTimeout = (fn: () => void, ms: number) => {
+      pending.set(nextId, { fn, ms });
+      return nextId++;
+    };
+    g.clearTimeout = (id: number) => pending.delete(id);
+    return {
+      delays: () => [...pending.values()].map((t) => t.ms),
+      runNext() {
+        const [id, t] = [...pending][0];
+        pending.delete(id);
+        t.fn();
+      },
+      restore: () => Object.assign(g, saved),
+    };
+  }
+
+  it("waits out a delay longer than one host timer holds in parts, and fires once all of it passed", () => {
+    const host = stubHostTimers();
+    try {
+      let fired = 0;
+      realClock.setTimeout(() => fired++, 2 * MAX_HOST_DELAY_MS + 5);
+      assert.deepEqual(host.delays(), [MAX_HOST_DELAY_MS]);
+      host.runNext();
+      assert.deepEqual(host.delays(), [MAX_HOST_DELAY_MS]);
+      host.runNext();
+      assert.deepEqual(host.delays(), [5]);
+      assert.equal(fired, 0);
+      host.runNext();
+      assert.equal(fired, 1);
+      assert.deepEqual(host.delays(), []);
+    } finally {
+      host.restore();
+    }
+  });
+
+  it("never fires an infinite delay, and clearTimeout cancels whichever part is pending", () => {
+    const host = stubHostTimers();
+    try {
+      let fired = 0;
+      const h = realClock.setTimeout(() => fired++, Infinity);
+      for (let i = 0; i < 3; i++) host.runNext();
+      assert.deepEqual(host.delays(), [MAX_HOST_DELAY_MS]);
+      realClock.clearTimeout(h);
+      assert.deepEqual(host.delays(), []);
+      assert.equal(fired, 0);
+    } finally {
+      host.restore();
+    }
+  });
+
+  it("on the host's own timers, a delay past 2^31 - 1 ms does not fire at once (as a bare host timer would)", async () => {
+    for (const clock of [realClock, backgroundClock]) {
+      let fired = 0;
+      const long = clock.setTimeout(() => fired++, 2 ** 31);
+      const never = clock.setTimeout(() => fired++, Infinity);
+      // An overflowing host timer fires after 1 ms: before this later, longer one.
+      await new Promise((r) => setTimeout(r, 5));
+      assert.equal(fired, 0);
+      clock.clearTimeout(long);
+      clock.clearTimeout(never);
+    }
+  });
+});
+
 describe("process lifetime", () => {
   it(
     "a pending one-hour timer on the background clock does not keep a process alive",
