@@ -224,7 +224,7 @@ export function createOperator(options: OperatorOptions): Operator {
 
   manager.addController(controller);
   if (events instanceof EventRecorder) {
-    // The recorder's close() resolves with a report; the manager's Closer wants Promise<void>.
+    // Wrapped only to log the flush report (the manager ignores what a closer resolves to).
     const recorder = events;
     manager.addCloser({
       close: async (opts) => {

@@ -176,8 +176,9 @@ function desiredObjects(
 
 /**
  * Creates or updates one owned object (the ConfigMap `dataflow-<name>-spec`, the Deployment
- * `dataflow-<name>`) when it differs from `desired`, with its event and log line; on failure, the Go operator's wording, naming the object and saying what the API
- * answered (`Failed to create Deployment dataflow-x: Deployment.apps "dataflow-x" is invalid: ...`).
+ * `dataflow-<name>`) when it differs from `desired`, with its event and log line; on failure, the
+ * Go operator's wording, naming the object and saying what the API answered
+ * (`Failed to create Deployment dataflow-x: Deployment.apps "dataflow-x" is invalid: ...`).
  */
 async function ensureObject<T extends KubeObject>(
   scope: ReconcileScope,

@@ -1,5 +1,5 @@
 /**
- * What the recorder does about a failed write: transient failures (429, 5xx, no answer) retry
+ * What the recorder does about a failed write: transient failures (429, 5xx, no or a broken answer) retry
  * with full-jitter exponential backoff, everything the server will refuse again is dropped (and
  * counted) at once, and a 404 on a count update re-creates the Event (docs/behaviour/events.md,
  * "Failures").
@@ -11,6 +11,7 @@ import {
   ForbiddenError,
   InvalidError,
   NotFoundError,
+  ResponseBodyError,
   ServerError,
   TooManyRequestsError,
 } from "../kube/errors.ts";
@@ -40,13 +41,22 @@ export function isNamespaceTerminating(err: ApiError): boolean {
 }
 
 /**
+ * True when the server may have carried out a write although the call failed: no answer, an
+ * answer whose body broke off, or a 5xx (a server timeout may still be processing it).
+ */
+function outcomeUnknown(err: unknown): boolean {
+  return err instanceof ConnectionError || err instanceof ResponseBodyError || err instanceof ServerError;
+}
+
+/**
  * Classifies a failure.
  * @param creating whether the failed call was a create (POST) rather than a count update (PATCH)
- * @param unansweredCreate whether an earlier create with the same name got no answer
+ * @param unansweredCreate whether an earlier create with the same name may have gone through unanswered
  */
 export function classifyFailure(err: unknown, creating: boolean, unansweredCreate: boolean): FailureAction {
-  if (err instanceof TooManyRequestsError || err instanceof ServerError || err instanceof ConnectionError) {
-    return { kind: "retry", retryAfterMs: (err.retryAfterSeconds ?? 0) * 1000 };
+  // Transient: a 429, or a write whose outcome is unknown (a broken answer is a lost answer).
+  if (err instanceof TooManyRequestsError || outcomeUnknown(err)) {
+    return { kind: "retry", retryAfterMs: ((err as ApiError).retryAfterSeconds ?? 0) * 1000 };
   }
   if (err instanceof AlreadyExistsError && creating) {
     return unansweredCreate ? { kind: "adopt" } : { kind: "rename" };
@@ -99,7 +109,8 @@ export function applyFailure(
   switch (action.kind) {
     case "retry":
     case "rename": {
-      if (err instanceof ConnectionError && creating) s.unansweredCreate = true;
+      // Its create may be on the server: an AlreadyExists for this name is then our own, adopted.
+      if (outcomeUnknown(err) && creating) s.unansweredCreate = true;
       if (action.kind === "rename") s.name = ctx.newName(s);
       s.failingSince ??= now;
       s.attempt++;

@@ -38,21 +38,23 @@ export class OverflowEvents {
   }
 
   /**
-   * Takes a new series into the queue. When the queue is full, the oldest waiting series (Normal
-   * before Warning, count updates before creates) are folded into overflow Events until there is
-   * room; when nothing can be folded, `s` itself is. Returns the series that now carries `s`'s
-   * occurrence: `s`, or the overflow Event it was folded into. The queue holds at most `maxQueue`
-   * series plus, only when everything waiting is already an overflow Event or being written, one
-   * overflow Event per (namespace, type, reason).
+   * Takes a new series into the queue. When `maxQueue` series wait, the oldest waiting series
+   * (Normal before Warning, count updates before creates) are folded into overflow Events until
+   * there is room; when nothing can be folded, `s` itself is. Returns the series that now carries
+   * `s`'s occurrence: `s`, or the overflow Event it was folded into. The queue holds at most
+   * `maxQueue` series plus one overflow Event per (namespace, type, reason).
    */
   admit(s: Series, now: number): Series {
     const max = this.#d.settings.maxQueue;
-    while (this.#d.queue.size >= max) {
+    // Overflow Events do not count: a fold that starts a new one must still make room, or one
+    // new series would fold every waiting series of another (namespace, type, reason).
+    const waiting = () => this.#d.queue.size - this.#d.queue.overflowSize;
+    while (waiting() >= max) {
       const victim = this.#victim();
       if (!victim) break;
       this.#fold(victim, now);
     }
-    if (this.#d.queue.size < max) return s;
+    if (waiting() < max) return s;
     return this.#fold(s, now);
   }
 

@@ -103,13 +103,7 @@ export class EventRecorder implements EventSink {
 
   /** Records an event; returns at once and never throws. */
   event(obj: EventTarget, fields: EventFields): void {
-    try {
-      this.#emit(obj, fields);
-    } catch (err) {
-      // A recorder bug must never reach the caller; it is logged and counted instead.
-      this.#metrics.dropped.inc({ reason: "internal" });
-      log.error("event recorder failed to record an event: {error}", { error: String(err) });
-    }
+    this.#guarded(() => this.#emit(obj, fields));
   }
 
   /** Records a Normal event. */
@@ -127,16 +121,19 @@ export class EventRecorder implements EventSink {
    * becomes the error's class name (kopf's `exception`, type `Error` mapped to Warning).
    */
   exception(obj: EventTarget, reason: string, message: string, error?: unknown): void {
-    let text = "";
-    let fallback = "Exception";
-    try {
-      if (error instanceof Error) {
-        text = error.message || error.name;
-        fallback = error.name || fallback;
-      } else if (error !== undefined) text = String(error);
-    } catch { /* an error whose message getter throws: record the event without its text */ }
-    const message2 = [String(message ?? ""), text].filter((p) => p.length > 0).join(" ");
-    this.event(obj, { type: "Warning", reason: normalizeReason(reason, fallback), message: message2 });
+    // Guarded as a whole: an untyped caller's reason or message may have no string form at all.
+    this.#guarded(() => {
+      let text = "";
+      let fallback = "Exception";
+      try {
+        if (error instanceof Error) {
+          text = error.message || error.name;
+          fallback = error.name || fallback;
+        } else if (error !== undefined) text = String(error);
+      } catch { /* an error whose message getter throws: record the event without its text */ }
+      const message2 = [String(message ?? ""), text].filter((p) => p.length > 0).join(" ");
+      this.#emit(obj, { type: "Warning", reason: normalizeReason(reason, fallback), message: message2 });
+    });
   }
 
   /**
@@ -145,6 +142,7 @@ export class EventRecorder implements EventSink {
    * recorder's clock) even when the API hangs. Idempotent: later calls return the first call's result.
    */
   close(options: CloseOptions = {}): Promise<CloseResult> {
+    if (!this.#closed) this.#drops.close();
     this.#closed = true;
     this.#closeResult ??= this.#writer.flush(options.timeoutMs ?? 5000);
     return this.#closeResult;
@@ -168,6 +166,20 @@ export class EventRecorder implements EventSink {
   /** Writes in flight now. */
   get writesInFlight(): number {
     return this.#writer.inFlight;
+  }
+
+  /** Runs one emission; a recorder bug (or a caller's value that cannot be read) never reaches the caller. */
+  #guarded(emit: () => void): void {
+    try {
+      emit();
+    } catch (err) {
+      this.#metrics.dropped.inc({ reason: "internal" });
+      let error = "an error without a string form";
+      try {
+        error = String(err); // a caller's getter may throw anything, even a value String() refuses
+      } catch { /* keep the placeholder */ }
+      log.error("event recorder failed to record an event: {error}", { error });
+    }
   }
 
   /** A unique Event name; its time part is wall time, so the name tells when the series began. */

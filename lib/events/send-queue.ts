@@ -26,10 +26,16 @@ export class SendQueue {
   /** Series waiting per namespace (to tell a burst from a tenant's occasional event). */
   readonly #byNamespace = new Map<string, number>();
   #size = 0;
+  #overflowSize = 0;
 
   /** Series waiting. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Overflow Events among the waiting series (they do not count against the queue's bound). */
+  get overflowSize(): number {
+    return this.#overflowSize;
   }
 
   /** Series held back for the owner. */
@@ -63,6 +69,7 @@ export class SendQueue {
     if (moved) this.#waiting[s.waitingIn!].delete(s);
     else {
       this.#size++;
+      if (s.overflow) this.#overflowSize++;
       this.#byNamespace.set(s.namespace, this.waitingIn(s.namespace) + 1);
     }
     this.#waiting[slot].add(s);
@@ -82,6 +89,7 @@ export class SendQueue {
     s.waitingIn = undefined;
     s.pending = false;
     this.#size--;
+    if (s.overflow) this.#overflowSize--;
     return true;
   }
 

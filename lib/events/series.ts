@@ -64,7 +64,10 @@ export interface Series {
   /** Retry state. */
   attempt: number;
   failingSince?: number;
-  /** A create with this name was sent but not answered: AlreadyExists then means it went through. */
+  /**
+   * A create with this name was sent and its outcome is unknown (no answer, a broken answer or a
+   * 5xx): AlreadyExists then means it went through.
+   */
   unansweredCreate: boolean;
   /** Earliest time of the next write, and its timer. */
   dueAt: number;

@@ -57,9 +57,4 @@ export class SimilarMessages {
     }
     return "fold";
   }
-
-  /** Number of keys remembered (for tests of the bound). */
-  get size(): number {
-    return this.#byKey.size;
-  }
 }

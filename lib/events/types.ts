@@ -52,7 +52,7 @@ export interface ObjectReferenceLike {
 export interface EventFields {
   /**
    * `Normal` or `Warning`. Level-like and kopf-style types are mapped case-insensitively:
-   * `warning`, `warn`, `error`, `fatal`, `critical`, `exception` become `Warning`; every other
+   * `warning`, `warn`, `error`, `err`, `fatal`, `critical`, `exception` become `Warning`; every other
    * value (`Normal`, `info`, `debug`, kopf's free-form `SomeType`, empty) becomes `Normal`.
    */
   type?: string;
@@ -92,7 +92,10 @@ export interface EventRecorderOptions {
    * qualified name (`[prefix/]name`, name 1-63 of `[A-Za-z0-9._-]`): checked in the constructor.
    */
   component: string;
-  /** `reportingInstance`; default `$POD_NAME`, then the host name, then the component (cut to 128 bytes). */
+  /**
+   * `reportingInstance`; default `$POD_NAME`, then `$HOSTNAME`, then the host name, then the
+   * component (cut to 128 bytes).
+   */
   instance?: string;
   /** Where the `events_*` metrics go (default: the process registry). */
   registry?: Registry;
@@ -102,7 +105,10 @@ export interface EventRecorderOptions {
   updateIntervalMs?: number;
   /** How long an idle series is remembered (and similar messages counted); default 10 min. */
   dedupWindowMs?: number;
-  /** Distinct messages per (object, type, reason) in the window before folding; default 10. */
+  /**
+   * Distinct messages per (object, type, reason, action, related object) in the window before
+   * folding; default 10.
+   */
   maxDistinctMessages?: number;
   /** Series remembered at most (least recently used are flushed, then forgotten); default 4096. */
   maxSeries?: number;

@@ -6,7 +6,7 @@
  * another), and flushes everything at shutdown.
  */
 import { logger } from "../observe/log.ts";
-import type { Clock, TimerHandle } from "../time/clock.ts";
+import { type Clock, realClock, type TimerHandle } from "../time/clock.ts";
 import { ObjectBudgets } from "./budgets.ts";
 import { Delivery, type WriteContext } from "./delivery.ts";
 import type { WriteLimiter } from "./limiter.ts";
@@ -130,16 +130,16 @@ export class Writer {
       this.schedule(s);
     }
     this.#pump();
-    // The clock's timers may not keep the process alive (backgroundClock): a plain timer does,
+    // The clock's timers may not keep the process alive (backgroundClock): the real clock's do,
     // so a program that awaits close() does not end before the flush.
-    const keepAlive = setTimeout(() => {}, timeoutMs);
+    const keepAlive = realClock.setTimeout(() => {}, timeoutMs);
     let deadline: TimerHandle | undefined;
     const idle = await Promise.race([
       this.#whenIdle().then(() => true),
       new Promise<boolean>((resolve) => deadline = this.#clock.setTimeout(() => resolve(false), timeoutMs)),
     ]);
     this.#clock.clearTimeout(deadline);
-    clearTimeout(keepAlive);
+    realClock.clearTimeout(keepAlive);
     this.#stopped = true;
     let abandoned = 0;
     if (!idle) {

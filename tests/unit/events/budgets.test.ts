@@ -91,6 +91,27 @@ describe("budgets", () => {
     assert.equal(setup.server.list().length, 1500);
   });
 
+  it("when the queue is full, gives up one series' text per new series, not every waiting one's", async () => {
+    const setup = fakeSetup();
+    const r = make(setup, { maxQueue: 3 });
+    // Three series of three namespaces, created, each with a count update waiting for its interval.
+    for (const ns of ["a", "b", "c"]) r.info(pod("x", ns), "Created", ns);
+    await setup.clock.advance(0);
+    for (const ns of ["a", "b", "c"]) r.info(pod("x", ns), "Created", ns);
+    assert.equal(r.queueDepth, 3);
+    r.info(pod("y", "d"), "Created", "d");
+    const overflow = metric(setup, "events_overflow_coalesced_total", { type: "Normal" });
+    assert.equal(overflow, 1, "only the oldest waiting series (a's count update) gave way");
+    assert.equal(r.queueDepth, 4, "3 series plus the overflow Event of namespace a");
+    await setup.clock.advance(31_000);
+    const events = setup.server.list();
+    assert.equal(events.reduce((n, e) => n + e.count, 0), 7, "every occurrence is counted on the server");
+    assert.deepEqual(
+      events.filter((e) => e.message.startsWith("(combined from")).map((e) => e.metadata.namespace),
+      ["a"],
+    );
+  });
+
   it("when the queue is full, gives up the oldest Normal's text but never a count, Warnings last", async () => {
     const setup = fakeSetup();
     setup.server.latencyMs = 1000; // one write at a time, each answered after a second
@@ -100,32 +121,33 @@ describe("budgets", () => {
     for (let i = 0; i < 3; i++) r.info(pod(`n${i}`), "Normal", `n${i}`);
     const overflow = (type: string) => metric(setup, "events_overflow_coalesced_total", { type });
     r.warn(pod("w0"), "Warn", "w0");
-    // n0 became the overflow Event of (ns1, Normal, reason Normal), n1 folded into it: room for w0.
-    assert.equal(overflow("Normal"), 2, "the two oldest Normals' text gave way");
-    assert.equal(r.queueDepth, 4);
+    // n0 became the overflow Event of (ns1, Normal, reason Normal): room for w0.
+    assert.equal(overflow("Normal"), 1, "the oldest Normal's text gave way");
+    assert.equal(r.queueDepth, 5, "4 series plus the overflow Event");
     r.warn(pod("w1"), "Warn", "w1");
-    assert.equal(overflow("Normal"), 3, "the last Normal folded too");
-    assert.equal(overflow("Warning"), 0, "no Warning gave way while a Normal could");
-    assert.equal(r.queueDepth, 4);
     r.warn(pod("w2"), "Warn", "w2");
-    assert.ok(overflow("Warning") > 0, "with no Normal left, the oldest Warning's text gave way");
-    assert.ok(r.queueDepth <= 4, `${r.queueDepth} waiting`);
+    assert.equal(overflow("Normal"), 3, "the other Normals folded too, one per new Warning");
+    assert.equal(overflow("Warning"), 0, "no Warning gave way while a Normal could");
+    assert.equal(r.queueDepth, 5);
+    r.warn(pod("w3"), "Warn", "w3");
+    assert.equal(overflow("Warning"), 1, "with no Normal left, the oldest Warning's text gave way");
+    assert.equal(r.queueDepth, 6, "4 series plus one overflow Event per (namespace, type, reason)");
     for (let t = 0; t < 60 && r.queueDepth > 0; t++) await setup.clock.advance(1000);
     const events = setup.server.list();
-    assert.equal(events.reduce((n, e) => n + e.count, 0), 7, "every occurrence is counted on the server");
+    assert.equal(events.reduce((n, e) => n + e.count, 0), 8, "every occurrence is counted on the server");
     const combined = events.filter((e) => e.message.startsWith("(combined from"));
     assert.deepEqual(
       combined.map((e) => [e.type, e.reason, e.count]).sort(),
       [
         ["Normal", "Normal", 3],
-        ["Warning", "Warn", 2],
+        ["Warning", "Warn", 1],
       ].sort(),
-      "w0 became the Warning overflow Event and w1 folded into it, to make room for w2",
+      "n0, n1 and n2 became the Normal overflow Event, w0 the Warning one",
     );
     assert.match(combined[0].message, /while the event queue was full; latest for Pod ns1\/\w+\): \w+/);
     assert.ok(events.some((e) => e.reason === "Busy" && e.count === 1));
     assert.ok(
-      events.some((e) => e.message === "w2" && e.count === 1),
+      events.some((e) => e.message === "w3" && e.count === 1),
       "the newest Warning has its own Event",
     );
     const dropped = ["invalid", "retry_exhausted", "internal", "abandoned"].reduce(

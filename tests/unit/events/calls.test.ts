@@ -74,6 +74,41 @@ describe("call site", () => {
     );
   });
 
+  it("never throws from exception() either, whatever its reason and message are", () => {
+    const setup = fakeSetup();
+    const r = new EventRecorder(setup.client, {
+      component: "c",
+      clock: setup.clock,
+      registry: setup.registry,
+    });
+    // Untyped callers: a value without a string form (no prototype), or whose toString throws.
+    const noString = Object.create(null);
+    const throwing = {
+      toString: () => {
+        throw new Error("x");
+      },
+    };
+    for (const bad of [noString, throwing]) {
+      assert.doesNotThrow(() => r.exception(pod("a"), bad as never, "m", new Error("e")));
+      assert.doesNotThrow(() => r.exception(pod("a"), "R", bad as never, new Error("e")));
+    }
+    // An object whose getter throws something String() refuses.
+    const nasty = {
+      kind: "Pod",
+      metadata: {
+        get name(): string {
+          throw noString;
+        },
+      },
+    };
+    assert.doesNotThrow(() => r.info(nasty, "R", "m"));
+    assert.equal(
+      setup.registry.counter("events_dropped_total", "", ["reason"]).get({ reason: "internal" }),
+      5,
+      "each unreadable call is counted as an internal drop",
+    );
+  });
+
   it("throws at construction for a component that the API server would refuse", () => {
     const setup = fakeSetup();
     assert.throws(() => new EventRecorder(setup.client, { component: "has space" }), TypeError);

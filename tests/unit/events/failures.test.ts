@@ -2,7 +2,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EventRecorder } from "../../../lib/events/mod.ts";
-import { ConnectionError } from "../../../lib/kube/errors.ts";
+import { ConnectionError, ResponseBodyError, ServerError } from "../../../lib/kube/errors.ts";
 import { configureLogging } from "../../../lib/observe/log.ts";
 import { fakeSetup, pod, statusResponse } from "./fakes.ts";
 
@@ -156,6 +156,41 @@ describe("failures", () => {
     assert.equal(setup.server.count("POST"), 2, "the create was retried with the same name");
     assert.equal(setup.server.count("PATCH"), 1, "then the count was set");
   });
+
+  for (
+    const [what, lost] of [
+      [
+        "its answer broke off",
+        () => new ResponseBodyError("POST: the response body broke off", { code: 201 }),
+      ],
+      ["it got a 504", () => new ServerError("POST: timeout", { code: 504, reason: "Timeout" })],
+    ] as const
+  ) {
+    it(`adopts its own create that went through although ${what}, and retries instead of dropping`, async () => {
+      const setup = fakeSetup();
+      const r = make(setup);
+      const original = setup.server.request.bind(setup.server);
+      let failOnce = true;
+      setup.server.request = async (req) => {
+        const res = await original(req);
+        if (failOnce && req.method === "POST") {
+          failOnce = false;
+          throw lost(); // the server stored the Event; what came back says nothing certain
+        }
+        return res;
+      };
+      lines.length = 0;
+      r.warn(pod("a"), "R", "x");
+      await setup.clock.advance(0);
+      r.warn(pod("a"), "R", "x");
+      await setup.clock.advance(120_000);
+      const events = setup.server.list();
+      assert.equal(events.length, 1, "no duplicate Event");
+      assert.equal(events[0].count, 2);
+      assert.equal(dropped(setup, "rejected"), 0);
+      assert.equal(lines.filter((l) => /"level":"ERROR"/.test(l)).length, 0, "nothing was refused");
+    });
+  }
 
   it("picks a new name when another writer took the name", async () => {
     const setup = fakeSetup();

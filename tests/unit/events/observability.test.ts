@@ -72,10 +72,32 @@ describe("observability", () => {
     });
     lines.length = 0;
     for (let i = 0; i < 5; i++) r.info({ metadata: { name: "kindless" } }, "R", "m");
-    await setup.clock.advance(61_000);
+    const warnings = () => lines.filter((l) => l.level === "WARN");
+    assert.equal(warnings().length, 1, "the first drop is summarised at once");
+    await setup.clock.advance(59_000);
+    assert.equal(warnings().length, 1, "no second line within the minute");
+    await setup.clock.advance(2_000);
+    assert.equal(warnings().length, 2, "the four later drops are summarised when the minute is over");
+    assert.equal(warnings()[1].count, 4);
     r.info({ metadata: { name: "kindless" } }, "R", "m");
+    await setup.clock.advance(60_000);
+    assert.equal(warnings().length, 3);
+    assert.equal(warnings()[2].count, 1);
+    await setup.clock.advance(600_000);
+    assert.equal(warnings().length, 3, "nothing more to say, nothing said");
+  });
+
+  it("summarises drops not yet reported when it is closed", async () => {
+    const setup = fakeSetup();
+    const r = new EventRecorder(setup.client, {
+      component: "c",
+      clock: setup.clock,
+      registry: setup.registry,
+    });
+    lines.length = 0;
+    for (let i = 0; i < 3; i++) r.info({ metadata: { name: "kindless" } }, "R", "m");
+    await r.close();
     const warnings = lines.filter((l) => l.level === "WARN");
-    assert.equal(warnings.length, 2);
-    assert.equal(warnings[1].count, 5, "the second summary counts the four after the first plus this one");
+    assert.deepEqual(warnings.map((w) => w.count), [1, 2]);
   });
 });
