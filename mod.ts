@@ -216,7 +216,7 @@ export {
   exponentialBuckets,
   Gauge,
   type HealthCheck,
-  type HealthChecks,
+  HealthChecks,
   Histogram,
   isDisabledAddress,
   type Labels,

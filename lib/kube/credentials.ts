@@ -42,7 +42,8 @@ export function tokenFileCredentials(
   options: { refreshMs?: number; base?: Credentials; now?: () => number } = {},
 ): CredentialSource {
   const refreshMs = options.refreshMs ?? 60_000;
-  const now = options.now ?? Date.now;
+  // Monotonic: a wall clock stepped back would keep a rotated token for as long as the step.
+  const now = options.now ?? (() => performance.now());
   let cached: { token: string; at: number } | undefined;
   return {
     async get() {

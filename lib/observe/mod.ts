@@ -31,7 +31,7 @@ export {
   type CheckLogLevel,
   type CheckResult,
   type HealthCheck,
-  type HealthChecks,
+  HealthChecks,
   isDisabledAddress,
   type ObserveServer,
   type ObserveServerOptions,

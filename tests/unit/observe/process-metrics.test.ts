@@ -175,9 +175,15 @@ describe("process metrics", () => {
     // Through a shell (Deno's node:child_process rewrites a spawn of Deno itself to `deno run -A`),
     // and with an empty environment (under `npx deno`, npm's variables make a child Deno grant
     // everything, and Deno's spawn adds the parent's environment to the one given).
-    const r = spawnSync("bash", ["-c", 'exec env -i HOME="$HOME" "$DENO" run "$SCRIPT"'], {
+    // The repository's deno.json resolves the registry's imports (loading modules needs no permission).
+    const r = spawnSync("bash", ["-c", 'exec env -i HOME="$HOME" "$DENO" run --config "$CONFIG" "$SCRIPT"'], {
       cwd: dir,
-      env: { HOME: process.env.HOME ?? dir, DENO: process.execPath, SCRIPT: file },
+      env: {
+        HOME: process.env.HOME ?? dir,
+        DENO: process.execPath,
+        SCRIPT: file,
+        CONFIG: new URL("../../../deno.json", import.meta.url).pathname,
+      },
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
     });
