@@ -257,15 +257,15 @@ export class Registry {
 
   /** Registers (or returns the existing) counter. */
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.#add(name, labelNames, () => new Counter(name, help, labelNames), Counter);
+    return this.#add(name, () => new Counter(name, help, labelNames), Counter);
   }
   /** Registers (or returns the existing) gauge. */
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    return this.#add(name, labelNames, () => new Gauge(name, help, labelNames), Gauge);
+    return this.#add(name, () => new Gauge(name, help, labelNames), Gauge);
   }
   /** Registers (or returns the existing) histogram. */
   histogram(name: string, help: string, labelNames: readonly string[] = [], buckets?: number[]): Histogram {
-    return this.#add(name, labelNames, () => new Histogram(name, help, labelNames, buckets), Histogram);
+    return this.#add(name, () => new Histogram(name, help, labelNames, buckets), Histogram);
   }
   /** The whole registry in Prometheus text format. */
   render(): string {
@@ -284,22 +284,11 @@ export class Registry {
     for (const m of this.#metrics.values()) m.reset();
   }
 
-  #add<T extends Metric>(
-    name: string,
-    labelNames: readonly string[],
-    make: () => T,
-    kind: abstract new (...a: never[]) => T,
-  ): T {
+  #add<T extends Metric>(name: string, make: () => T, kind: abstract new (...a: never[]) => T): T {
     const existing = this.#metrics.get(name);
     if (existing) {
       if (!(existing instanceof kind)) {
         throw new Error(`metric ${name} is already registered as a ${existing.type}`);
-      }
-      // The same name with other labels would render series the first registration never declared.
-      if (existing.labelNames.join(",") !== labelNames.join(",")) {
-        throw new Error(
-          `metric ${name} is already registered with the labels [${existing.labelNames.join(", ")}]`,
-        );
       }
       return existing;
     }

@@ -70,6 +70,8 @@ export class Controller {
   #watches: Watch[] = [];
   #unsubscribe: (() => void)[] = [];
   #hard = new AbortController();
+  /** Aborted by any stop, graceful or not: ends the wait for the sources' sync. */
+  #stopping = new AbortController();
   #started = false;
   /** Reconciles since the last look at the process's growth (gc.ts). */
   #sinceCheck = 0;
@@ -158,8 +160,9 @@ export class Controller {
   }
 
   /**
-   * Subscribes to the sources, waits for them to sync (failing after the cache-sync timeout),
-   * then runs the workers. Resolves once the queue is shut down and every worker has returned.
+   * Subscribes to the sources, waits for them to sync (failing after the cache-sync timeout; a
+   * stop ends the wait), then runs the workers. Resolves once the queue is shut down and every
+   * worker has returned.
    */
   async start(signal?: AbortSignal): Promise<void> {
     if (this.#started) throw new Error(`controller ${this.name}: already started`);
@@ -173,7 +176,7 @@ export class Controller {
         controller: this.name,
         timeoutMs: this.#cacheSyncTimeoutMs,
         clock: this.#clock,
-        signal: this.#hard.signal,
+        signal: this.#stopping.signal,
       });
       if (this.queue.shuttingDown) return;
       this.#log.info("starting {workers} workers of controller {controller}", { workers: this.concurrency });
@@ -190,6 +193,7 @@ export class Controller {
    * signals are aborted. Resolves true when everything finished in time.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<boolean> {
+    this.#stopping.abort();
     this.#recovery.stop();
     const drained = await this.queue.shutDownWithDrain({ discardQueued: true, timeoutMs: options.timeoutMs });
     if (!drained) {
@@ -205,6 +209,7 @@ export class Controller {
 
   /** Immediate stop (leadership lost): intake stops and every in-flight reconcile's signal aborts. */
   abort(reason?: unknown): void {
+    this.#stopping.abort();
     this.#recovery.stop();
     this.queue.shutDown({ discardQueued: true });
     if (!this.#hard.signal.aborted) this.#hard.abort(reason ?? new Error(`controller ${this.name}: stopped`));

@@ -5,7 +5,7 @@
  * memory of that garbage for about ten seconds (its young collections free the objects but keep
  * their memory), and that is where an operator's resident memory peaked (bench/README.md,
  * "Memory"). A collection costs time in proportion to what is alive, so one runs only after the
- * resident memory grew by a quarter (at least 32 MiB) since the last one: a few per burst, and a
+ * resident memory grew by a tenth plus 16 MiB since the last one: a few per burst, and a
  * number independent of the cache's size. Bun exposes `Bun.gc`; V8 (Deno) only with
  * `--expose-gc`, and without it this does nothing.
  */

@@ -12,7 +12,10 @@ export interface InformerOptions extends WatcherOptions {
   stripManagedFields?: boolean;
   /** Any other change to objects before they are cached (runs after managedFields stripping). */
   transform?: (obj: KubeObject) => KubeObject;
-  /** Deliver an update (old and new with the same resourceVersion) for every cached object this often; no API call. */
+  /**
+   * Deliver an update (old and new with the same resourceVersion) for every cached object this
+   * often (at most once a second; 0 or unset: never); no API call.
+   */
   resyncMs?: number;
   /** The informer counts as stale when it has had no working watch for this long (default 60 s). */
   staleAfterMs?: number;

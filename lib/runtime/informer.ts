@@ -89,12 +89,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   start(signal?: AbortSignal): Promise<void> {
     if (this.#run) return this.#run;
     const ac = this.#ac = new AbortController();
-    if (signal) {
-      if (signal.aborted) ac.abort(signal.reason);
-      else signal.addEventListener("abort", () => ac.abort(signal.reason), { once: true });
-    }
+    const onAbort = () => ac.abort(signal!.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     this.#scheduleResync();
     this.#run = this.#follow(ac.signal).finally(() => {
+      // Stopped by stop(): the caller's signal may live much longer than this informer.
+      signal?.removeEventListener("abort", onAbort);
       this.#clock.clearTimeout(this.#resyncTimer);
       this.#resyncTimer = undefined;
     });
@@ -189,7 +190,20 @@ export class Informer<T extends KubeObject = KubeObject> {
   // ---- the watcher's steps ---------------------------------------------------------------
 
   async #follow(signal: AbortSignal): Promise<void> {
-    for await (const step of this.#watcher.steps(signal)) this.#step(step);
+    const steps = this.#watcher.steps(signal);
+    for (let next = await steps.next(); !next.done;) {
+      try {
+        this.#step(next.value);
+      } catch (err) {
+        // A step the informer cannot take (a `transform` that throws) fails the watcher's attempt,
+        // as in client-go: logged, backed off and relisted. Wrapped, so that a TypeError is never
+        // mistaken for a stream cut mid-body, which would resume past the object without a backoff.
+        const message = err instanceof Error ? err.message : String(err);
+        next = await steps.throw(new Error(`caching an object failed: ${message}`, { cause: err }));
+        continue;
+      }
+      next = await steps.next();
+    }
   }
 
   #step(step: WatcherStep<T>): void {

@@ -29,7 +29,7 @@ export interface LeaseLockOptions {
   identity: string;
   /** Where the lock's API requests are counted (default: the process registry). */
   registry?: Registry;
-  /** The clock of the pause before a failed watch is re-established (default the real clock). */
+  /** The clock of the lock's retries, request deadlines and watch pauses (default the real clock). */
   clock?: Clock;
   /** Pause before a failed watch is re-established (default 2 s; the elector passes its retry period). */
   watchRetryMs?: number;
@@ -68,6 +68,7 @@ export class LeaseLock implements LeaderLock {
       namespace: options.client.namespace,
       retry: { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 1_000 },
       registry: options.registry,
+      clock: this.#clock,
     });
     this.#log = logger("runtime", "leader").with({ lease: this.describe(), identity: this.identity });
   }

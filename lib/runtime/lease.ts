@@ -167,6 +167,8 @@ export class LeaderElector {
           this.#becomeLeader();
           return true;
         }
+        // Aborted during the attempt: an aborted signal fires no event, so the pause would run out.
+        if (signal?.aborted) break;
         const ac = new AbortController();
         wake = () => ac.abort();
         const onAbort = () => ac.abort();

@@ -274,9 +274,9 @@ export class Manager {
 
   #add(group: RunnableGroup, runnable: Runnable, key: object): this {
     if (this.#added.has(key)) return this;
+    group.add(runnable); // first: it throws once the group stops, and a refused runnable leaves no trace
     this.#added.add(key);
     if (runnable.ready) this.ready.add(readyCheckName(runnable), () => runnable.ready!());
-    group.add(runnable);
     return this;
   }
 
@@ -319,7 +319,9 @@ export class Manager {
     const left = () => Math.max(0, deadline - this.#clock.now());
     this.#log.info("shutting down: draining in-flight reconciles (up to {timeoutMs} ms)", { timeoutMs });
     const drained = await this.#leaderOnly.stop(left());
-    await this.#leaderOnly.settled(Math.min(SETTLE_MS, left()));
+    // A full second even when the drain used the whole grace period: the reconciles it cut off
+    // unwind before the caches and the event recorder they use stop.
+    await this.#leaderOnly.settled(SETTLE_MS);
     const unfinished: string[] = [];
     if (!(await this.#stopGroup(this.#caches, left()))) unfinished.push(this.#caches.name);
     // The event recorder gets time to flush even when draining used the whole grace period.

@@ -64,12 +64,16 @@ export class RunnableGroup {
     const overrun = abortableDelay(this.#clock, timeoutMs + overrunMs, cutOff.signal).then(() => false);
     const finished = await Promise.all(this.#members.map(async (r) => {
       if (!this.#running.has(r) || !r.stop) return true;
-      try {
-        const stopped = Promise.resolve(r.stop({ timeoutMs })).then((result) => result !== false);
-        return await Promise.race([stopped, overrun]);
-      } catch (err) {
+      const failed = (err: unknown) => {
         this.#onError(r, err, "stop");
         return true;
+      };
+      try {
+        // A rejection is reported even when it comes after the overrun gave up on this stop.
+        const stopped = Promise.resolve(r.stop({ timeoutMs })).then((result) => result !== false, failed);
+        return await Promise.race([stopped, overrun]);
+      } catch (err) {
+        return failed(err); // `stop` threw instead of rejecting
       }
     }));
     cutOff.abort();

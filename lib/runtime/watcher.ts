@@ -100,8 +100,9 @@ export class Watcher<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Since when (monotonic ms) the watcher has had neither a completed list nor an open watch;
-   * undefined while it has one (or before it started).
+   * Since when (monotonic ms) the watcher has had neither a completed list nor an open watch: since
+   * it started, since a failure, or since it sent a watch request the server has not answered yet.
+   * Undefined from a completed list or an accepted watch until then (and before it started).
    */
   get unhealthySince(): number | undefined {
     return this.#unhealthySince;
@@ -263,6 +264,9 @@ export class Watcher<T extends KubeObject = KubeObject> {
    * goes on as a normal watch.
    */
   async *#watch(signal: AbortSignal, initial: boolean): AsyncGenerator<WatcherStep<T>, WatchEnd, undefined> {
+    // The consumer may have stopped while it handled the list's last step: an aborted signal fires
+    // no event, so a watch sent now would run on until its idle or server timeout.
+    if (signal.aborted) return "stopped";
     const ac = new AbortController();
     const onAbort = () => ac.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
@@ -278,6 +282,9 @@ export class Watcher<T extends KubeObject = KubeObject> {
     let listing = initial;
     this.stats.watches++;
     this.#observer.watchStarted?.();
+    // No open watch until the server accepts this one (`onOpen`): a request left unanswered until
+    // the watchdog abandons it, again and again, must not look healthy.
+    this.#unhealthySince ??= this.#clock.now();
     watchdog.arm();
     try {
       const stream = this.#client.watch<T>(this.#rt, {

@@ -1,87 +1,16 @@
 /**
- * The controller loop (docs/behaviour/queue-and-controller.md), on a fake clock with hand-driven
- * event sources.
+ * The controller loop (docs/behaviour/queue-and-controller.md) on a fake clock: parallel workers,
+ * the outcome table (backoff, requeues, terminal errors, panics, conflicts), retries after the
+ * API recovers, graceful and hard stops, and its log lines. Its event sources: controller-sources.test.ts.
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { KubeObject } from "../../../lib/kube/client.ts";
-import { ConflictError } from "../../../lib/kube/errors.ts";
-import { type ResourceType, resourceType as rtype } from "../../../lib/kube/resources.ts";
-import { ForbiddenError } from "../../../lib/kube/errors.ts";
-import { configureLogging } from "../../../lib/observe/log.ts";
-import { Registry } from "../../../lib/observe/metrics.ts";
-import { FakeClock, flushMicrotasks } from "../../../lib/time/fake-clock.ts";
-import { Controller } from "../../../lib/runtime/controller.ts";
-import { type ReconcileContext, TerminalError } from "../../../lib/runtime/reconciler.ts";
-import type { Informer } from "../../../lib/runtime/informer.ts";
-import { CacheSyncTimeoutError, type EventSource, type SourceHandlers } from "../../../lib/runtime/source.ts";
-import { objectKey } from "../../../lib/runtime/keys.ts";
+import { ConflictError, ForbiddenError } from "../../../lib/kube/errors.ts";
+import { flushMicrotasks } from "../../../lib/time/fake-clock.ts";
+import { TerminalError } from "../../../lib/runtime/reconciler.ts";
+import { captureLogs, lines, quietLogs, setup } from "./controller-fixtures.ts";
 
-/** The informer is an event source by its shape alone (this fails to type-check when they diverge). */
-const informerIsASource: Informer<KubeObject> extends EventSource<KubeObject> ? true : false = true;
-void informerIsASource;
-
-/** An event source driven by hand: what a controller reads from an informer. */
-class StubSource implements EventSource<KubeObject> {
-  handlers = new Set<SourceHandlers<KubeObject>>();
-  objects = new Map<string, KubeObject>();
-  synced = true;
-  #waiters: (() => void)[] = [];
-  constructor(readonly name: string, readonly resourceType: ResourceType = rtype("v1", "Thing", "things")) {}
-  on(h: SourceHandlers<KubeObject>) {
-    this.handlers.add(h);
-    if (this.synced) { for (const o of this.objects.values()) h.add?.(o, true); }
-    return () => this.handlers.delete(h);
-  }
-  hasSynced() {
-    return this.synced;
-  }
-  waitForSync(signal?: AbortSignal) {
-    if (this.synced) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push(resolve);
-      signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
-    });
-  }
-  markSynced() {
-    this.synced = true;
-    for (const w of this.#waiters.splice(0)) w();
-  }
-  list() {
-    return [...this.objects.values()];
-  }
-  add(o: KubeObject) {
-    this.objects.set(objectKey(o), o);
-    for (const h of this.handlers) h.add?.(o);
-  }
-  update(oldObj: KubeObject, newObj: KubeObject) {
-    this.objects.set(objectKey(newObj), newObj);
-    for (const h of this.handlers) h.update?.(oldObj, newObj);
-  }
-  delete(o: KubeObject) {
-    this.objects.delete(objectKey(o));
-    for (const h of this.handlers) h.delete?.(o);
-  }
-}
-
-const lines: Record<string, unknown>[] = [];
-function captureLogs() {
-  lines.length = 0;
-  configureLogging({ level: "debug", format: "json", write: (l) => lines.push(JSON.parse(l)) });
-}
-afterEach(() => configureLogging({ level: "fatal", write: () => {} }));
-
-type Result = void | { requeueAfterMs: number } | { requeue: true };
-function setup(fn: (ctx: ReconcileContext) => Promise<Result> | Result, concurrency = 1) {
-  const clock = new FakeClock();
-  const registry = new Registry();
-  const reconcile = async (ctx: ReconcileContext) => await fn(ctx);
-  const c = new Controller({ name: "test", reconcile, concurrency, registry, clock });
-  const total = (result: string) =>
-    registry.counter("controller_runtime_reconcile_total", "").get({ controller: "test", result });
-  const count = (name: string) => registry.counter(name, "").get({ controller: "test" });
-  return { clock, registry, c, total, count };
-}
+afterEach(quietLogs);
 
 describe("controller", () => {
   it("runs distinct keys in parallel up to the concurrency, never one key twice at once", async () => {
@@ -354,121 +283,6 @@ describe("controller", () => {
     await clock.advance(2_000);
     assert.equal(await stopped, false);
     assert.equal(sawAbort, true);
-    await run;
-  });
-
-  it("waits for its informers to sync before starting workers, and fails after the sync timeout", async () => {
-    const inf = new StubSource("things");
-    inf.synced = false;
-    let calls = 0;
-    const { clock, c } = setup(() => {
-      calls++;
-    });
-    c.for(inf);
-    const run = c.start();
-    c.enqueue("x");
-    await clock.advance(1_000);
-    assert.equal(calls, 0);
-    inf.markSynced();
-    await clock.advance(1);
-    assert.equal(calls, 1);
-    await c.stop();
-    await run;
-
-    const other = setup(async () => {});
-    const never = new StubSource("never");
-    never.synced = false;
-    other.c.for(never);
-    const failed = other.c.start().then(() => undefined, (e: Error) => e);
-    await other.clock.advance(120_000);
-    const err = await failed;
-    assert.ok(err instanceof CacheSyncTimeoutError);
-    assert.deepEqual(err.pending, ["never"]);
-    assert.match(err.message, /failed to wait for caches to sync \(never\) within 120000 ms/);
-  });
-
-  it("maps owned children to their controller owner", async () => {
-    const keys: string[] = [];
-    const { clock, c } = setup((ctx) => {
-      keys.push(ctx.key);
-    });
-    const foos = new StubSource("foos", rtype("example.io/v1", "Foo", "foos"));
-    const pods = new StubSource("pods", rtype("v1", "Pod", "pods"));
-    const clusterOwned = new StubSource("cm", rtype("v1", "ConfigMap", "configmaps"));
-    c.for(foos)
-      .owns(pods, { apiVersion: "example.io/v2", kind: "Foo" })
-      .owns(clusterOwned, { apiVersion: "example.io/v1", kind: "Bar", namespaced: false });
-    assert.deepEqual(c.informers.map((s) => s.name), ["foos", "pods", "cm"]);
-    const run = c.start();
-    const ref = (name: string, controller: boolean, kind = "Foo") => ({
-      apiVersion: "example.io/v1",
-      kind,
-      name,
-      uid: "u",
-      controller,
-    });
-    const pod = { metadata: { name: "p", namespace: "ns", ownerReferences: [ref("foo1", true)] } };
-    pods.add(pod);
-    await clock.advance(1);
-    assert.deepEqual(keys, ["ns/foo1"], "version ignored, child namespace used");
-    pods.add({ metadata: { name: "q", namespace: "ns", ownerReferences: [ref("foo2", false)] } });
-    await clock.advance(1);
-    assert.deepEqual(keys, ["ns/foo1"], "a non-controller ref is ignored");
-    pods.update(pod, { metadata: { name: "p", namespace: "ns", ownerReferences: [] } });
-    await clock.advance(1);
-    assert.deepEqual(keys, ["ns/foo1", "ns/foo1"], "removing the ref still wakes the old owner");
-    pods.delete({ metadata: { name: "r", namespace: "ns", ownerReferences: [ref("foo3", true)] } });
-    await clock.advance(1);
-    assert.equal(keys.at(-1), "ns/foo3");
-    clusterOwned.add({
-      metadata: { name: "c", namespace: "ns", ownerReferences: [ref("bar1", true, "Bar")] },
-    });
-    await clock.advance(1);
-    assert.equal(keys.at(-1), "bar1", "a cluster-scoped owner gives a key without namespace");
-    foos.add({ metadata: { name: "f", namespace: "ns" } });
-    await clock.advance(1);
-    assert.equal(keys.at(-1), "ns/f");
-    c.enqueueAll();
-    await clock.advance(1);
-    assert.equal(keys.at(-1), "ns/f");
-    await c.stop();
-    await run;
-  });
-
-  it("initial-list adds and resyncs run after real changes (low priority)", async () => {
-    const keys: string[] = [];
-    const { clock, c } = setup((ctx) => {
-      keys.push(ctx.key);
-    });
-    const inf = new StubSource("things");
-    for (const n of ["a", "b", "c"]) {
-      inf.objects.set(`ns/${n}`, { metadata: { name: n, namespace: "ns", resourceVersion: "1" } });
-    }
-    c.for(inf);
-    c.queue.add("first"); // occupies the single worker while the rest is queued
-    const run = c.start();
-    const b = inf.objects.get("ns/b")!;
-    inf.update(b, b); // a resync: same resourceVersion
-    const cObj = inf.objects.get("ns/c")!;
-    inf.update(cObj, { metadata: { name: "c", namespace: "ns", resourceVersion: "2" } }); // a real change of c
-    await clock.advance(10);
-    assert.deepEqual(keys, ["first", "ns/c", "ns/a", "ns/b"]);
-    await c.stop();
-    await run;
-  });
-
-  it("watches() maps any object to keys; handlers registered late get the cache contents", async () => {
-    const keys: string[] = [];
-    const { clock, c } = setup((ctx) => {
-      keys.push(ctx.key);
-    });
-    const secrets = new StubSource("secrets", rtype("v1", "Secret", "secrets"));
-    secrets.objects.set("ns/s1", { metadata: { name: "s1", namespace: "ns" } });
-    c.watches(secrets, (o) => [`ns/user-of-${o.metadata?.name}`]);
-    const run = c.start();
-    await clock.advance(1);
-    assert.deepEqual(keys, ["ns/user-of-s1"]);
-    await c.stop();
     await run;
   });
 

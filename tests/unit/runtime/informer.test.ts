@@ -1,75 +1,16 @@
 /**
- * The informer (watcher + cache) against the in-memory API server on a fake clock: the cache, the
- * handlers, indexes, resync, readiness and staleness, end to end over the list/watch protocol
- * (docs/behaviour/informer.md; the protocol's own steps are in watcher.test.ts).
+ * The informer (watcher + cache) against the in-memory API server on a fake clock: listing into
+ * the cache, streaming lists, the handlers, indexes, resync and memory, end to end over the
+ * list/watch protocol (docs/behaviour/informer.md). Watching, recovering and staleness:
+ * informer-watch.test.ts; the protocol's own steps: watcher.test.ts.
  */
 import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { KubeClient, type KubeClientOptions, type KubeObject } from "../../../lib/kube/client.ts";
-import { builtin } from "../../../lib/kube/resources.ts";
-import { Registry } from "../../../lib/observe/metrics.ts";
-import { FakeClock } from "../../../lib/time/fake-clock.ts";
-import { Informer, type InformerOptions } from "../../../lib/runtime/informer.ts";
 import { controllerIndexValue } from "../../../lib/runtime/keys.ts";
-import { FakeApiServer, statusResponse } from "../../tools/fake-apiserver.ts";
-import { FaultTransport } from "../../tools/fault-transport.ts";
+import { statusResponse } from "../../tools/fake-apiserver.ts";
+import { CM, cm, setup, stopInformers } from "./informer-fixtures.ts";
 
-const CM = "v1/configmaps";
-const cm = (name: string, ns = "ns", extra: Record<string, unknown> = {}): KubeObject => ({
-  apiVersion: "v1",
-  kind: "ConfigMap",
-  metadata: { name, namespace: ns, ...extra },
-  data: { v: name },
-});
-
-/** Advances fake time, from timer to timer, until `cond` holds (fails after `maxMs` of fake time). */
-async function advanceUntil(
-  clock: FakeClock,
-  cond: () => boolean,
-  what: string,
-  maxMs = 600_000,
-  detail = "",
-) {
-  const end = clock.now() + maxMs;
-  while (!cond() && clock.now() < end) {
-    const next = clock.nextTimerAt();
-    await clock.advance(
-      Math.max(1, Math.min((next ?? clock.now() + 50) - clock.now(), end - clock.now(), 5_000)),
-    );
-  }
-  assert.ok(cond(), `waited for ${what}${detail}`);
-}
-
-let running: Informer[] = [];
-afterEach(() => {
-  for (const i of running) i.stop();
-  running = [];
-});
-
-function setup(options: InformerOptions = {}, clientOptions: KubeClientOptions = {}) {
-  const api = new FakeApiServer();
-  const clock = new FakeClock();
-  const client = new KubeClient(api, {
-    sleep: () => Promise.resolve(),
-    registry: new Registry(),
-    ...clientOptions,
-  });
-  const inf = new Informer(client, builtin.ConfigMap, { clock, registry: new Registry(), ...options });
-  running.push(inf);
-  const events: string[] = [];
-  inf.on({
-    add: (o) => events.push(`add ${o.metadata?.name}`),
-    update: (a, b) =>
-      events.push(
-        `update ${b.metadata?.name} ${a.metadata?.resourceVersion}->${b.metadata?.resourceVersion}`,
-      ),
-    delete: (o) => events.push(`delete ${o.metadata?.name}`),
-  });
-  const until = (cond: () => boolean, what: string, maxMs?: number) =>
-    advanceUntil(clock, cond, what, maxMs, `; events: ${events.join(", ")}`);
-  const watches = () => api.requests.filter((r) => r.verb === "WATCH");
-  return { api, clock, client, inf, events, until, watches };
-}
+afterEach(stopInformers);
 
 describe("informer: list", () => {
   it("lists in pages, takes the RV from the list metadata, then watches from it", async () => {
@@ -154,168 +95,98 @@ describe("informer: list", () => {
       for (const o of inf.list()) assert.equal(o.metadata?.managedFields === undefined, strip);
     }
   });
+
+  it("a transform that throws (a TypeError too) fails the attempt, which is backed off and relisted, never thrown out of start()", async () => {
+    for (const streamingList of [false, true]) {
+      let broken = true;
+      const { api, inf, until } = setup({
+        streamingList,
+        backoff: { jitter: 0 },
+        transform: (o) => {
+          if (broken && o.metadata?.name === "b") throw new TypeError("o.spec is undefined");
+          return o;
+        },
+      });
+      api.put(CM, cm("a"));
+      let thrown: unknown;
+      inf.start().catch((err) => (thrown = err));
+      await until(() => inf.size === 1 || thrown !== undefined, "the first list");
+      assert.equal(thrown, undefined, "start() does not reject");
+      api.put(CM, cm("b"));
+      await until(() => inf.stats.failures >= 1 || thrown !== undefined, "the failed attempt");
+      assert.equal(thrown, undefined, "start() does not reject");
+      assert.equal(inf.get("ns/b"), undefined, "nothing of the failed step is cached");
+      await until(() => inf.stats.failures >= 2, "a retry, failing again while the transform throws");
+      assert.equal(thrown, undefined, "start() does not reject");
+      broken = false;
+      await until(() => inf.size === 2, "b after the relist");
+      assert.equal(thrown, undefined);
+      inf.stop();
+    }
+  });
 });
 
-describe("informer: watch", () => {
-  it("calls add, update and delete for watch events; a bookmark moves the version without a handler call", async () => {
-    const { api, inf, until, events } = setup();
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    api.put(CM, cm("a"));
-    api.put(CM, { ...cm("a"), data: { v: "2" } });
-    api.remove(CM, "ns", "a");
-    api.put(CM, cm("b"));
-    await until(() => events.length === 4, "four events");
-    assert.equal(events[0], "add a");
-    assert.match(events[1], /^update a \d+->\d+$/);
-    assert.deepEqual(events.slice(2), ["delete a", "add b"]);
-    api.put("v1/secrets", { metadata: { name: "s", namespace: "ns" } });
-    api.bookmark();
-    await until(() => inf.lastSyncResourceVersion === api.resourceVersion, "the bookmark's RV");
-    assert.equal(events.length, 4);
-  });
-
-  it("decodes watch events split across chunks, in order", async () => {
-    const { api, inf, until, events } = setup();
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    const ev = (name: string, rv: string) =>
-      JSON.stringify({
-        type: "ADDED",
-        object: { ...cm(name), metadata: { name, namespace: "ns", resourceVersion: rv } },
-      }) +
-      "\n";
-    const both = ev("x", "900") + ev("y", "901");
-    const cut = Math.floor(ev("x", "900").length * 1.5);
-    api.sendRaw(both.slice(0, cut));
-    await until(() => events.length === 1, "the first event");
-    api.sendRaw(both.slice(cut));
-    await until(() => events.length === 2, "the second event");
-    assert.deepEqual(events, ["add x", "add y"]);
-    assert.equal(inf.lastSyncResourceVersion, "901");
-  });
-
-  it("re-watches from the last version after the server closes the watch, without a relist or handler calls", async () => {
-    const { api, inf, until, events, watches } = setup();
-    api.put(CM, cm("a"));
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    api.put(CM, cm("b"));
-    await until(() => events.length === 2, "b");
-    const rv = inf.lastSyncResourceVersion;
-    api.closeWatches();
-    await until(() => watches().length === 2, "the re-watch", 2_000);
-    assert.equal(watches()[1].query?.get("resourceVersion"), rv);
-    assert.equal(api.count("LIST"), 1);
-    assert.deepEqual(events, ["add a", "add b"]);
-  });
-
-  it("a stream cut mid-body (reset, body timeout) resumes from the last version, without a relist or a failure", async () => {
-    const api = new FakeApiServer();
-    const faults = new FaultTransport(api);
-    const clock = new FakeClock();
-    const client = new KubeClient(faults, { sleep: () => Promise.resolve(), registry: new Registry() });
-    const inf = new Informer(client, builtin.ConfigMap, { clock, registry: new Registry() });
-    running.push(inf);
-    inf.start();
-    await inf.waitForSync();
-    await advanceUntil(clock, () => faults.openStreams === 1, "the watch");
-    await clock.advance(2_000); // open a while: not a very short watch
-    faults.cutWatches(new TypeError("terminated: other side closed"));
-    await advanceUntil(clock, () => faults.count({ verb: "WATCH" }) === 2, "the re-watch");
-    const rv = inf.lastSyncResourceVersion;
-    const w = faults.seen.filter((r) => r.verb === "WATCH");
-    assert.equal(w.length, 2);
-    assert.match(w[1].query, new RegExp(`resourceVersion=${rv}`));
-    assert.equal(faults.count({ verb: "LIST" }), 1);
-    assert.equal(inf.stats.failures, 0, "handled as a clean reconnect");
-  });
-
-  it("relists on a 410 ERROR event and watches from the new list's version", async () => {
-    const { api, inf, until, watches } = setup();
-    api.put(CM, cm("a"));
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    api.put(CM, cm("b"));
-    await until(() => inf.size === 2, "b");
-    api.errorWatches(410, "Expired");
-    await until(() => api.count("LIST") === 2 && watches().length === 2, "relist and re-watch");
-    const relist = api.requests.filter((r) => r.verb === "LIST")[1];
-    assert.equal(
-      relist.query?.get("resourceVersion"),
-      inf.lastSyncResourceVersion,
-      "relists not older than the last RV",
-    );
-    assert.equal(relist.query?.get("resourceVersionMatch"), "NotOlderThan");
-    assert.equal(watches()[1].query?.get("resourceVersion"), api.resourceVersion);
-  });
-
-  it("a relist calls delete for vanished objects and update only for changed versions", async () => {
-    const { api, inf, until, events } = setup();
+describe("informer: streaming list", () => {
+  it("fills the cache from one watch with sendInitialEvents and goes on on the same stream", async () => {
+    const { api, inf, until, watches, events } = setup({ streamingList: true });
     api.put(CM, cm("a"));
     api.put(CM, cm("b"));
+    inf.start();
+    await inf.waitForSync();
+    assert.equal(api.count("LIST"), 0, "no LIST request");
+    assert.equal(watches().length, 1);
+    const q = watches()[0].query!;
+    assert.equal(q.get("sendInitialEvents"), "true");
+    assert.equal(q.get("resourceVersionMatch"), "NotOlderThan");
+    assert.equal(q.get("allowWatchBookmarks"), "true");
+    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/b"]);
+    assert.equal(inf.lastSyncResourceVersion, api.resourceVersion);
     api.put(CM, cm("c"));
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    api.stallWatches(); // events from now on are lost
-    api.removeSilently(CM, "ns", "b");
-    api.put(CM, { ...cm("c"), data: { v: "changed" } });
-    api.compact();
-    api.errorWatches(410, "Expired");
-    // The stalled stream got the ERROR suppressed too: let the idle watchdog find it, then the 410 relist.
-    await until(() => events.length >= 5, "delete b and update c");
-    assert.deepEqual(events.slice(0, 3), ["add a", "add b", "add c"]);
-    assert.deepEqual(events.slice(3).map((e) => e.replace(/ \d+->\d+/, "")).sort(), ["delete b", "update c"]);
-    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/c"]);
+    await until(() => inf.size === 3, "c over the same stream");
+    assert.equal(watches().length, 1, "the same stream carried on");
+    assert.deepEqual(events, ["add a", "add b", "add c"]);
   });
 
-  it("a relist at a version the server no longer has falls back to a list of the latest state", async () => {
-    const { api, inf, until } = setup();
+  it("falls back to LIST when the server refuses a streaming list", async () => {
+    const { api, inf, until } = setup({ streamingList: true });
     api.put(CM, cm("a"));
-    inf.start();
-    await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
     api.intercept = (r) =>
-      r.verb === "LIST" && r.query?.get("resourceVersion")
-        ? statusResponse(410, "Expired", "too old resource version")
+      r.verb === "WATCH" && r.query?.get("sendInitialEvents")
+        ? statusResponse(422, "Invalid", "sendInitialEvents is not supported")
         : undefined;
-    api.put(CM, cm("b"));
-    api.errorWatches(410);
-    await until(() => api.count("LIST") === 3, "the fallback list");
-    const lists = api.requests.filter((r) => r.verb === "LIST");
-    assert.ok(lists[1].query?.get("resourceVersion"));
-    assert.equal(lists[2].query?.get("resourceVersion"), null);
-    await until(() => inf.size === 2, "b");
-  });
-
-  it("is stale once failing for longer than staleAfterMs, and fresh again when a watch is accepted", async () => {
-    const { api, inf, until, clock } = setup({ staleAfterMs: 10_000, backoff: { jitter: 0 } });
     inf.start();
     await inf.waitForSync();
-    await until(() => api.openWatches === 1, "the watch");
-    assert.equal(inf.isStale(), false);
-    api.intercept = (
-      r,
-    ) => (r.verb === "WATCH" ? statusResponse(503, "ServiceUnavailable", "down") : undefined);
-    await clock.advance(2_000); // open a while: the close is not a very short watch, the re-watch fails
-    const failedAt = clock.now();
-    api.closeWatches();
-    await until(() => inf.stats.failures === 1, "the first failure", 500);
-    assert.equal(inf.isStale(), false, "not stale before staleAfterMs");
-    await until(() => inf.isStale(), "stale");
-    assert.ok(clock.now() - failedAt > 10_000, `stale after ${clock.now() - failedAt} ms`);
-    api.intercept = undefined;
-    await until(() => !inf.isStale(), "fresh again");
-    assert.equal(api.openWatches, 1);
+    assert.equal(api.count("LIST"), 1);
+    await until(() => api.openWatches === 1, "the plain watch");
+    assert.deepEqual(inf.keys(), ["ns/a"]);
   });
 });
 
 describe("informer: cache", () => {
+  it("stops listening to its start signal once it has stopped", async () => {
+    const { inf } = setup();
+    const signal = new AbortController().signal;
+    const listening = new Set<unknown>();
+    const add = signal.addEventListener.bind(signal);
+    const remove = signal.removeEventListener.bind(signal);
+    Object.assign(signal, {
+      addEventListener: (type: string, fn: () => void, options?: AddEventListenerOptions) => {
+        listening.add(fn);
+        add(type, fn, options);
+      },
+      removeEventListener: (type: string, fn: () => void) => {
+        listening.delete(fn);
+        remove(type, fn);
+      },
+    });
+    const run = inf.start(signal);
+    await inf.waitForSync();
+    assert.equal(listening.size, 1, "it listens while it runs");
+    inf.stop();
+    await run;
+    assert.equal(listening.size, 0, "no listener left on a signal that may live much longer");
+  });
+
   it("resync calls update with the same version for every object and sends no request", async () => {
     const { api, inf, until, events, clock } = setup({ resyncMs: 30_000 });
     api.put(CM, cm("a"));
@@ -365,42 +236,6 @@ describe("informer: cache", () => {
     await until(() => inf.size === 3 && late.length === 4, "the events despite the throwing handler");
     assert.deepEqual(inf.byIndex("controller", controllerIndexValue("Foo", "ns1", "f1")), []);
     assert.deepEqual(inf.byIndex("namespace", "ns1").map((o) => o.metadata?.name).sort(), ["b", "d"]);
-  });
-});
-
-describe("informer: streaming list", () => {
-  it("fills the cache from one watch with sendInitialEvents and goes on on the same stream", async () => {
-    const { api, inf, until, watches, events } = setup({ streamingList: true });
-    api.put(CM, cm("a"));
-    api.put(CM, cm("b"));
-    inf.start();
-    await inf.waitForSync();
-    assert.equal(api.count("LIST"), 0, "no LIST request");
-    assert.equal(watches().length, 1);
-    const q = watches()[0].query!;
-    assert.equal(q.get("sendInitialEvents"), "true");
-    assert.equal(q.get("resourceVersionMatch"), "NotOlderThan");
-    assert.equal(q.get("allowWatchBookmarks"), "true");
-    assert.deepEqual(inf.keys().sort(), ["ns/a", "ns/b"]);
-    assert.equal(inf.lastSyncResourceVersion, api.resourceVersion);
-    api.put(CM, cm("c"));
-    await until(() => inf.size === 3, "c over the same stream");
-    assert.equal(watches().length, 1, "the same stream carried on");
-    assert.deepEqual(events, ["add a", "add b", "add c"]);
-  });
-
-  it("falls back to LIST when the server refuses a streaming list", async () => {
-    const { api, inf, until } = setup({ streamingList: true });
-    api.put(CM, cm("a"));
-    api.intercept = (r) =>
-      r.verb === "WATCH" && r.query?.get("sendInitialEvents")
-        ? statusResponse(422, "Invalid", "sendInitialEvents is not supported")
-        : undefined;
-    inf.start();
-    await inf.waitForSync();
-    assert.equal(api.count("LIST"), 1);
-    await until(() => api.openWatches === 1, "the plain watch");
-    assert.deepEqual(inf.keys(), ["ns/a"]);
   });
 });
 

@@ -73,6 +73,19 @@ describe("the Lease lock", () => {
     assert.equal(a.describe(), "ns/op");
   });
 
+  it("retries a failed request after a pause on its own clock", async () => {
+    const { api, clock, lock } = world();
+    let failures = 1;
+    api.intercept = () =>
+      failures-- > 0 ? statusResponse(503, "ServiceUnavailable", "the API server is restarting") : undefined;
+    let read = false;
+    const got = lock("a").get(signal).finally(() => (read = true));
+    await clock.advance(1_000); // the lock's retries wait 100 ms doubling to 1 s
+    assert.ok(read, "retried within a second of the lock's (fake) clock");
+    assert.equal(await got, undefined);
+    assert.equal(api.requests.length, 2);
+  });
+
   it("a second create of the Lease fails with AlreadyExists", async () => {
     const { lock } = world();
     const a = lock("a"), b = lock("b");

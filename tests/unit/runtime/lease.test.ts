@@ -44,7 +44,7 @@ function world() {
       await clock.advance(stepMs);
     }
   };
-  const status = () => registry.gauge("leader_election_master_status", "").get({ name: "op" });
+  const status = () => registry.gauge("leader_election_master_status", "", ["name"]).get({ name: "op" });
   const ops = (op: string, identity: string) => log.filter((c) => c.op === op && c.identity === identity);
   /** Lets the first two reads through only together, so two candidates act on the same version. */
   const readTogether = () => {
@@ -204,6 +204,32 @@ describe("leader election: acquiring", () => {
     const renewals = ops("update", "a").map((c) => c.at);
     assert.deepEqual(renewals.slice(0, 5), [2_000, 4_000, 6_000, 8_000, 10_000]);
     ac.abort();
+  });
+});
+
+describe("leader election: stopping to wait", () => {
+  it("acquire resolves false at once when its signal aborts during an attempt, not a retry period later", async () => {
+    const { clock, store, make } = world();
+    store.set({ holderIdentity: "other", leaseDurationSeconds: 3600, leaseTransitions: 0 });
+    let reading!: () => void;
+    const read = new Promise<void>((r) => (reading = r));
+    store.intercept = (c) => {
+      if (c.op !== "get") return;
+      reading();
+      // A slow API server: the read ends only when the attempt is cut.
+      return new Promise<void>((_, reject) =>
+        c.signal.addEventListener("abort", () => reject(c.signal.reason))
+      );
+    };
+    const stop = new AbortController();
+    let result: boolean | undefined;
+    const acquiring = make("b", { watchLease: false }).acquire(stop.signal).then((r) => (result = r));
+    await read;
+    stop.abort();
+    await flushMicrotasks();
+    assert.equal(result, false, "resolved without waiting for fake time to pass");
+    assert.equal(clock.pendingTimers, 0, "no retry pause left behind");
+    await acquiring;
   });
 });
 

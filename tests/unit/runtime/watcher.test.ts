@@ -354,4 +354,17 @@ describe("watcher: backoff", () => {
     await done;
     assert.equal(api.openWatches, 0);
   });
+
+  it("sends no watch when its signal aborted while the consumer handled the list's initDone", async () => {
+    const { api, watcher, stop, requests } = setup();
+    api.put(CM, cm("a"));
+    const seen: string[] = [];
+    for await (const step of watcher.steps(stop.signal)) {
+      seen.push(show(step));
+      if (step.type === "initDone") stop.abort(); // e.g. the informer was stopped by a handler
+    }
+    assert.deepEqual(seen, ["init", "initApply a", `initDone ${api.resourceVersion}`]);
+    assert.equal(requests("WATCH").length, 0, "no watch after the abort");
+    assert.equal(api.openWatches, 0);
+  });
 });
