@@ -133,7 +133,8 @@ export class LeaderElector {
   }
 
   /**
-   * Tries until the lease is ours; resolves true then, false when `signal` aborted first.
+   * Tries until the lease is ours; resolves true then (also when `signal` aborted during the
+   * winning attempt: release or stop it), false when `signal` aborted first.
    * After a failed attempt the next comes after `retryPeriod × (1 + random × 1.0)` (the jitter,
    * from the `random` option), or earlier: exactly 1 ms after the observed holder's lease expires
    * when that is sooner, and at once when a watch on the lock shows it released or deleted.
@@ -163,7 +164,8 @@ export class LeaderElector {
     try {
       while (!signal?.aborted) {
         if (await this.#tryAcquireOrRenew(signal)) {
-          if (signal?.aborted) break;
+          // Won, even if `signal` aborted meanwhile: the lease is ours either way, and only a
+          // caller that knows can release it rather than leave it held until it expires.
           this.#becomeLeader();
           return true;
         }
