@@ -22,6 +22,7 @@ import { memory } from "./memory.ts";
 import { startup } from "./startup.ts";
 import { throughput } from "./throughput.ts";
 import { scale } from "./scale.ts";
+import { queue } from "./queue.ts";
 
 /** A benchmark: its name (for the command line) and how to run it. */
 interface Benchmark {
@@ -48,6 +49,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: "binary", run: (ctx) => binary(ctx) },
   { name: "fairness", run: (ctx) => fairness(ctx, ctx.options.baseline) },
   { name: "abuse", run: (ctx) => abuse(ctx) },
+  { name: "queue", run: (ctx) => queue(ctx) },
   // 100,000 DataFlows: 30-60 minutes on 2 shared cores (`--small`: 10,000; `--count=N`).
   { name: "scale", run: (ctx) => scale(ctx), onlyByName: true },
 ];

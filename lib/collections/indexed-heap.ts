@@ -41,20 +41,43 @@ export class IndexedHeap<T extends HeapEntry> {
 
   /** Whether `entry` is in this heap. */
   has(entry: T): boolean {
-    return this.#items[entry.heapIndex] === entry;
+    const i = entry.heapIndex;
+    // Checked before indexing: reading items[-1] would leave the array's fast path.
+    return i >= 0 && i < this.#items.length && this.#items[i] === entry;
   }
 
   /** Adds an entry that is in no heap. */
   push(entry: T): void {
-    entry.heapIndex = this.#items.length;
     this.#items.push(entry);
-    this.#up(entry.heapIndex);
+    this.#up(entry, this.#items.length - 1);
   }
 
-  /** Takes the first entry. */
+  /**
+   * Takes the first entry. The hole at the root moves down along the earlier child to a leaf
+   * (one comparison per level) and the last entry is sifted up from there: it usually belongs
+   * near the bottom, so this makes about half the comparisons of sifting it down from the root.
+   */
   pop(): T | undefined {
-    const top = this.#items[0];
-    if (top !== undefined) this.remove(top);
+    const items = this.#items;
+    const top = items[0];
+    if (top === undefined) return undefined;
+    top.heapIndex = -1;
+    const last = items.pop()!;
+    if (last === top) return top;
+    const n = items.length, before = this.#before;
+    let hole = 0, comparisons = 0;
+    for (let child = 1; child < n; child = 2 * hole + 1) {
+      if (child + 1 < n) {
+        comparisons++;
+        if (before(items[child + 1], items[child])) child++;
+      }
+      const moved = items[child];
+      items[hole] = moved;
+      moved.heapIndex = hole;
+      hole = child;
+    }
+    this.#comparisons += comparisons;
+    this.#up(last, hole);
     return top;
   }
 
@@ -62,20 +85,17 @@ export class IndexedHeap<T extends HeapEntry> {
   remove(entry: T): boolean {
     if (!this.has(entry)) return false;
     const i = entry.heapIndex;
-    const last = this.#items.pop()!;
     entry.heapIndex = -1;
-    if (last !== entry) {
-      this.#items[i] = last;
-      last.heapIndex = i;
-      this.fix(last);
-    }
+    const last = this.#items.pop()!;
+    if (last !== entry && !this.#up(last, i)) this.#down(last, i);
     return true;
   }
 
   /** Restores the order after `entry`'s sort fields changed in place. */
   fix(entry: T): void {
     if (!this.has(entry)) return;
-    if (!this.#up(entry.heapIndex)) this.#down(entry.heapIndex);
+    const i = entry.heapIndex;
+    if (!this.#up(entry, i)) this.#down(entry, i);
   }
 
   /** Empties the heap. */
@@ -89,40 +109,46 @@ export class IndexedHeap<T extends HeapEntry> {
     return this.#items[Symbol.iterator]();
   }
 
-  #less(i: number, j: number): boolean {
-    this.#comparisons++;
-    return this.#before(this.#items[i], this.#items[j]);
-  }
+  // The sifts move a hole instead of swapping: each step writes one slot and one index, and
+  // `entry` is written once where it stops.
 
-  #swap(i: number, j: number): void {
-    const items = this.#items;
-    [items[i], items[j]] = [items[j], items[i]];
-    items[i].heapIndex = i;
-    items[j].heapIndex = j;
-  }
-
-  /** Moves the entry at `i` towards the root; true when it moved. */
-  #up(i: number): boolean {
-    const start = i;
+  /** Places `entry` at slot `i` or above it, moving earlier-ordered parents down; true when it moved up. */
+  #up(entry: T, i: number): boolean {
+    const items = this.#items, before = this.#before, start = i;
+    let comparisons = 0;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(i, parent)) break;
-      this.#swap(i, parent);
-      i = parent;
+      const p = (i - 1) >> 1;
+      const parent = items[p];
+      comparisons++;
+      if (!before(entry, parent)) break;
+      items[i] = parent;
+      parent.heapIndex = i;
+      i = p;
     }
+    items[i] = entry;
+    entry.heapIndex = i;
+    this.#comparisons += comparisons;
     return i !== start;
   }
 
-  #down(i: number): void {
-    const n = this.#items.length;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) return;
-      const right = left + 1;
-      const child = right < n && this.#less(right, left) ? right : left;
-      if (!this.#less(child, i)) return;
-      this.#swap(i, child);
-      i = child;
+  /** Places `entry` at slot `i` or below it, moving earlier-ordered children up. */
+  #down(entry: T, i: number): void {
+    const items = this.#items, before = this.#before, n = items.length;
+    let comparisons = 0;
+    for (let c = 2 * i + 1; c < n; c = 2 * i + 1) {
+      let child = items[c];
+      if (c + 1 < n) {
+        comparisons++;
+        if (before(items[c + 1], child)) child = items[++c];
+      }
+      comparisons++;
+      if (!before(child, entry)) break;
+      items[i] = child;
+      child.heapIndex = i;
+      i = c;
     }
+    items[i] = entry;
+    entry.heapIndex = i;
+    this.#comparisons += comparisons;
   }
 }

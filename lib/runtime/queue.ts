@@ -70,6 +70,14 @@ export interface AddOptions {
   rateLimited?: boolean;
 }
 
+/** A key queued or re-added while processing. */
+interface Pending {
+  /** The priority it will run at (only ever raised). */
+  priority: number;
+  /** When it was added (0 without metrics): the start of its queue duration. */
+  addedAt: number;
+}
+
 /** A deduplicating, delaying, rate-limited queue of string keys, with priority levels. */
 export class WorkQueue {
   /** The queue's name (the `name` label of its metrics). */
@@ -80,11 +88,10 @@ export class WorkQueue {
   readonly clock: Clock;
   #ready: ReadyKeys;
   #delayed: DelayedKeys;
-  /** Keys queued or re-added while processing, with the priority they will run at. */
-  #dirty = new Map<string, number>();
-  /** Keys handed out and not yet done, with the time they were handed out. */
+  /** Keys queued or re-added while processing: the priority they will run at, since when. */
+  #dirty = new Map<string, Pending>();
+  /** Keys handed out and not yet done, with the time they were handed out (0 without metrics). */
   #processing = new Map<string, number>();
-  #addedAt = new Map<string, number>();
   #getters: ((key: string | undefined) => void)[] = [];
   #drainWaiters = new Set<() => void>();
   #shuttingDown = false;
@@ -156,12 +163,13 @@ export class WorkQueue {
     if (started === undefined) return;
     this.#processing.delete(key);
     this.#m?.work.observe(this.#labels, (this.clock.now() - started) / 1000);
-    const priority = this.#dirty.get(key);
-    if (priority !== undefined && !this.#discard) {
-      this.#ready.push(key, priority);
+    const pending = this.#dirty.get(key);
+    if (pending !== undefined && !this.#discard) {
+      this.#ready.push(key, pending.priority);
       this.#wake();
     }
-    if (this.#processing.size === 0) {
+    // Copied before the calls, as each waiter deletes itself; the check spares a copy per key.
+    if (this.#processing.size === 0 && this.#drainWaiters.size > 0) {
       for (const w of [...this.#drainWaiters]) w();
     }
   }
@@ -203,7 +211,6 @@ export class WorkQueue {
     this.#delayed.clear();
     if (options.discardQueued) {
       this.#discard = true;
-      for (const k of this.#ready.keys()) this.#addedAt.delete(k);
       this.#ready.clear();
       this.#dirty.clear();
       this.#setDepth();
@@ -247,17 +254,17 @@ export class WorkQueue {
 
   /** Queues `key` now at `priority` (dedup, one run at a time, priority only ever raised). */
   #addNow(key: string, priority: number): void {
-    const current = this.#dirty.get(key);
-    if (current !== undefined) {
-      if (priority > current) {
-        this.#dirty.set(key, priority);
+    const pending = this.#dirty.get(key);
+    if (pending !== undefined) {
+      if (priority > pending.priority) {
+        pending.priority = priority;
         this.#ready.raise(key, priority);
       }
       return;
     }
-    this.#dirty.set(key, priority);
+    // The time is only read for the queue-duration metric.
+    this.#dirty.set(key, { priority, addedAt: this.#m ? this.clock.now() : 0 });
     this.#m?.adds.inc(this.#labels);
-    if (!this.#addedAt.has(key)) this.#addedAt.set(key, this.clock.now());
     this.#setDepth();
     if (this.#processing.has(key)) return;
     this.#ready.push(key, priority);
@@ -268,12 +275,12 @@ export class WorkQueue {
     if (this.#discard) return undefined;
     const key = this.#ready.shift();
     if (key === undefined) return undefined;
-    const now = this.clock.now();
+    // The time is only read for the metrics (durations, the longest running key).
+    const now = this.#m ? this.clock.now() : 0;
     this.#processing.set(key, now);
+    const pending = this.#dirty.get(key);
     this.#dirty.delete(key);
-    const added = this.#addedAt.get(key);
-    this.#addedAt.delete(key);
-    if (added !== undefined) this.#m?.latency.observe(this.#labels, (now - added) / 1000);
+    if (pending !== undefined) this.#m?.latency.observe(this.#labels, (now - pending.addedAt) / 1000);
     this.#setDepth();
     return key;
   }

@@ -15,6 +15,8 @@ interface Ready extends HeapEntry {
   priority: number;
   round: number;
   seq: number;
+  /** The fairness state of its priority level, held here so serving it needs no lookup. */
+  level: Level;
 }
 
 /** The fairness state of one priority level; dropped when the level empties. */
@@ -67,10 +69,11 @@ export class ReadyKeys {
     const group = this.#groupOf(key);
     let level = this.#levels.get(priority);
     if (!level) this.#levels.set(priority, level = { serving: 0, lastRound: new Map(), size: 0 });
-    const round = Math.max(level.serving, level.lastRound.get(group) ?? 0) + 1;
+    const last = level.lastRound.get(group) ?? 0;
+    const round = (last > level.serving ? last : level.serving) + 1;
     level.lastRound.set(group, round);
     level.size++;
-    const entry: Ready = { key, group, priority, round, seq: this.#seq++, heapIndex: -1 };
+    const entry: Ready = { key, group, priority, round, seq: this.#seq++, level, heapIndex: -1 };
     this.#byKey.set(key, entry);
     this.#heap.push(entry);
     return true;
@@ -81,7 +84,7 @@ export class ReadyKeys {
     const entry = this.#heap.pop();
     if (!entry) return undefined;
     this.#byKey.delete(entry.key);
-    const level = this.#levels.get(entry.priority)!;
+    const level = entry.level;
     level.serving = entry.round;
     // The group's last key left: its next one starts from the round being served.
     if (level.lastRound.get(entry.group) === entry.round) level.lastRound.delete(entry.group);
@@ -95,13 +98,8 @@ export class ReadyKeys {
     if (!entry || priority <= entry.priority) return;
     this.#heap.remove(entry);
     this.#byKey.delete(key);
-    this.#leave(entry.priority, this.#levels.get(entry.priority)!);
+    this.#leave(entry.priority, entry.level);
     this.push(key, priority);
-  }
-
-  /** Every ready key, in no promised order. */
-  keys(): string[] {
-    return [...this.#byKey.keys()];
   }
 
   /** Empties the set. */

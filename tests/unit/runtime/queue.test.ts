@@ -14,6 +14,8 @@ import {
 import { Registry } from "../../../lib/observe/metrics.ts";
 
 const labels = { name: "q", controller: "q" };
+/** The label names the queue registers its metrics with (reading one must name the same). */
+const labelNames = ["name", "controller"];
 
 /** Resolves with the value if the promise settles within a few ticks, else "pending". */
 async function peek<T>(p: Promise<T>): Promise<T | "pending"> {
@@ -57,7 +59,7 @@ describe("work queue", () => {
     assert.equal(q.len(), 1);
     assert.equal(await q.get(), "a");
     assert.equal(await peek(q.get()), "pending");
-    assert.equal(registry.counter("workqueue_adds_total", "").get(labels), 1);
+    assert.equal(registry.counter("workqueue_adds_total", "", labelNames).get(labels), 1);
   });
 
   it("never hands out a key that is processing; re-runs it once after done", async () => {
@@ -260,24 +262,51 @@ describe("work queue", () => {
     const q = new WorkQueue({ name: "q", registry, clock });
     q.add("a");
     q.add("b");
-    assert.equal(registry.gauge("workqueue_depth", "").get(labels), 2);
+    assert.equal(registry.gauge("workqueue_depth", "", labelNames).get(labels), 2);
     await clock.advance(2_000);
     const k = await q.get();
-    assert.equal(registry.gauge("workqueue_depth", "").get(labels), 1);
+    assert.equal(registry.gauge("workqueue_depth", "", labelNames).get(labels), 1);
     await clock.advance(500);
     q.add("x", { rateLimited: true });
     q.add("y", { afterMs: 10 });
-    assert.equal(registry.counter("workqueue_retries_total", "").get(labels), 2);
+    assert.equal(registry.counter("workqueue_retries_total", "", labelNames).get(labels), 2);
     const text = registry.render();
     assert.match(text, /workqueue_unfinished_work_seconds\{name="q",controller="q"\} 0\.5/);
     assert.match(text, /workqueue_longest_running_processor_seconds\{name="q",controller="q"\} 0\.5/);
     q.done(k!);
-    assert.equal(registry.histogram("workqueue_queue_duration_seconds", "").count(labels), 1);
-    assert.equal(registry.histogram("workqueue_work_duration_seconds", "").count(labels), 1);
+    assert.equal(registry.histogram("workqueue_queue_duration_seconds", "", labelNames).count(labels), 1);
+    assert.equal(registry.histogram("workqueue_work_duration_seconds", "", labelNames).count(labels), 1);
     assert.match(
       registry.render(),
       /workqueue_queue_duration_seconds_bucket\{name="q",controller="q",le="1e-8"\} 0/,
     );
+  });
+
+  it("measures a key's queue duration from its first add: re-adds and raises do not restart it", async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    const q = new WorkQueue({ name: "q", registry, clock });
+    const queueSeconds = () => {
+      const line = registry.render().split("\n").find((l) =>
+        l.startsWith("workqueue_queue_duration_seconds_sum")
+      );
+      return Number(line?.split(" ")[1]);
+    };
+    q.add("a", { priority: LOW_PRIORITY });
+    await clock.advance(1_000);
+    q.add("a", { priority: 5 }); // raised, still waiting since 0
+    q.add("a");
+    await clock.advance(2_000);
+    assert.equal(await q.get(), "a");
+    assert.equal(queueSeconds(), 3);
+    await clock.advance(1_000);
+    q.add("a"); // re-added while processing, at 4 s: its next wait starts then
+    await clock.advance(4_000);
+    q.done("a");
+    await clock.advance(1_000);
+    assert.equal(await q.get(), "a");
+    assert.equal(queueSeconds(), 3 + 5);
+    assert.equal(registry.gauge("workqueue_depth", "", labelNames).get(labels), 0);
   });
 });
 
