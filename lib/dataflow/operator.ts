@@ -61,6 +61,13 @@ export interface OperatorOptions {
   cacheSyncTimeoutMs?: number;
 }
 
+/**
+ * How long a shutdown waits for in-flight reconciles: 5 s inside the 30 s the manifests give the
+ * pod (terminationGracePeriodSeconds), so the event flush and the Lease release that follow
+ * happen before the kubelet's SIGKILL.
+ */
+const SHUTDOWN_TIMEOUT_MS = 25_000;
+
 /** A built operator: call `manager.run()`. */
 export interface Operator {
   manager: Manager;
@@ -94,6 +101,7 @@ export function createOperator(options: OperatorOptions): Operator {
     metricsBindAddress: options.metricsBindAddress,
     registry,
     handleSignals: options.handleSignals,
+    shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
   });
   // Writes go through the manager's fenced client: a replica that is not the leader cannot write.
   const writer = manager.client;
