@@ -59,25 +59,61 @@ export const DEFAULT_SETTINGS: Readonly<RecorderSettings> = Object.freeze({
   clusterNamespace: "default",
 });
 
-/** Applies the defaults to `options`. */
+/**
+ * Applies the defaults to `options`; throws a TypeError naming the option when a number is out of
+ * its range (a `maxQueue` of 0 would send every occurrence to overflow Events, a budget `burst`
+ * of 0 would write nothing until close), rather than run on a setting that cannot work.
+ */
 export function resolveSettings(options: EventRecorderOptions): RecorderSettings {
   const d = DEFAULT_SETTINGS;
+  const budget = options.objectBudget ?? d.objectBudget;
+  const retryBaseMs = setting("retryBaseMs", options.retryBaseMs, d.retryBaseMs, 1);
   return {
-    updateIntervalMs: options.updateIntervalMs ?? d.updateIntervalMs,
-    dedupWindowMs: options.dedupWindowMs ?? d.dedupWindowMs,
-    maxDistinctMessages: options.maxDistinctMessages ?? d.maxDistinctMessages,
-    maxSeries: options.maxSeries ?? d.maxSeries,
-    maxQueue: options.maxQueue ?? d.maxQueue,
-    objectBudget: options.objectBudget ?? d.objectBudget,
+    updateIntervalMs: setting("updateIntervalMs", options.updateIntervalMs, d.updateIntervalMs, 0),
+    dedupWindowMs: setting("dedupWindowMs", options.dedupWindowMs, d.dedupWindowMs, 1),
+    maxDistinctMessages: setting(
+      "maxDistinctMessages",
+      options.maxDistinctMessages,
+      d.maxDistinctMessages,
+      1,
+      true,
+    ),
+    maxSeries: setting("maxSeries", options.maxSeries, d.maxSeries, 1, true),
+    maxQueue: setting("maxQueue", options.maxQueue, d.maxQueue, 1, true),
+    objectBudget: {
+      burst: setting("objectBudget.burst", budget.burst, d.objectBudget.burst, 1, true),
+      refillMs: setting("objectBudget.refillMs", budget.refillMs, d.objectBudget.refillMs, 1),
+    },
     concurrency: concurrencyBounds(options.concurrency),
     busyHoldMs: Math.max(0, Number(options.busyHoldMs ?? d.busyHoldMs) || 0),
-    retryBaseMs: options.retryBaseMs ?? d.retryBaseMs,
-    retryMaxDelayMs: options.retryMaxDelayMs ?? d.retryMaxDelayMs,
-    retryTotalMs: options.retryTotalMs ?? d.retryTotalMs,
-    requestTimeoutMs: options.requestTimeoutMs ?? d.requestTimeoutMs,
+    retryBaseMs,
+    retryMaxDelayMs: setting("retryMaxDelayMs", options.retryMaxDelayMs, d.retryMaxDelayMs, retryBaseMs),
+    retryTotalMs: setting("retryTotalMs", options.retryTotalMs, d.retryTotalMs, 0),
+    requestTimeoutMs: setting("requestTimeoutMs", options.requestTimeoutMs, d.requestTimeoutMs, 1),
     keepNewlines: options.keepNewlines ?? d.keepNewlines,
     clusterNamespace: options.clusterNamespace === "kube-system" ? "kube-system" : "default",
   };
+}
+
+/** `value` (or `fallback` when unset), checked to be a number of at least `min` (and whole). */
+function setting(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  whole = false,
+): number {
+  if (value === undefined) return fallback;
+  if (
+    typeof value !== "number" || Number.isNaN(value) || value < min || (whole && !Number.isInteger(value))
+  ) {
+    const shown = typeof value === "number" ? String(value) : JSON.stringify(value);
+    throw new TypeError(
+      `EventRecorder: ${name} is ${shown}; it must be ${whole ? "a whole number" : "a number"} ` +
+        `of at least ${min}`,
+    );
+  }
+  return value;
 }
 
 /** The concurrency option after defaults: a number fixes the window, an object bounds the adaptive one. */
