@@ -164,8 +164,7 @@ export class LeaderElector {
     try {
       while (!signal?.aborted) {
         if (await this.#tryAcquireOrRenew(signal)) {
-          // Won, even if `signal` aborted meanwhile: the lease is ours either way, and only a
-          // caller that knows can release it rather than leave it held until it expires.
+          // Won, even if `signal` aborted meanwhile: reported, so the caller releases the lease.
           this.#becomeLeader();
           return true;
         }
