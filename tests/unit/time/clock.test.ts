@@ -275,8 +275,9 @@ describe("the real clock's long timers", () => {
       let fired = 0;
       const long = clock.setTimeout(() => fired++, 2 ** 31);
       const never = clock.setTimeout(() => fired++, Infinity);
-      // An overflowing host timer fires after 1 ms: before this later, longer one.
-      await new Promise((r) => setTimeout(r, 5));
+      // An overflowing host timer fires after 1 ms, so before a 1 ms host timer armed after it
+      // (equal delays fire in the order they were armed): that one firing is the positive signal.
+      await new Promise((r) => setTimeout(r, 1));
       assert.equal(fired, 0);
       clock.clearTimeout(long);
       clock.clearTimeout(never);
