@@ -61,6 +61,8 @@ export class Watcher<T extends KubeObject = KubeObject> {
   #needList = true;
   #listedOnce = false;
   #streamingUnsupported = false;
+  /** The last streaming list failed: the next list is a LIST (this attempt only, as client-go). */
+  #listOnce = false;
   #unhealthySince?: number;
 
   /**
@@ -123,9 +125,12 @@ export class Watcher<T extends KubeObject = KubeObject> {
       while (!ac.signal.aborted) {
         try {
           let end: WatchEnd;
-          if (this.#needList && this.#options.streamingList && !this.#streamingUnsupported) {
+          if (
+            this.#needList && this.#options.streamingList && !this.#streamingUnsupported && !this.#listOnce
+          ) {
             end = yield* this.#watch(ac.signal, true);
           } else {
+            this.#listOnce = false;
             if (this.#needList) yield* this.#list(ac.signal);
             end = yield* this.#watch(ac.signal, false);
           }
@@ -306,7 +311,7 @@ export class Watcher<T extends KubeObject = KubeObject> {
         this.stats.events++;
         if (ev.type === "ERROR") {
           if (ev.error instanceof GoneError) return "expired";
-          if (listing) return this.#streamingRefused(ev.error);
+          if (listing) return this.#streamingFailed(ev.error);
           throw ev.error;
         }
         const object = ev.object as T;
@@ -362,6 +367,18 @@ export class Watcher<T extends KubeObject = KubeObject> {
       signal.removeEventListener("abort", onAbort);
       ac.abort();
     }
+  }
+
+  /**
+   * A streaming list ended with an error event (the server gave up encoding its initial state): the
+   * next attempt lists with LIST, the one after it streams again (a failed attempt, not a refusal).
+   */
+  #streamingFailed(err: unknown): WatchEnd {
+    this.#listOnce = true;
+    this.#log.warning("{informer}: the streaming list failed ({error}); listing with LIST this time", {
+      error: (err as Error).message,
+    });
+    return "closed";
   }
 
   /** The server refused a streaming list (an old server, or the feature is off): use LIST from now on. */

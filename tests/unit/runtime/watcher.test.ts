@@ -245,6 +245,36 @@ describe("watcher: streaming list", () => {
   });
 });
 
+describe("watcher: a failed streaming list", () => {
+  it("lists with LIST once after a streaming list ended in an error event, and streams the next relist again", async () => {
+    const { api, steps, run, until, requests } = setup({ streamingList: true });
+    api.put(CM, cm("a"));
+    let failed = false;
+    api.intercept = (r) => {
+      if (failed || r.verb !== "WATCH" || !r.query?.get("sendInitialEvents")) return undefined;
+      failed = true;
+      const status = {
+        kind: "Status",
+        status: "Failure",
+        code: 500,
+        reason: "InternalError",
+        message: "boom",
+      };
+      return new Response(`${JSON.stringify({ type: "ERROR", object: status })}\n`, { status: 200 });
+    };
+    void run();
+    await until(() => api.openWatches === 1 && requests("LIST").length === 1, "the LIST and its watch");
+    assert.deepEqual(steps.slice(-2), ["initApply a", `initDone ${api.resourceVersion}`]);
+    api.errorWatches(); // 410: the state is gone, relist
+    await until(
+      () => requests("WATCH").filter((r) => r.query?.get("sendInitialEvents")).length === 2,
+      "a streaming relist",
+    );
+    await until(() => api.openWatches === 1, "the stream open");
+    assert.equal(requests("LIST").length, 1, "the LIST was for the failed attempt only");
+  });
+});
+
 describe("watcher: failures", () => {
   it("after a 5xx re-watches from the same version; after any other error (403) relists", async () => {
     const { api, run, until, requests } = setup({ backoff: { jitter: 0 } });
