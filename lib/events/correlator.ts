@@ -16,7 +16,7 @@
  */
 import { normalizeMessage, normalizeReason } from "./normalize.ts";
 import { type ObjectRef, refKey, type RefProblem, toRef } from "./reference.ts";
-import { newSeries, type Series } from "./series.ts";
+import { addOccurrences, newSeries, type Series } from "./series.ts";
 import type { RecorderSettings } from "./settings.ts";
 import { COMBINED_PREFIX, SimilarMessages } from "./similar.ts";
 import type { EventFields, EventType } from "./types.ts";
@@ -112,7 +112,7 @@ export class EventCorrelator {
       // The oldest occurrence the server lacks, and the first one after a write in flight, for the delivery lag.
       if (s.count === s.serverCount) s.pendingSince = now;
       if (s.inFlight && s.count === s.sendingCount) s.nextPendingSince = now;
-      s.count++;
+      addOccurrences(s, 1);
       s.lastAt = now;
       if (combined) s.message = message;
       return { kind: "counted", series: s, relatedProblem };

@@ -9,7 +9,7 @@ import type { EventMetrics } from "./metrics.ts";
 import { normalizeMessage } from "./normalize.ts";
 import { describeRef } from "./reference.ts";
 import type { SendQueue } from "./send-queue.ts";
-import { newSeries, rollBackToServer, type Series } from "./series.ts";
+import { addOccurrences, newSeries, rollBackToServer, type Series } from "./series.ts";
 
 /** What folding needs from the writer. */
 export interface OverflowDeps {
@@ -111,7 +111,7 @@ export class OverflowEvents {
       } else {
         a.pendingSince = a.count > a.serverCount ? Math.min(a.pendingSince, v.pendingSince) : v.pendingSince;
       }
-      a.count += unwritten;
+      addOccurrences(a, unwritten);
       this.#d.metrics.overflow.inc({ type: v.type }, unwritten);
       this.#d.onOverflow?.(describeRef(v.ref), unwritten);
     }

@@ -13,6 +13,18 @@ import type { Reporter } from "./settings.ts";
 import type { EventType } from "./types.ts";
 import type { CoreEventBody } from "./validate.ts";
 
+/**
+ * The largest count an Event can carry (core/v1 `count` is an int32; the API server refuses a
+ * larger one). A series that reaches it stays there: later occurrences are beyond what the Event
+ * can say, and counting on would make every later write of it fail.
+ */
+export const MAX_EVENT_COUNT = 2 ** 31 - 1;
+
+/** Adds `n` occurrences to the series' count, saturating at {@link MAX_EVENT_COUNT}. */
+export function addOccurrences(s: Series, n: number): void {
+  s.count = Math.min(s.count + n, MAX_EVENT_COUNT);
+}
+
 /** The state of one series: what the correlator counts, and what the writer has delivered. */
 export interface Series {
   /** Dedup key (object identity + fields + message). */

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { type Correlation, EventCorrelator, type Occurrence } from "../../../lib/events/correlator.ts";
 import type { ObjectRef } from "../../../lib/events/reference.ts";
 import { DEFAULT_SETTINGS } from "../../../lib/events/settings.ts";
+import { MAX_EVENT_COUNT } from "../../../lib/events/series.ts";
 import { COMBINED_PREFIX } from "../../../lib/events/similar.ts";
 import type { EventFields } from "../../../lib/events/types.ts";
 
@@ -51,6 +52,19 @@ describe("correlate", () => {
     assert.equal(again.series, first.series);
     assert.equal(again.series.lastAt, 10);
     assert.equal(c.size, 1);
+  });
+
+  it("stops counting at the largest count an Event can carry (int32), so its writes stay valid", () => {
+    const c = correlator();
+    const first = c.correlate(warning(ref("a"), "BackOff", "restarting"), 0);
+    first.series.count = MAX_EVENT_COUNT - 1;
+    assert.deepEqual(shape(c.correlate(warning(ref("a"), "BackOff", "restarting"), 1)), [
+      "counted",
+      MAX_EVENT_COUNT,
+    ]);
+    const after = c.correlate(warning(ref("a"), "BackOff", "restarting"), 2);
+    assert.deepEqual(shape(after), ["counted", 2 ** 31 - 1]);
+    assert.equal(after.series.lastAt, 2);
   });
 
   it("keeps apart what differs in object, type, reason, action, related object or message", () => {
