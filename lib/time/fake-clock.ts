@@ -72,9 +72,10 @@ export class FakeClock implements Clock {
    * Moves time forward by `ms`, firing every timer that falls due, in deadline order. The timers
    * due at one instant fire as in one turn of a real event loop: promise chains settle between
    * them, host work (a Response body being read) once after them; a timer they set for that same
-   * instant fires in the next turn.
+   * instant fires in the next turn. Time never goes back: a negative or NaN `ms` is a RangeError.
    */
   async advance(ms: number): Promise<void> {
+    if (!(ms >= 0)) throw new RangeError(`FakeClock.advance: ms must be a number >= 0, got ${ms}`);
     const target = this.#now + ms;
     await flushMicrotasks();
     for (;;) {

@@ -95,6 +95,14 @@ describe("FakeClock", () => {
     assert.equal(at, 1_000);
   });
 
+  it("advance refuses to move time back (a negative or NaN step is a RangeError) and leaves time as it was", async () => {
+    const clock = new FakeClock();
+    await clock.advance(10);
+    await assert.rejects(clock.advance(-1), RangeError);
+    await assert.rejects(clock.advance(NaN), RangeError);
+    assert.equal(clock.now(), 10);
+  });
+
   it("jump moves time without firing timers (a blocked event loop); the next advance fires them late", async () => {
     const clock = new FakeClock();
     const fired: number[] = [];
