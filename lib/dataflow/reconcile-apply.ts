@@ -39,12 +39,17 @@ let specChecks: Promise<SpecChecks> | undefined;
 /**
  * Loads the spec checks on first use. Building the zod schema takes tens of milliseconds, so the
  * first reconcile that checks a spec loads them, after a new DataFlow's finalizer went out, and an
- * operator without DataFlows never does.
+ * operator without DataFlows never does. A load that fails fails that reconcile (retried with
+ * backoff) and is tried again by the next.
  */
 function loadSpecChecks(): Promise<SpecChecks> {
-  return specChecks ??= Promise.all([import("./schema.ts"), import("./limits.ts")]).then((
-    [schema, limits],
-  ) => ({ checkSpec: schema.checkSpec, checkSpecSize: limits.checkSpecSize }));
+  return specChecks ??= Promise.all([import("./schema.ts"), import("./limits.ts")]).then(
+    ([schema, limits]) => ({ checkSpec: schema.checkSpec, checkSpecSize: limits.checkSpecSize }),
+    (err) => {
+      specChecks = undefined; // a failed load is this reconcile's error; the next one tries again
+      throw err;
+    },
+  );
 }
 
 /** A spec that passed every check, with what the owned objects are built from. */

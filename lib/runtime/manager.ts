@@ -93,7 +93,11 @@ function firstAbort(...signals: (AbortSignal | undefined)[]): Promise<void> {
   return new Promise((resolve) => {
     const present = signals.filter((s): s is AbortSignal => s !== undefined);
     if (present.some((s) => s.aborted)) return resolve();
-    for (const s of present) s.addEventListener("abort", () => resolve(), { once: true });
+    const done = () => {
+      for (const s of present) s.removeEventListener("abort", done);
+      resolve();
+    };
+    for (const s of present) s.addEventListener("abort", done, { once: true });
   });
 }
 
