@@ -211,8 +211,16 @@ type AuditEvent = {
   stageTimestamp?: string;
 };
 
-/** One start with `name` waiting in `ns`; the DataFlow is created before and removed after. */
-async function firstWriteStart(cluster: Cluster, ns: string, name: string): Promise<FirstWriteSample> {
+/**
+ * One start with `name` waiting in `ns`; the DataFlow is created before and removed after. `binary`:
+ * another Bun build to start instead of the working tree's (the `--baseline-binary` comparison).
+ */
+async function firstWriteStart(
+  cluster: Cluster,
+  ns: string,
+  name: string,
+  binary?: string,
+): Promise<FirstWriteSample> {
   const { admin } = cluster;
   await admin.create(DataFlowType, benchDataFlow(name, ns), { namespace: ns });
   await sleep(300); // in the API server's watch cache before the operator starts
@@ -220,6 +228,7 @@ async function firstWriteStart(cluster: Cluster, ns: string, name: string): Prom
   const offset = statSync(audit).size;
   const { op, spawnedAt } = await startOperator({
     runtime: "bun",
+    binary,
     kubeconfig: cluster.identity.kubeconfigPath,
     env: { LOG_LEVEL: "debug" },
   });
@@ -334,15 +343,28 @@ export async function startup(ctx: BenchContext): Promise<void> {
   const waitingNs = `startup-first-write-${Date.now().toString(36)}`;
   await empty.cp.kubectlOk(["create", "namespace", waitingNs]);
   const firstWrite: FirstWriteSample[] = [];
+  // `--baseline-binary=<path>`: that build's first write too, in pairs of alternating order (ABBA).
+  const baseline = ctx.options["baseline-binary"];
+  const baselineWrite: FirstWriteSample[] = [];
   const firstWriteRuns = ctx.sizes.small ? 3 : FIRST_WRITE_RUNS;
   try {
     for (let run = 0; run < firstWriteRuns; run++) {
-      firstWrite.push(await firstWriteStart(empty, waitingNs, "waiting"));
+      const current = () => firstWriteStart(empty, waitingNs, "waiting");
+      if (!baseline) {
+        firstWrite.push(await current());
+      } else if (run % 2 === 0) {
+        firstWrite.push(await current());
+        baselineWrite.push(await firstWriteStart(empty, waitingNs, "waiting", baseline));
+      } else {
+        baselineWrite.push(await firstWriteStart(empty, waitingNs, "waiting", baseline));
+        firstWrite.push(await current());
+      }
     }
   } finally {
     await empty.cp.kubectl(["delete", "namespace", waitingNs, "--wait=false"]);
   }
   console.log(`  first write: ${firstWrite.map((s) => s.firstWriteMs).join(", ")} ms`);
+  if (baseline) console.log(`  baseline first write: ${baselineWrite.map((s) => s.firstWriteMs).join(", ")} ms`);
 
   // (1) A restart over n reconciled DataFlows.
   const scale = await ctx.scaleCluster();
@@ -468,8 +490,8 @@ export async function startup(ctx: BenchContext): Promise<void> {
     `First write = the API server receiving the DataFlow's finalizer PATCH (requestReceivedTimestamp in its audit log);`,
     `the phases come from the same log's timestamps of the operator's requests, and from its own debug lines.`,
     "",
-    `| Phase (ms after spawn) | Median | Range |`,
-    `|---|---|---|`,
+    `| Phase (ms after spawn) | Median | Range |${baseline ? " Baseline median | Baseline range |" : ""}`,
+    `|---|---|---|${baseline ? "---|---|" : ""}`,
     ...([
       [
         "GET /version received (process start, module load, configuration, TLS connection)",
@@ -481,8 +503,19 @@ export async function startup(ctx: BenchContext): Promise<void> {
       ["**finalizer PATCH received (the first write)**", (s) => s.firstWriteMs],
       ["finalizer PATCH answered (the operator's debug line)", (s) => s.loggedWriteMs],
     ] as [string, (s: FirstWriteSample) => number][]).map(([label, f]) =>
-      `| ${label} | ${fw(f)} | ${range(firstWrite.map(f), 0)} |`
+      `| ${label} | ${fw(f)} | ${range(firstWrite.map(f), 0)} |${
+        baseline ? ` ${median(baselineWrite.map(f))} | ${range(baselineWrite.map(f), 0)} |` : ""
+      }`
     ),
+    ...(baseline
+      ? [
+        "",
+        `Baseline: \`${baseline}\`, started right before or after each run of the current build (the order`,
+        `alternating). Paired ratios current / baseline of the first write: ${
+          firstWrite.map((s, i) => fmt(s.firstWriteMs / baselineWrite[i].firstWriteMs, 2)).join(", ")
+        } (median ${fmt(median(firstWrite.map((s, i) => s.firstWriteMs / baselineWrite[i].firstWriteMs)), 2)}).`,
+      ]
+      : []),
     "",
     `- Target <= ${TARGET_FIRST_WRITE_MS} ms from process start to the first write: **${
       bunFirstWrite <= TARGET_FIRST_WRITE_MS ? "met" : "not met"
@@ -530,6 +563,6 @@ export async function startup(ctx: BenchContext): Promise<void> {
     machine,
     small: ctx.sizes.small,
     body,
-    data: { n, emptyRuns, fromDisk, parts, heap, firstWrite, loaded, served },
+    data: { n, emptyRuns, fromDisk, parts, heap, firstWrite, baseline, baselineWrite, loaded, served },
   });
 }
