@@ -190,6 +190,51 @@ describe("Deployment cache shape", () => {
     }
   });
 
+  it("shares the parts Deployments have alike, frozen, and keeps one label map per Deployment", () => {
+    const desired = (name: string) =>
+      buildDeployment({ metadata: { name, namespace: NS, uid: "u1" } }, {
+        spec: sample().spec as DataFlowSpec,
+        mounts: [],
+        hash: `h-${name}`,
+        settings: { image: "example/processor:1" },
+      });
+    const served = [asServed(desired("a")), asServed(desired("b"))];
+    const [a, b] = served.map((d) => slimDeployment(structuredClone(d) as KubeObject) as Deployment);
+    const [pa, pb] = [a.spec!.template.spec!, b.spec!.template.spec!];
+    const [ca, cb] = [pa.containers[0], pb.containers[0]];
+    for (const part of ["env", "volumeMounts", "resources", "securityContext"] as const) {
+      assert.equal(ca[part], cb[part], `the processor's ${part} is shared`);
+      assert.ok(Object.isFrozen(ca[part]));
+    }
+    assert.equal(pa.initContainers![0].resources, pb.initContainers![0].resources);
+    assert.equal(pa.securityContext, pb.securityContext);
+    assert.equal(a.spec!.strategy, b.spec!.strategy);
+    assert.notEqual(ca.command, cb.command, "what names the DataFlow is its own");
+    assert.equal(a.spec!.selector.matchLabels, a.metadata!.labels);
+    assert.equal(a.spec!.template.metadata!.labels, a.metadata!.labels);
+    assert.ok(Object.isFrozen(a.metadata!.labels));
+    assert.notEqual(a.metadata!.labels, b.metadata!.labels);
+    // The same values as the plain projection, and no write where the whole object needs none.
+    for (const [i, slim] of [a, b].entries()) {
+      const plain = project(served[i], DEPLOYMENT_MASK);
+      assert.deepEqual(JSON.parse(JSON.stringify(slim)), JSON.parse(JSON.stringify(plain)));
+      const name = ["a", "b"][i];
+      assert.equal(
+        deploymentDiffers(slim, desired(name), { metadata: { name, namespace: NS, uid: "u1" } }),
+        false,
+      );
+    }
+  });
+
+  it("leaves the object it was given as it was", () => {
+    const served = asServed(desiredDeployments()[2]);
+    const before = structuredClone(served);
+    slimDeployment(served as KubeObject);
+    assert.deepEqual(served, before);
+    assert.ok(!Object.isFrozen(served.metadata!.labels));
+    assert.ok(!Object.isFrozen(served.spec!.template.spec!.containers[0].resources));
+  });
+
   it("repairs a drifted Deployment cached in part by reading it whole, keeping what others set", async () => {
     const t = setup();
     t.kube.seed(DataFlowType, sample());
