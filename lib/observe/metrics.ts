@@ -2,6 +2,12 @@
  * A small Prometheus metrics registry: counters, gauges and histograms with labels, rendered in
  * the text exposition format (version 0.0.4). No dependency, and cheap enough for hot paths:
  * a labelled child is looked up by one string key.
+ *
+ * That key is the child's label text as the exposition format writes it (`a="x",b="y"`, values
+ * escaped), so a scrape renders a series by concatenating strings it already has. The DataFlow
+ * operator has one series per DataFlow (100,000 at the scale benchmark), where rendering every
+ * series' labels anew on each scrape took 15 % of its main thread; the key costs a write about a
+ * tenth of a microsecond more than a shorter one would, and is the only copy of the text kept.
  */
 import { logger } from "./log.ts";
 
@@ -10,22 +16,29 @@ const log = logger("metrics");
 /** Label values by label name. */
 export type Labels = Record<string, string>;
 
-const escapeLabel = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+const NEEDS_ESCAPE = /[\\\n"]/;
+const escapeLabel = (v: string) =>
+  NEEDS_ESCAPE.test(v) ? v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"') : v;
 const escapeHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
 
+/**
+ * A child's key: its labels as rendered between the braces (empty without labels). Distinct label
+ * values give distinct keys, since the escaping can be undone.
+ */
 function labelKey(names: readonly string[], labels: Labels): string {
-  return names.map((n) => labels[n] ?? "").join("\u0000");
+  let key = "";
+  for (let i = 0; i < names.length; i++) {
+    const value = labels[names[i]] ?? "";
+    key += `${i === 0 ? "" : ","}${names[i]}="${escapeLabel(String(value))}"`;
+  }
+  return key;
 }
 
-function renderLabels(names: readonly string[], key: string, extra?: [string, string]): string {
-  const values = key === "" && names.length === 0 ? [] : key.split("\u0000");
-  const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? "")}"`);
-  if (extra) parts.push(`${extra[0]}="${escapeLabel(extra[1])}"`);
-  return parts.length ? `{${parts.join(",")}}` : "";
-}
+/** A sample's name with its labels, `name{key}` (no braces without labels), and the space before the value. */
+const seriesPrefix = (name: string, key: string) => key === "" ? `${name} ` : `${name}{${key}} `;
 
 const formatNumber = (n: number) =>
-  Number.isNaN(n) ? "NaN" : n === Infinity ? "+Inf" : n === -Infinity ? "-Inf" : String(n);
+  Number.isFinite(n) ? String(n) : Number.isNaN(n) ? "NaN" : n > 0 ? "+Inf" : "-Inf";
 
 /** What every metric kind shares: a name, a help text, label names, and the text rendering. */
 export abstract class Metric {
@@ -42,18 +55,29 @@ export abstract class Metric {
     readonly labelNames: readonly string[],
     readonly type: "counter" | "gauge" | "histogram",
   ) {}
-  /** The sample lines of this metric, without HELP and TYPE. */
-  abstract samples(): string[];
+  /** Appends the sample lines of this metric, without HELP and TYPE, to `lines`. */
+  abstract appendSamples(lines: string[]): void;
   /** Removes every labelled child, e.g. on a test reset. */
   abstract reset(): void;
+  /** Appends the metric's lines in the text exposition format to `lines`: HELP, TYPE, then the samples. */
+  appendTo(lines: string[]): void {
+    lines.push(`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`);
+    this.appendSamples(lines);
+  }
   /** The metric in the text exposition format: HELP, TYPE, then the samples. */
   render(): string {
-    return [
-      `# HELP ${this.name} ${escapeHelp(this.help)}`,
-      `# TYPE ${this.name} ${this.type}`,
-      ...this.samples(),
-    ]
-      .join("\n");
+    const lines: string[] = [];
+    this.appendTo(lines);
+    return lines.join("\n");
+  }
+}
+
+/** One line per child of a counter or a gauge. */
+function appendValues(lines: string[], name: string, values: Map<string, number>): void {
+  const bare = `${name} `;
+  const open = `${name}{`;
+  for (const [key, value] of values) {
+    lines.push(key === "" ? bare + formatNumber(value) : `${open}${key}} ${formatNumber(value)}`);
   }
 }
 
@@ -78,11 +102,9 @@ export class Counter extends Metric {
   get(labels: Labels = {}): number {
     return this.#values.get(labelKey(this.labelNames, labels)) ?? 0;
   }
-  /** The sample lines, one per labelled child. */
-  samples(): string[] {
-    return [...this.#values].map(([k, v]) =>
-      `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
-    );
+  /** Appends the sample lines, one per labelled child. */
+  appendSamples(lines: string[]): void {
+    appendValues(lines, this.name, this.#values);
   }
   /** Removes every labelled child. */
   reset(): void {
@@ -119,11 +141,9 @@ export class Gauge extends Metric {
   get(labels: Labels = {}): number | undefined {
     return this.#values.get(labelKey(this.labelNames, labels));
   }
-  /** The sample lines, one per labelled child. */
-  samples(): string[] {
-    return [...this.#values].map(([k, v]) =>
-      `${this.name}${renderLabels(this.labelNames, k)} ${formatNumber(v)}`
-    );
+  /** Appends the sample lines, one per labelled child. */
+  appendSamples(lines: string[]): void {
+    appendValues(lines, this.name, this.#values);
   }
   /** Removes every labelled child. */
   reset(): void {
@@ -191,6 +211,8 @@ export class Histogram extends Metric {
   #children = new Map<string, HistogramChild>();
   /** The upper bounds of the buckets, ascending (`+Inf` is implied). */
   readonly buckets: readonly number[];
+  /** Each bucket's `le` label and the end of its labels, rendered once. */
+  readonly #les: readonly string[];
   /**
    * A histogram with no observation yet.
    * @param name the metric's name
@@ -206,6 +228,7 @@ export class Histogram extends Metric {
   ) {
     super(name, help, labelNames, "histogram");
     this.buckets = [...buckets].sort((a, b) => a - b);
+    this.#les = this.buckets.map((b) => `le="${formatNumber(b)}"} `);
   }
   /** Records one observation. */
   observe(labels: Labels, value: number): void {
@@ -220,20 +243,16 @@ export class Histogram extends Metric {
   count(labels: Labels = {}): number {
     return this.#children.get(labelKey(this.labelNames, labels))?.count ?? 0;
   }
-  /** The bucket, sum and count lines of every labelled child. */
-  samples(): string[] {
-    const out: string[] = [];
-    for (const [k, c] of this.#children) {
-      this.buckets.forEach((b, i) =>
-        out.push(
-          `${this.name}_bucket${renderLabels(this.labelNames, k, ["le", formatNumber(b)])} ${c.counts[i]}`,
-        )
-      );
-      out.push(`${this.name}_bucket${renderLabels(this.labelNames, k, ["le", "+Inf"])} ${c.count}`);
-      out.push(`${this.name}_sum${renderLabels(this.labelNames, k)} ${formatNumber(c.sum)}`);
-      out.push(`${this.name}_count${renderLabels(this.labelNames, k)} ${c.count}`);
+  /** Appends the bucket, sum and count lines of every labelled child. */
+  appendSamples(lines: string[]): void {
+    const les = this.#les;
+    for (const [key, c] of this.#children) {
+      const bucket = key === "" ? `${this.name}_bucket{` : `${this.name}_bucket{${key},`;
+      for (let i = 0; i < les.length; i++) lines.push(`${bucket}${les[i]}${c.counts[i]}`);
+      lines.push(`${bucket}le="+Inf"} ${c.count}`);
+      lines.push(seriesPrefix(`${this.name}_sum`, key) + formatNumber(c.sum));
+      lines.push(seriesPrefix(`${this.name}_count`, key) + c.count);
     }
-    return out;
   }
   /** Removes every labelled child. */
   reset(): void {
@@ -277,7 +296,9 @@ export class Registry {
         log.warning("a metrics collector failed: {error}", { error: (err as Error)?.message ?? String(err) });
       }
     }
-    return [...this.#metrics.values()].map((m) => m.render()).join("\n") + "\n";
+    const lines: string[] = [];
+    for (const m of this.#metrics.values()) m.appendTo(lines);
+    return lines.join("\n") + "\n";
   }
   /** Clears every series (tests). */
   reset(): void {
