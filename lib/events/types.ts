@@ -116,7 +116,8 @@ export interface EventRecorderOptions {
    * Series waiting for a write at most; default 10,000. A new series that does not fit makes room by
    * folding the oldest waiting series (Normal count updates, then Normal creates, then Warnings) into
    * an overflow Event per (namespace, type, reason) that carries its count: its text is given up,
-   * never a count (`events_overflow_coalesced_total`).
+   * never a count (`events_overflow_coalesced_total`). Count updates of series already held (at
+   * most `maxSeries`) are not checked against it: they take no memory of their own.
    */
   maxQueue?: number;
   /** Per (object, reason) API-call budget; default burst 25, one more every 30 s (monotonic time). */
