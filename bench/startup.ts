@@ -364,7 +364,9 @@ export async function startup(ctx: BenchContext): Promise<void> {
     await empty.cp.kubectl(["delete", "namespace", waitingNs, "--wait=false"]);
   }
   console.log(`  first write: ${firstWrite.map((s) => s.firstWriteMs).join(", ")} ms`);
-  if (baseline) console.log(`  baseline first write: ${baselineWrite.map((s) => s.firstWriteMs).join(", ")} ms`);
+  if (baseline) {
+    console.log(`  baseline first write: ${baselineWrite.map((s) => s.firstWriteMs).join(", ")} ms`);
+  }
 
   // (1) A restart over n reconciled DataFlows.
   const scale = await ctx.scaleCluster();
@@ -513,7 +515,9 @@ export async function startup(ctx: BenchContext): Promise<void> {
         `Baseline: \`${baseline}\`, started right before or after each run of the current build (the order`,
         `alternating). Paired ratios current / baseline of the first write: ${
           firstWrite.map((s, i) => fmt(s.firstWriteMs / baselineWrite[i].firstWriteMs, 2)).join(", ")
-        } (median ${fmt(median(firstWrite.map((s, i) => s.firstWriteMs / baselineWrite[i].firstWriteMs)), 2)}).`,
+        } (median ${
+          fmt(median(firstWrite.map((s, i) => s.firstWriteMs / baselineWrite[i].firstWriteMs)), 2)
+        }).`,
       ]
       : []),
     "",
