@@ -471,6 +471,13 @@ export async function throughput(ctx: BenchContext, runtime: Runtime = "bun"): P
         met: medRatio(0) <= 1.5,
       },
       {
+        figure:
+          `1. Convergence stays API-bound (issue 12, goal 5): default ${defaultWorkers} workers / floor`,
+        target: "<= 1.05 x floor",
+        value: `${fmt(medRatio(0), 2)} x (16 workers: ${fmt(medRatio(2), 2)} x)`,
+        met: medRatio(0) <= 1.05,
+      },
+      {
         figure: "1. API writes per new DataFlow (events included)",
         target: "<= 6",
         value: fmt(medWrites, 3),
