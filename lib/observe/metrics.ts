@@ -74,11 +74,7 @@ export abstract class Metric {
 
 /** One line per child of a counter or a gauge. */
 function appendValues(lines: string[], name: string, values: Map<string, number>): void {
-  const bare = `${name} `;
-  const open = `${name}{`;
-  for (const [key, value] of values) {
-    lines.push(key === "" ? bare + formatNumber(value) : `${open}${key}} ${formatNumber(value)}`);
-  }
+  for (const [key, value] of values) lines.push(seriesPrefix(name, key) + formatNumber(value));
 }
 
 /** A monotonically increasing count. */

@@ -87,9 +87,12 @@ export class GrowthCollector {
   }
 
   /**
-   * Runs a full, synchronous collection when the resident memory grew enough since the last one
-   * and the time budget is not overdrawn; cheap otherwise (one read of the resident memory). When
-   * only the budget held it back, one timer re-checks when it allows. Returns whether it collected.
+   * Runs (or, on Bun, asks the collector threads for) a full collection when the resident memory
+   * grew enough since the last one and the time budget is not overdrawn; cheap otherwise (one read
+   * of the resident memory). When only the budget held it back, one timer re-checks when it
+   * allows. Returns whether it collected. After an asked-for collection the memory is read before
+   * the collector returns it, so the next threshold starts from there (fewer collections, as
+   * measured in bench/README.md, item 1).
    */
   collectIfGrown(): boolean {
     if (this.#rss() < this.#rssAfterLast * (1 + this.#growth) + this.#minGrowth) return false;
