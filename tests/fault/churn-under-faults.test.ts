@@ -27,6 +27,8 @@ import { DATAFLOW, type DataFlowObject, waitConverged } from "./converge.ts";
 import { Fleet, type Replica } from "./fleet.ts";
 import { Prng, suiteSeed } from "./prng.ts";
 
+/** The operator's Lease renew deadline (docs/behaviour/leader-election.md). */
+const RENEW_DEADLINE_MS = 10_000;
 const T = { timeout: 300_000 };
 const SEED = suiteSeed();
 const TOTAL = 200;
@@ -192,14 +194,21 @@ describe(`200 DataFlows under churn and faults (seed ${SEED})`, T, () => {
       await cp.startApiserver();
       for (const r of fleet.replicas) r.tcp.restore();
       churn.resume();
-      note(`kube-apiserver restarted (connections refused for ${Date.now() - restartStarted} ms)`);
+      const outageMs = Date.now() - restartStarted;
+      note(`kube-apiserver restarted (connections refused for ${outageMs} ms)`);
       leader = await fleet.waitLeader(60_000);
       note(`leader after the restart: ${leader.name}`);
-      // Renewals are retried inside the renew deadline (10 s): a restart this short never costs the
-      // leader its Lease (the same process leads before and after). A standby that was itself
-      // starting may fail its start-up check meanwhile and be restarted: by design.
-      assert.equal(leader, leaderBeforeRestart, `the leader changed across the restart\n${context()}`);
-      assert.equal(leader.incarnation, incarnationBeforeRestart, `the leader restarted\n${context()}`);
+      // Renewals are retried inside the renew deadline (10 s): a restart shorter than that never
+      // costs the leader its Lease (the same process leads before and after). On a loaded machine
+      // the stop and start alone can outlast the deadline; then giving up the Lease is the design
+      // (the exit is checked below as lost-leadership, not a crash), not what this step claims.
+      // A standby that was itself starting may fail its start-up check meanwhile and be restarted.
+      if (outageMs < RENEW_DEADLINE_MS - 1_000) {
+        assert.equal(leader, leaderBeforeRestart, `the leader changed across the restart\n${context()}`);
+        assert.equal(leader.incarnation, incarnationBeforeRestart, `the leader restarted\n${context()}`);
+      } else {
+        note(`the outage outlasted the renew deadline (${RENEW_DEADLINE_MS} ms): a new term is by design`);
+      }
 
       await sleep(5_000);
       leader = await fleet.waitLeader(30_000);
